@@ -1,0 +1,5 @@
+import sys
+
+from egoimu.cli import main
+
+sys.exit(main())

@@ -1,0 +1,84 @@
+"""The ``egoimu`` console script: a thin dispatcher.
+
+Each command lives in its own module as ``main(argv: list[str] | None) -> int``. The dispatcher
+imports that module only when its command runs, so a trainer's install (``egoimu[train]``, no dask,
+decord or ffmpeg) can run ``egoimu train`` and a data engineer's can run ``egoimu build`` without torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Command:
+    module: str  # module holding ``main(argv) -> int``
+    extra: str  # the pip extra it needs ("" for the base install)
+    summary: str
+
+
+COMMANDS: dict[str, Command] = {
+    "synth": Command("pipeline.synth.cli", "pipeline",
+                     "write a synthetic dataset in EPIC-KITCHENS (or DogCentric) layout"),
+    "demo": Command("egoimu.demo", "pipeline,train",
+                    "the whole chain on the embedded synthetic default"),
+}
+
+USAGE = """usage: egoimu <command> [options]   (egoimu <command> --help for a command's options)
+
+egoimu: self-supervised egocentric video representations from head motion
+(Tsutsui, Desai & Ridgeway, "How You Move Your Head Tells What You Do", arXiv 2110.01680).
+
+commands:
+{commands}
+"""
+
+
+def _usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = [f"  {name:<{width}}  {cmd.summary}" for name, cmd in COMMANDS.items()]
+    return USAGE.format(commands="\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch ``egoimu <command> ...`` to the command's module; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    if argv[0] in ("-V", "--version"):
+        from egoimu import __version__
+
+        print(f"egoimu {__version__}")
+        return 0
+    name, rest = argv[0], argv[1:]
+    cmd = COMMANDS.get(name)
+    if cmd is None:
+        print(f"egoimu: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    try:
+        module = importlib.import_module(cmd.module)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or str(exc)
+        if missing.split(".")[0] in ("pipeline", "train", "manifests", "egoimu"):
+            raise
+        print(
+            f"egoimu {name}: needs the python package {missing!r}, which is not installed.\n"
+            f"Install the extra it belongs to: pip install 'egoimu[{cmd.extra}]'",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        return int(module.main(rest) or 0)
+    except SystemExit as exc:  # argparse --help / usage errors
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 2)
+    except KeyboardInterrupt:
+        print(f"egoimu {name}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Evaluations of the paper's Tables 1-5."""

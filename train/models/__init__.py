@@ -1,0 +1,1 @@
+"""Encoders: SlowFast-R50 (video), VGG16 (IMU spectrograms), projection heads."""
