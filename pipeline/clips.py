@@ -1,0 +1,98 @@
+"""The clip plan (pure): where each 2-second clip starts on its video's timeline.
+
+Rule (recorded in the build config): one clip per action segment, centred on the segment
+(``S = (start + stop)/2 − window/2``), snapped to the nearest point of the 1/24 s grid of the video's
+timeline, then clamped so that the whole window lies inside the video — every one of its 48 frames
+``floor((S + k/24)·fps)`` is a decodable frame. Clip starts are exact :class:`fractions.Fraction`
+values (``tick / 24``), so the frame rule downstream is exact rational arithmetic.
+
+Optionally, unlabelled self-supervised windows tile a video with a fixed stride (``--ssl-windows``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+
+SEGMENT_OUTSIDE_VIDEO = "segment_outside_video"
+VIDEO_TOO_SHORT = "video_too_short"
+
+
+@dataclass(frozen=True)
+class ClipConfig:
+    """Clip-plan settings; ``# paper`` = stated in arXiv 2110.01680, ``# ours`` = egoimu's choice."""
+
+    window_s: int = 2  # paper: 2-second clips
+    out_fps: int = 24  # paper: 24 fps
+    placement: str = "centre"  # ours: clip centred on the segment
+    snap: str = "nearest"  # ours: start rounded to the nearest 1/out_fps grid point
+    clamp: bool = True  # ours: shift a clip that would cross a video edge back inside
+    ssl_stride_s: float | None = None  # ours: stride of unlabelled windows (None = none)
+
+    @property
+    def n_frames(self) -> int:
+        """Frames per clip (48 for 2 s at 24 fps)."""
+        return self.window_s * self.out_fps
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def last_start_tick(n_source_frames: int, fps: Fraction, cfg: ClipConfig) -> int:
+    """Largest grid tick ``m`` (start = m/out_fps) whose last frame ``floor((m+n-1)/out_fps·fps)`` exists.
+
+    Returns -1 when the video is too short for one clip.
+    """
+    # need floor((m + n - 1) * fps / out_fps) <= n_source_frames - 1
+    # <=> (m + n - 1) * fps / out_fps < n_source_frames
+    # <=> m < n_source_frames * out_fps / fps - (n - 1)
+    bound = Fraction(n_source_frames * cfg.out_fps) / Fraction(fps) - (cfg.n_frames - 1)
+    m = math.ceil(bound) - 1
+    return max(m, -1)
+
+
+def segment_clip_start(seg_start_s: float, seg_stop_s: float, n_source_frames: int, fps: Fraction,
+                       cfg: ClipConfig) -> Fraction | str:
+    """Start of the clip for one segment, or a rejection reason.
+
+    Args:
+        seg_start_s, seg_stop_s: the segment, seconds on the video timeline.
+        n_source_frames: decodable frames of the video.
+        fps: the video's exact frame rate.
+
+    Returns:
+        ``Fraction`` start (a multiple of 1/out_fps) or ``"segment_outside_video"`` /
+        ``"video_too_short"``.
+    """
+    fps = Fraction(fps)
+    duration = Fraction(n_source_frames) / fps
+    if seg_start_s >= duration or seg_stop_s <= 0:
+        return SEGMENT_OUTSIDE_VIDEO
+    max_tick = last_start_tick(n_source_frames, fps, cfg)
+    if max_tick < 0:
+        return VIDEO_TOO_SHORT
+    centre = (Fraction(seg_start_s) + Fraction(seg_stop_s)) / 2
+    start = centre - Fraction(cfg.window_s, 2)
+    tick = _snap(start * cfg.out_fps, cfg.snap)
+    if not cfg.clamp and (tick < 0 or tick > max_tick):
+        return SEGMENT_OUTSIDE_VIDEO
+    tick = min(max(tick, 0), max_tick)
+    return Fraction(tick, cfg.out_fps)
+
+
+def window_starts(n_source_frames: int, fps: Fraction, cfg: ClipConfig) -> list[Fraction]:
+    """Starts of unlabelled windows tiled over a whole video every ``cfg.ssl_stride_s`` seconds."""
+    if not cfg.ssl_stride_s:
+        return []
+    stride_ticks = max(1, round(cfg.ssl_stride_s * cfg.out_fps))
+    max_tick = last_start_tick(n_source_frames, Fraction(fps), cfg)
+    return [Fraction(t, cfg.out_fps) for t in range(0, max_tick + 1, stride_ticks)]
+
+
+def _snap(x: Fraction, mode: str) -> int:
+    if mode == "nearest":
+        return math.floor(x + Fraction(1, 2))
+    if mode == "floor":
+        return math.floor(x)
+    raise ValueError(f"unknown snap mode {mode!r} (choose 'nearest' or 'floor')")
