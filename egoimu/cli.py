@@ -22,6 +22,8 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "synth": Command("pipeline.synth.cli", "pipeline",
                      "write a synthetic dataset in EPIC-KITCHENS (or DogCentric) layout"),
+    "split-plan": Command("manifests.split_plan", "",
+                          "plan a subject-disjoint train/validation/test split from annotation files"),
     "demo": Command("egoimu.demo", "pipeline,train",
                     "the whole chain on the embedded synthetic default"),
 }
