@@ -47,7 +47,7 @@ from manifests.shardfmt import IMU_CHANNELS
 MANIFEST_SCHEMA_VERSION: int = 1
 VERSION_COLUMN = "schema_version"
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
-SPLIT_MODES: tuple[str, ...] = ("planned", "canonical", "file")
+SPLIT_MODES: tuple[str, ...] = ("planned", "canonical", "file", "single")
 FILENAMES: dict[str, str] = {"clips": "clips.csv", "shards": "shards.csv",
                              "recordings": "recordings.csv", "splits": "splits.csv"}
 SUMMARY_FILENAME = "manifest.json"
@@ -254,13 +254,19 @@ def _recordings_rules(df: pd.DataFrame, file: str | Path) -> None:
     ok, bad = df.status == "ok", df.status == "rejected"
     rules = [("reason", ok & (df.reason != ""), "an ok recording has no reason"),
              ("reason", bad & (df.reason == ""), "a rejected recording needs a reason")]
-    for name in ("video_path", "accl_path", "gyro_path", "video_sha256", "accl_sha256", "gyro_sha256",
-                 "decoder"):
+    # video-only recordings (DogCentric, EPIC-55) have no accl_path: their IMU fields stay empty
+    imu = ok & (df["accl_path"] != "")
+    for name in ("video_path", "video_sha256", "decoder"):
         rules.append((name, ok & (df[name] == ""), "required for an ok recording"))
+    for name in ("gyro_path", "accl_sha256", "gyro_sha256"):
+        rules.append((name, imu & (df[name] == ""), "required for an ok recording with IMU"))
+    rules.append(("accl_path", ok & (df["accl_path"] == "") & (df["gyro_path"] != ""),
+                  "a recording with a gyro file needs its accl file"))
     for name in ("fps_num", "fps_den", "n_frames", "width", "height"):
         rules.append((name, ok & (df[name] <= 0), "must be positive for an ok recording"))
-    for name in ("duration_s", "accl_rate_hz", "gyro_rate_hz", "imu_rate_correction", "imu_offset_s"):
-        rules.append((name, ok & df[name].isna(), "required for an ok recording"))
+    rules.append(("duration_s", ok & df["duration_s"].isna(), "required for an ok recording"))
+    for name in ("accl_rate_hz", "gyro_rate_hz", "imu_rate_correction", "imu_offset_s"):
+        rules.append((name, imu & df[name].isna(), "required for an ok recording with IMU"))
     _require(df, file, rules)
 
 
@@ -323,7 +329,7 @@ def validate_summary(summary: Mapping[str, Any], file: str | Path = "<summary>")
     """Check the summary (``manifest.json``) and return it as a dict; raises :class:`ManifestError`.
 
     Keys: schema_version (int), egoimu_version (str), config (dict), config_sha256 (= config_sha256(config)),
-    split {mode: planned|canonical|file, ratio: [3 numbers >= 0] | null, seed: int | null},
+    split {mode: planned|canonical|file|single (one split for all, e.g. DogCentric), ratio: [3 numbers >= 0] | null, seed: int | null},
     counts {split: {clips, participants: int, verbs: {verb_class (str int >= -1): count}}} with the verbs
     summing to clips, normalisation {imu, spec: {mean, std: 6 floats, std > 0}} (train split),
     accounting {input, written: int, rejected_by_reason: {reason: int}} with input = written + rejected.
