@@ -22,6 +22,8 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "synth": Command("pipeline.synth.cli", "pipeline",
                      "write a synthetic dataset in EPIC-KITCHENS (or DogCentric) layout"),
+    "build": Command("pipeline.build", "pipeline",
+                     "decode, sync and shard a dataset into subject-disjoint HDF5 (Dask)"),
     "split-plan": Command("manifests.split_plan", "",
                           "plan a subject-disjoint train/validation/test split from annotation files"),
     "demo": Command("egoimu.demo", "pipeline,train",

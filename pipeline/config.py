@@ -1,0 +1,128 @@
+"""The build's configuration: one frozen dataclass per stage, bundled in :class:`BuildConfig`.
+
+Every field is marked ``# paper`` (stated in arXiv 2110.01680) or ``# ours`` (egoimu's choice) in the
+stage's own module (:mod:`pipeline.clips`, :mod:`pipeline.video`, :mod:`pipeline.imu`,
+:mod:`pipeline.spectrogram`) or here. The whole config is saved in ``manifest.json`` and its sha256
+in every shard; settings that do not change the output (workers, scheduler) are not part of it.
+
+A YAML/JSON file given with ``--config`` holds any subset of the sections, e.g.::
+
+    shard: {encoding: jpeg, clips_per_shard: 32}
+    video: {backend: decord}
+    imu: {max_gap_s: 0.2}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from manifests.schema import config_sha256
+from manifests.shardfmt import ENCODINGS
+from pipeline.clips import ClipConfig
+from pipeline.imu import ImuConfig
+from pipeline.spectrogram import SpecConfig
+from pipeline.video import VideoConfig
+
+PAPER_RATIO = (30044, 3032, 4379)  # paper: train:validation:test clip counts of its own split
+
+
+@dataclass(frozen=True)
+class ShardConfig:
+    """Shard files. All ours."""
+
+    clips_per_shard: int = 64  # ours: ~600 MB raw shards at 256² (9.4 MB a clip)
+    encoding: str = "raw"  # ours: raw | lossless (gzip-1) | jpeg
+    jpeg_quality: int = 90  # ours: JPEG quality (encoding jpeg)
+
+    def __post_init__(self) -> None:
+        if self.encoding not in ENCODINGS:
+            raise ValueError(f"shard.encoding must be one of {ENCODINGS}, not {self.encoding!r}")
+        if self.clips_per_shard < 1 or not 1 <= self.jpeg_quality <= 100:
+            raise ValueError("shard.clips_per_shard must be >= 1 and shard.jpeg_quality in 1..100")
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """How participants are assigned to train/validation/test (subject-disjoint in every mode)."""
+
+    mode: str = "planned"  # ours: planned | canonical | file
+    ratio: tuple[int, int, int] = PAPER_RATIO  # paper: 30044:3032:4379 (mode planned)
+    seed: int = 0  # ours: breaks exact ties of the planner
+    file: str | None = None  # mode file: CSV participant_id,split
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("planned", "canonical", "file"):
+            raise ValueError(f"split.mode must be planned, canonical or file, not {self.mode!r}")
+        if self.mode == "file" and not self.file:
+            raise ValueError("split.mode 'file' needs split.file")
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Everything that determines a build's output bytes."""
+
+    clip: ClipConfig = field(default_factory=ClipConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
+    imu: ImuConfig = field(default_factory=ImuConfig)
+    spec: SpecConfig = field(default_factory=SpecConfig)
+    shard: ShardConfig = field(default_factory=ShardConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    sync_table: str | None = None  # ours: CSV video_id,offset_s,scale overriding the estimated sync
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready nested dict (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def sha256(self) -> str:
+        """sha256 of the canonical JSON of :meth:`to_dict` (written into every shard)."""
+        return config_sha256(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<config>") -> BuildConfig:
+        """Build from a (partial) nested dict; unknown sections or keys are errors naming them."""
+        sections = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for name, value in (data or {}).items():
+            if name not in sections:
+                raise ValueError(f"{source}: unknown section {name!r}; known: {sorted(sections)}")
+            if name == "sync_table":
+                kwargs[name] = value
+                continue
+            if not isinstance(value, dict):
+                raise ValueError(f"{source}: section {name!r} must be a mapping, got {type(value).__name__}")
+            sub = sections[name].default_factory  # type: ignore[misc]
+            known = {f.name for f in dataclasses.fields(sub)}
+            unknown = set(value) - known
+            if unknown:
+                raise ValueError(f"{source}: unknown key(s) {sorted(unknown)} in section {name!r}; "
+                                 f"known: {sorted(known)}")
+            fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+            try:
+                kwargs[name] = sub(**fixed)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{source}: section {name!r}: {exc}") from exc
+        return cls(**kwargs)
+
+    @classmethod
+    def load(cls, path: str | Path) -> BuildConfig:
+        """Read a YAML (or JSON) config file."""
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValueError(f"{path}: config file not found") from None
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path}: not valid YAML: {exc}") from None
+        if data is not None and not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of sections at the top level")
+        return cls.from_dict(data or {}, str(path))
+
+    def replace(self, **sections: Any) -> BuildConfig:
+        """A copy with whole sections replaced."""
+        return dataclasses.replace(self, **sections)

@@ -1,0 +1,153 @@
+"""Turn a finished build (plan + shard results) into the manifests of :mod:`manifests.schema`.
+
+Written last, after every shard: ``clips.csv`` (every input row, written or rejected with a reason),
+``shards.csv``, ``recordings.csv``, ``splits.csv`` and ``manifest.json`` (config, split rule, per-split
+counts and verb histograms, train-split normalisation statistics, accounting).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from manifests.schema import Manifest, columns
+from pipeline.config import BuildConfig
+from pipeline.plan import SPLITS, ClipRow
+from pipeline.recordings import RecordingResult
+from pipeline.shard_writer import ShardResult, ShardTask
+from pipeline.spectrogram import RunningStats
+
+
+def _clips_table(rows: list[ClipRow], tasks: list[ShardTask], results: list[ShardResult], cfg: BuildConfig
+                 ) -> pd.DataFrame:
+    outcome: dict[str, tuple[str, int, str]] = {}
+    for task, res in zip(tasks, results):
+        for clip_id, row, reason, _detail in res.outcomes:
+            outcome[clip_id] = (task.rel_path if row >= 0 else "", row, reason)
+    records = []
+    for r in rows:
+        shard, row, reason = outcome.get(r.clip_id, ("", -1, r.reason)) if r.planned else ("", -1, r.reason)
+        start = float(r.start) if r.start is not None else math.nan
+        records.append({
+            "clip_id": r.clip_id, "narration_id": r.narration_id, "participant_id": r.participant_id or "unknown",
+            "video_id": r.video_id or "unknown", "kind": r.kind, "split": r.split,
+            "seg_start_s": r.seg_start_s, "seg_stop_s": r.seg_stop_s, "start_s": start,
+            "end_s": start + cfg.clip.window_s, "verb": r.verb, "verb_class": r.verb_class,
+            "noun_class": r.noun_class, "status": "written" if row >= 0 else "rejected", "reason": reason,
+            "shard": shard, "row": row,
+        })
+    return pd.DataFrame.from_records(records, columns=columns("clips"))
+
+
+def _recordings_table(recordings: dict[str, RecordingResult], missing: dict[str, tuple[str, str]],
+                      assignment: dict[str, str], participant_of: dict[str, str], backend: str) -> pd.DataFrame:
+    records = []
+    for vid in sorted(set(recordings) | set(missing)):
+        rec = recordings.get(vid)
+        if rec is None:
+            reason, _ = missing[vid]
+            pid = participant_of.get(vid, "unknown")
+            records.append({"video_id": vid, "participant_id": pid, "split": assignment.get(pid, ""),
+                            "video_path": "", "accl_path": "", "gyro_path": "", "video_sha256": "",
+                            "accl_sha256": "", "gyro_sha256": "", "fps_num": -1, "fps_den": -1, "n_frames": -1,
+                            "duration_s": math.nan, "width": -1, "height": -1, "accl_rate_hz": math.nan,
+                            "gyro_rate_hz": math.nan, "imu_rate_correction": math.nan, "imu_offset_s": math.nan,
+                            "decoder": "", "status": "rejected", "reason": reason})
+            continue
+        imu = bool(rec.accl)
+        records.append({
+            "video_id": vid, "participant_id": rec.participant_id, "split": assignment.get(rec.participant_id, ""),
+            "video_path": rec.video, "accl_path": rec.accl, "gyro_path": rec.gyro,
+            "video_sha256": rec.video_sha256, "accl_sha256": rec.accl_sha256, "gyro_sha256": rec.gyro_sha256,
+            "fps_num": rec.fps_num, "fps_den": rec.fps_den, "n_frames": rec.n_frames, "duration_s": rec.duration_s,
+            "width": rec.width, "height": rec.height,
+            "accl_rate_hz": rec.accl_rate_hz if imu else math.nan,
+            "gyro_rate_hz": rec.gyro_rate_hz if imu else math.nan,
+            "imu_rate_correction": rec.accl_sync[1] if imu and rec.ok else math.nan,
+            "imu_offset_s": rec.accl_sync[0] if imu and rec.ok else math.nan,
+            "decoder": backend if rec.ok else "", "status": rec.status, "reason": rec.reason,
+        })
+    return pd.DataFrame.from_records(records, columns=columns("recordings"))
+
+
+def _normalisation(tasks: list[ShardTask], results: list[ShardResult], with_imu: bool) -> dict[str, Any]:
+    if not with_imu:
+        unit = {"mean": [0.0] * 6, "std": [1.0] * 6}
+        return {"imu": unit, "spec": dict(unit), "note": "video-only build: identity statistics"}
+    out: dict[str, Any] = {}
+    for key in ("imu", "spec"):
+        stats = RunningStats()
+        for task, res in zip(tasks, results):  # fixed order → deterministic floats
+            if task.split == "train" and res.n_clips:
+                stats = stats.merge(RunningStats.from_dict(getattr(res, f"{key}_stats")))
+        if stats.count == 0:
+            raise ValueError("no train clip was written: cannot compute normalisation statistics")
+        mean, std = stats.finalize()
+        out[key] = {"mean": [float(x) for x in mean], "std": [float(max(x, 1e-12)) for x in std]}
+    out["note"] = "per-channel mean and std over the train split (imu: samples; spec: log-magnitude bins)"
+    return out
+
+
+def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, RecordingResult],
+                    missing: dict[str, tuple[str, str]], assignment: dict[str, str], tasks: list[ShardTask],
+                    results: list[ShardResult], cfg: BuildConfig, version: str) -> dict[str, Any]:
+    """Validate and write the five manifest files into ``out``; returns the summary."""
+    clips = _clips_table(rows, tasks, results, cfg)
+    shards = pd.DataFrame.from_records(
+        [{"shard": r.rel_path, "split": r.split, "n_clips": r.n_clips, "participants": ";".join(r.participants),
+          "bytes": r.bytes, "sha256": r.sha256, "config_sha256": cfg.sha256()} for r in results if r.n_clips],
+        columns=columns("shards"))
+    participant_of = {r.video_id: r.participant_id for r in rows}
+    recs = _recordings_table(recordings, missing, assignment, participant_of, cfg.video.backend)
+    splits = pd.DataFrame(sorted(assignment.items()), columns=columns("splits"))
+    written = clips[clips.status == "written"]
+    counts = {}
+    for split in SPLITS:
+        mine = written[written.split == split]
+        counts[split] = {"clips": int(len(mine)), "participants": int(mine.participant_id.nunique()),
+                         "verbs": {str(k): int(v) for k, v in sorted(Counter(mine.verb_class).items())}}
+    rejected = clips[clips.status == "rejected"]
+    with_imu = any(bool(r.accl) for r in recordings.values())
+    summary = {
+        "schema_version": 1, "egoimu_version": version, "config": cfg.to_dict(), "config_sha256": cfg.sha256(),
+        "split": {"mode": cfg.split.mode, "ratio": list(cfg.split.ratio) if cfg.split.mode == "planned" else None,
+                  "seed": cfg.split.seed if cfg.split.mode == "planned" else None},
+        "counts": counts,
+        "normalisation": _normalisation(tasks, results, with_imu),
+        "accounting": {"input": int(len(clips)), "written": int(len(written)),
+                       "rejected_by_reason": {str(k): int(v) for k, v in sorted(Counter(rejected.reason).items())}},
+        "rejection_examples": _examples(rows, tasks, results),
+        "imu_cleaning": {"rows_dropped": sum(r.imu_rows_dropped for r in recordings.values()),
+                         "rows_reordered": sum(r.imu_rows_reordered for r in recordings.values())},
+    }
+    Manifest(root=out, clips=clips, shards=shards, recordings=recs, splits=splits, summary=summary).write()
+    return summary
+
+
+def _examples(rows: list[ClipRow], tasks: list[ShardTask], results: list[ShardResult]) -> dict[str, list[str]]:
+    """Up to three detailed messages per rejection reason (clip id: detail), for humans."""
+    out: dict[str, list[str]] = {}
+    for r in rows:
+        if not r.planned and len(out.setdefault(r.reason, [])) < 3:
+            out[r.reason].append(f"{r.clip_id}: {r.detail}")
+    for res in results:
+        for clip_id, row, reason, detail in res.outcomes:
+            if row < 0 and len(out.setdefault(reason, [])) < 3:
+                out[reason].append(f"{clip_id}: {detail}")
+    return out
+
+
+def print_summary(summary: dict[str, Any], out: Path) -> None:
+    """A short human-readable report of a finished build."""
+    acc = summary["accounting"]
+    print(f"built {out}: {acc['written']} clips written of {acc['input']} input rows "
+          f"({acc['input'] - acc['written']} rejected)")
+    for split, c in summary["counts"].items():
+        print(f"  {split:<10} {c['clips']:>7} clips  {c['participants']:>3} participants")
+    for reason, n in acc["rejected_by_reason"].items():
+        example = (summary["rejection_examples"].get(reason) or [""])[0]
+        print(f"  rejected {reason}: {n}" + (f"   e.g. {example[:140]}" if example else ""))

@@ -1,0 +1,153 @@
+"""The build plan (pure): segments + probed recordings → clip rows, split assignment, shard tasks.
+
+Every input segment ends as exactly one clip row: planned (to be written by a shard task, which may
+still reject it) or rejected here with a reason. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+from fractions import Fraction
+
+from manifests.split_plan import canonical_split, plan_split, read_plan_csv
+from pipeline.clips import ClipConfig, segment_clip_start, window_starts
+from pipeline.config import BuildConfig
+from pipeline.recordings import RecordingResult
+from pipeline.shard_writer import ClipTask, ShardTask, VideoSource
+from pipeline.sources.epic import DUPLICATE_ID, Rejection, Segment
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class ClipRow:
+    """One row of clips.csv before the shard stage (``start`` None when rejected)."""
+
+    clip_id: str
+    narration_id: str
+    participant_id: str
+    video_id: str
+    kind: str  # segment | window
+    seg_start_s: float
+    seg_stop_s: float
+    start: Fraction | None
+    verb: str
+    verb_class: int
+    noun_class: int
+    split: str = ""
+    reason: str = ""
+    detail: str = ""
+
+    @property
+    def planned(self) -> bool:
+        return not self.reason
+
+
+def rows_from_sources(segments: list[Segment], rejections: list[Rejection]) -> list[ClipRow]:
+    """Clip rows for every source row; ids made unique (a repeated narration_id is a rejection)."""
+    rows: list[ClipRow] = []
+    seen: set[str] = set()
+    for seg in segments:
+        row = ClipRow(seg.narration_id, seg.narration_id, seg.participant_id, seg.video_id, "segment",
+                      seg.start_s, seg.stop_s, None, seg.verb, seg.verb_class, seg.noun_class)
+        if seg.narration_id in seen:
+            row = replace(row, clip_id=f"{seg.narration_id}@{seg.source}:{seg.line}", reason=DUPLICATE_ID,
+                          detail=f"{seg.narration_id} already read from an earlier annotation file")
+        seen.add(row.clip_id)
+        rows.append(row)
+    for rej in rejections:
+        cid = rej.narration_id if rej.narration_id not in seen else f"{rej.narration_id}@{rej.source}:{rej.line}"
+        seen.add(cid)
+        rows.append(ClipRow(cid, rej.narration_id, rej.participant_id, rej.video_id, "segment", float("nan"),
+                            float("nan"), None, "", -1, -1, reason=rej.reason,
+                            detail=f"{rej.source} line {rej.line}: {rej.detail}"))
+    return rows
+
+
+def place_clips(rows: list[ClipRow], recordings: dict[str, RecordingResult], cfg: ClipConfig,
+                missing: dict[str, tuple[str, str]]) -> list[ClipRow]:
+    """Give each still-planned row its clip start, or the reason it cannot have one.
+
+    ``missing``: video_id → (reason, detail) for videos without usable files (no video, no IMU).
+    """
+    out = []
+    for row in rows:
+        if not row.planned:
+            out.append(row)
+            continue
+        if row.video_id in missing:
+            reason, detail = missing[row.video_id]
+            out.append(replace(row, reason=reason, detail=detail))
+            continue
+        rec = recordings[row.video_id]
+        if not rec.ok:
+            out.append(replace(row, reason=rec.reason, detail=rec.detail))
+            continue
+        start = segment_clip_start(row.seg_start_s, row.seg_stop_s, rec.n_frames, rec.fps, cfg)
+        if isinstance(start, str):
+            out.append(replace(row, reason=start, detail=f"segment {row.seg_start_s:.2f}-{row.seg_stop_s:.2f} s, "
+                                                         f"video {rec.duration_s:.2f} s"))
+        else:
+            out.append(replace(row, start=start))
+    return out
+
+
+def assign_splits(rows: list[ClipRow], cfg: BuildConfig) -> dict[str, str]:
+    """participant_id → split for every participant with a planned clip (subject-disjoint)."""
+    counts = Counter(r.participant_id for r in rows if r.planned)
+    if not counts:
+        raise ValueError("no clip survived planning: nothing to split (see the rejection reasons)")
+    mode = cfg.split.mode
+    if mode == "planned":
+        return dict(plan_split(dict(sorted(counts.items())), cfg.split.ratio, cfg.split.seed).assignment)
+    table = canonical_split() if mode == "canonical" else read_plan_csv(cfg.split.file)
+    uncovered = sorted(set(counts) - set(table))
+    if uncovered:
+        where = "the canonical EPIC-KITCHENS-100 head-motion split" if mode == "canonical" else cfg.split.file
+        raise ValueError(f"participants {uncovered} are not assigned by {where}; use --split planned "
+                         f"or a split file that covers them")
+    return {p: table[p] for p in counts}
+
+
+def with_splits(rows: list[ClipRow], assignment: dict[str, str]) -> list[ClipRow]:
+    return [replace(r, split=assignment[r.participant_id]) if r.planned else r for r in rows]
+
+
+def window_rows(recordings: dict[str, RecordingResult], assignment: dict[str, str], cfg: ClipConfig
+                ) -> list[ClipRow]:
+    """Unlabelled 2 s windows tiled over every usable video of the train split (``--ssl-windows``)."""
+    rows = []
+    for vid in sorted(recordings):
+        rec = recordings[vid]
+        if not rec.ok or assignment.get(rec.participant_id) != "train":
+            continue
+        for start in window_starts(rec.n_frames, rec.fps, cfg):
+            tick = int(start * cfg.out_fps)
+            rows.append(ClipRow(f"{vid}_w{tick:07d}", "", rec.participant_id, vid, "window", float("nan"),
+                                float("nan"), start, "", -1, -1, split="train"))
+    return rows
+
+
+def shard_tasks(rows: list[ClipRow], recordings: dict[str, RecordingResult], cfg: BuildConfig,
+                with_imu: bool = True) -> list[ShardTask]:
+    """Group planned clips per split, ordered by (video, start, id), into shards of ``clips_per_shard``."""
+    tasks = []
+    for split in SPLITS:
+        mine = sorted((r for r in rows if r.planned and r.split == split),
+                      key=lambda r: (r.video_id, r.start, r.clip_id))
+        per = cfg.shard.clips_per_shard
+        for index, first in enumerate(range(0, len(mine), per)):
+            chunk = mine[first:first + per]
+            clips = tuple(ClipTask(r.clip_id, r.narration_id, r.participant_id, r.video_id,
+                                   (r.start.numerator, r.start.denominator), r.verb_class, r.noun_class)
+                          for r in chunk)
+            sources = tuple(_source(recordings[v]) for v in sorted({r.video_id for r in chunk}))
+            tasks.append(ShardTask(split, index, f"shards/{split}/{split}-{index:05d}.h5", clips, sources,
+                                   with_imu))
+    return tasks
+
+
+def _source(rec: RecordingResult) -> VideoSource:
+    return VideoSource(rec.video_id, rec.video, rec.accl, rec.gyro, (rec.fps_num, rec.fps_den), rec.n_frames,
+                       rec.width, rec.height, rec.accl_sync, rec.gyro_sync)

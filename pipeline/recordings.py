@@ -1,0 +1,144 @@
+"""Probe one recording (pure; one Dask task per video): hashes, exact video timing, IMU rates and sync.
+
+The result becomes a row of ``recordings.csv`` and tells the clip plan each video's exact frame rate
+and decodable frame count, and the shard tasks the sync to use. A recording that cannot be used is a
+``rejected`` row with a reason; the segments of that video are then rejected with the same reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from manifests.paths import resolve_inside
+from pipeline.imu import (
+    ImuConfig,
+    ImuCoverageError,
+    ImuError,
+    SyncParams,
+    load_sync_table,
+    prepare_stream,
+    read_imu_csv,
+    sync_for_video,
+)
+from pipeline.video import VideoConfig, VideoError, probe_video
+
+VIDEO_UNREADABLE = "video_unreadable"
+IMU_UNREADABLE = "imu_unreadable"
+IMU_NOT_SPANNING = "imu_not_spanning_video"
+
+_HASH_CHUNK = 1 << 22
+
+
+@dataclass(frozen=True)
+class RecordingTask:
+    """One video to probe; paths relative to the dataset root ('' when absent)."""
+
+    video_id: str
+    participant_id: str
+    video: str
+    accl: str = ""
+    gyro: str = ""
+
+
+@dataclass(frozen=True)
+class RecordingResult:
+    """What a probe found. Sync: ``t_video = offset + scale · t_imu`` per sensor."""
+
+    video_id: str
+    participant_id: str
+    video: str
+    accl: str
+    gyro: str
+    status: str  # ok | rejected
+    reason: str
+    detail: str
+    video_sha256: str = ""
+    accl_sha256: str = ""
+    gyro_sha256: str = ""
+    fps_num: int = -1
+    fps_den: int = -1
+    n_frames: int = -1
+    width: int = -1
+    height: int = -1
+    accl_rate_hz: float = float("nan")
+    gyro_rate_hz: float = float("nan")
+    accl_sync: tuple[float, float] = (0.0, 1.0)  # (offset_s, scale)
+    gyro_sync: tuple[float, float] = (0.0, 1.0)
+    imu_rows_dropped: int = 0  # NaN + duplicate rows removed while cleaning (both files)
+    imu_rows_reordered: int = 0  # non-monotonic rows fixed by sorting
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def fps(self) -> Fraction:
+        return Fraction(self.fps_num, self.fps_den)
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_frames / float(self.fps) if self.n_frames > 0 else float("nan")
+
+    def sync(self) -> dict[str, SyncParams]:
+        return {"accl": SyncParams(*self.accl_sync), "gyro": SyncParams(*self.gyro_sync)}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 4 MiB chunks (bounded memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_cfg: ImuConfig,
+                    sync_table: str | None = None, with_imu: bool = True) -> RecordingResult:
+    """Probe ``task``'s files under ``root``; never raises for bad data (returns a rejected result).
+
+    Args:
+        root: dataset root; the task's relative paths are resolved inside it (escapes refused).
+        with_imu: read the IMU files too (False for video-only sources).
+    """
+    base = dict(video_id=task.video_id, participant_id=task.participant_id, video=task.video,
+                accl=task.accl, gyro=task.gyro)
+    rootp = Path(root)
+    try:
+        vpath = resolve_inside(rootp, task.video)
+        info = probe_video(vpath, timeout_s=video_cfg.timeout_s)
+        if info.n_frames < 1:
+            raise VideoError(str(vpath), "no decodable frames")
+    except VideoError as exc:
+        return RecordingResult(**base, status="rejected", reason=VIDEO_UNREADABLE, detail=str(exc))
+    fields = dict(video_sha256=sha256_file(vpath), fps_num=info.fps.numerator, fps_den=info.fps.denominator,
+                  n_frames=info.n_frames, width=info.width, height=info.height)
+    if not with_imu:
+        return RecordingResult(**base, status="ok", reason="", detail="", **fields)
+    duration = info.n_frames / float(info.fps)
+    try:
+        streams, dropped, reordered = {}, 0, 0
+        for kind, rel in (("accl", task.accl), ("gyro", task.gyro)):
+            path = resolve_inside(rootp, rel)
+            raw = read_imu_csv(path, kind)
+            dropped += raw.report.n_nan + raw.report.n_duplicates
+            reordered += raw.report.n_nonmonotonic
+            streams[kind] = prepare_stream(raw, imu_cfg)
+            fields[f"{kind}_sha256"] = sha256_file(path)
+        table = load_sync_table(sync_table) if sync_table else None
+        sync = sync_for_video(task.video_id, streams, duration, table, imu_cfg)
+    except ImuCoverageError as exc:
+        return RecordingResult(**base, status="rejected", reason=IMU_NOT_SPANNING, detail=str(exc), **fields)
+    except ImuError as exc:
+        return RecordingResult(**base, status="rejected", reason=IMU_UNREADABLE, detail=str(exc), **fields)
+    return RecordingResult(
+        **base, status="ok", reason="", detail="", **fields,
+        accl_rate_hz=float(streams["accl"].rate_hz), gyro_rate_hz=float(streams["gyro"].rate_hz),
+        accl_sync=(sync["accl"].offset_s, sync["accl"].scale), gyro_sync=(sync["gyro"].offset_s, sync["gyro"].scale),
+        imu_rows_dropped=dropped, imu_rows_reordered=reordered,
+    )
