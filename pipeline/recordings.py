@@ -67,6 +67,8 @@ class RecordingResult:
     gyro_rate_hz: float = float("nan")
     accl_sync: tuple[float, float] = (0.0, 1.0)  # (offset_s, scale)
     gyro_sync: tuple[float, float] = (0.0, 1.0)
+    start: tuple[int, int] = (0, 1)  # container time of frame 0, s (exact), for the ffmpeg seek
+    decord_safe: bool = True  # decord returns the right frames for this container (see pipeline.video)
     imu_rows_dropped: int = 0  # NaN + duplicate rows removed while cleaning (both files)
     imu_rows_reordered: int = 0  # non-monotonic rows fixed by sorting
 
@@ -117,7 +119,8 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
     except VideoError as exc:
         return RecordingResult(**base, status="rejected", reason=VIDEO_UNREADABLE, detail=str(exc))
     fields = dict(video_sha256=sha256_file(vpath), fps_num=info.fps.numerator, fps_den=info.fps.denominator,
-                  n_frames=info.n_frames, width=info.width, height=info.height)
+                  n_frames=info.n_frames, width=info.width, height=info.height,
+                  start=(info.start_s.numerator, info.start_s.denominator), decord_safe=info.decord_safe)
     if not with_imu:
         return RecordingResult(**base, status="ok", reason="", detail="", **fields)
     duration = info.n_frames / float(info.fps)

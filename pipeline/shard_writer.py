@@ -68,6 +68,8 @@ class VideoSource:
     height: int
     accl_sync: tuple[float, float] = (0.0, 1.0)
     gyro_sync: tuple[float, float] = (0.0, 1.0)
+    start: tuple[int, int] = (0, 1)  # container time of frame 0 (s, exact)
+    decord_safe: bool = True
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ def _video_info(src: VideoSource, root: Path) -> VideoInfo:
     fps = Fraction(*src.fps)
     return VideoInfo(path=str(resolve_inside(root, src.video)), fps=fps, n_frames=src.n_frames, width=src.width,
                      height=src.height, duration_s=src.n_frames / float(fps), pix_fmt="", full_range=False,
-                     has_audio=False, codec="")
+                     has_audio=False, codec="", start_s=Fraction(*src.start), decord_safe=src.decord_safe)
 
 
 def _imu_phase(root: Path, task: ShardTask, cfg: BuildConfig, outcomes: dict[str, tuple[str, str]]
