@@ -1,4 +1,9 @@
-"""Shared fixtures: repository paths, the real reference data in ../shared, seeded synthetic data."""
+"""Shared fixtures: repository paths, the real reference data in ../shared, and the seeded
+synthetic-data factory (EPIC-KITCHENS layout) with a prebuilt set of shards on top of it.
+
+Every dataset is generated once per session per distinct config; all of it is deterministic
+(explicit seeds), so a test's input is the same on every machine.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,62 @@ def repo_root() -> Path:
 def shared_epic() -> Path:
     """The real EPIC-KITCHENS-100 annotation files beside the checkout (../shared/data/epic-kitchens-100)."""
     path = SHARED_DATA / "epic-kitchens-100"
-    if not path.is_dir():
-        raise FileNotFoundError(f"reference data missing: {path} (tests read the real annotation files there)")
+    if not (path / "EPIC_100_validation.csv").is_file():
+        pytest.fail(f"reference data missing: {path} (tests read the real annotation files there)")
     return path
+
+
+@pytest.fixture(scope="session")
+def real_dir(shared_epic) -> Path:
+    return shared_epic
+
+
+@pytest.fixture(scope="session")
+def synth_epic(tmp_path_factory):
+    """Factory ``synth_epic(**SynthEpicConfig fields) -> (root, summary)``, cached per config."""
+    from pipeline.synth.epic import SynthEpicConfig, generate_epic
+
+    cache: dict = {}
+
+    def make(**fields) -> tuple[Path, dict]:
+        cfg = SynthEpicConfig(**fields)
+        if cfg not in cache:
+            out = tmp_path_factory.mktemp("epic") / "d"
+            cache[cfg] = (out, generate_epic(out, cfg, workers=2))
+        return cache[cfg]
+
+    return make
+
+
+#: The small sets most tests share (2 participants x 1 IMU video + the EPIC-55-style video).
+CLEAN = dict(participants=2, videos_per_participant=1, seconds=10.0, seed=7)
+FAULTY = dict(participants=2, videos_per_participant=1, seconds=8.0, seed=11, faults=True, audio=False)
+#: The set the build, audit and trainer tests share: 4 participants, so every split gets one.
+BUILD = dict(participants=4, videos_per_participant=1, seconds=12.0, seed=3)
+
+
+@pytest.fixture(scope="session")
+def epic_clean(synth_epic) -> tuple[Path, dict]:
+    return synth_epic(**CLEAN)
+
+
+@pytest.fixture(scope="session")
+def epic_faulty(synth_epic) -> tuple[Path, dict]:
+    return synth_epic(**FAULTY)
+
+
+@pytest.fixture(scope="session")
+def epic_build_src(synth_epic) -> tuple[Path, dict]:
+    return synth_epic(**BUILD)
+
+
+@pytest.fixture(scope="session")
+def built_epic(epic_build_src, tmp_path_factory) -> tuple[Path, Path]:
+    """``(dataset root, build output)``: the BUILD set built once on a 2-worker LocalCluster."""
+    from pipeline.build import main as build_main
+
+    root, _ = epic_build_src
+    out = tmp_path_factory.mktemp("built") / "out"
+    rc = build_main([str(root), str(out), "--workers", "2", "--clips-per-shard", "8", "--quiet"])
+    assert rc == 0, "the shared build failed"
+    return root, out
