@@ -1,6 +1,8 @@
 """The clip plan (pure): where each 2-second clip starts on its video's timeline.
 
-Rule (recorded in the build config): one clip per action segment, centred on the segment
+Rule (recorded in the build config): a segment that starts after the video's end, or ends more than
+``max_overrun_s`` past it, is rejected (``segment_outside_video``). Otherwise one clip per action
+segment, centred on the segment
 (``S = (start + stop)/2 − window/2``), snapped to the nearest point of the 1/24 s grid of the video's
 timeline, then clamped so that the whole window lies inside the video — every one of its 48 frames
 ``floor((S + k/24)·fps)`` is a decodable frame. Clip starts are exact :class:`fractions.Fraction`
@@ -28,6 +30,7 @@ class ClipConfig:
     placement: str = "centre"  # ours: clip centred on the segment
     snap: str = "nearest"  # ours: start rounded to the nearest 1/out_fps grid point
     clamp: bool = True  # ours: shift a clip that would cross a video edge back inside
+    max_overrun_s: float = 0.5  # ours: a segment ending this far past the video's end is bad annotation
     ssl_stride_s: float | None = None  # ours: stride of unlabelled windows (None = none)
 
     @property
@@ -67,7 +70,7 @@ def segment_clip_start(seg_start_s: float, seg_stop_s: float, n_source_frames: i
     """
     fps = Fraction(fps)
     duration = Fraction(n_source_frames) / fps
-    if seg_start_s >= duration or seg_stop_s <= 0:
+    if seg_start_s >= duration or seg_stop_s <= 0 or seg_stop_s > duration + cfg.max_overrun_s:
         return SEGMENT_OUTSIDE_VIDEO
     max_tick = last_start_tick(n_source_frames, fps, cfg)
     if max_tick < 0:

@@ -280,7 +280,13 @@ def retime(ms: np.ndarray, cfg: ImuConfig = DEFAULT_IMU) -> tuple[np.ndarray, fl
     if a_s.size == 0:
         raise ImuError(None, "no payload with a measurable sample spacing")
     _, a_s = np.unique(a_s, return_inverse=True)
-    rate, c = _fit_rate(a_s, a_tau, a_L, fallback=n_typ * 1000.0 / P, robust=cfg.retime == "robust")
+    # The first and the last payload are special by construction in GoPro files (pre-roll before
+    # the first frame; a partial or merged last piece): they are timed by the line the interior
+    # payloads fit, not used to fit it (with few payloads a robust fit cannot reject them reliably).
+    a_inner = interior[usable]
+    init = a_inner if a_inner.sum() >= 2 else np.ones(a_s.size, dtype=bool)
+    rate, c = _fit_rate(a_s, a_tau, a_L, fallback=n_typ * 1000.0 / P, robust=cfg.retime == "robust",
+                        init_mask=init)
     t = np.full(n, np.nan)
     rows = usable[g] & row_ok
     stretch_of = np.full(uk.size, -1)
@@ -293,11 +299,13 @@ def retime(ms: np.ndarray, cfg: ImuConfig = DEFAULT_IMU) -> tuple[np.ndarray, fl
 
 
 def _fit_rate(s: np.ndarray, tau: np.ndarray, L: np.ndarray, fallback: float,
-              robust: bool) -> tuple[float, np.ndarray]:
+              robust: bool, init_mask: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """Fit ``L = c[s] + rate * tau`` (shared rate, one intercept per stretch s) by least squares on
-    the inlier anchors; returns (rate, c (S,))."""
+    the inlier anchors (starting from ``init_mask``; robust iterations may only drop anchors from
+    it); returns (rate, c (S,))."""
     S = int(s.max()) + 1
-    mask = np.ones(s.size, dtype=bool)
+    allowed = np.ones(s.size, dtype=bool) if init_mask is None else init_mask.astype(bool)
+    mask = allowed.copy()
     for _ in range(6):
         w = mask.astype(np.float64)
         cnt = np.bincount(s, weights=w, minlength=S)
@@ -315,7 +323,7 @@ def _fit_rate(s: np.ndarray, tau: np.ndarray, L: np.ndarray, fallback: float,
             break
         res = L - (c[s] + rate * tau)
         sigma = 1.4826 * float(np.median(np.abs(res[mask])))
-        new_mask = np.abs(res) <= max(4.0 * sigma, 2.0)
+        new_mask = (np.abs(res) <= max(4.0 * sigma, 2.0)) & allowed
         if np.array_equal(new_mask, mask) or not new_mask.any():
             break
         mask = new_mask

@@ -121,11 +121,22 @@ def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, Record
         "accounting": {"input": int(len(clips)), "written": int(len(written)),
                        "rejected_by_reason": {str(k): int(v) for k, v in sorted(Counter(rejected.reason).items())}},
         "rejection_examples": _examples(rows, tasks, results),
+        "imu_alignment_vs_truth_ms": _alignment(recordings),
         "imu_cleaning": {"rows_dropped": sum(r.imu_rows_dropped for r in recordings.values()),
                          "rows_reordered": sum(r.imu_rows_reordered for r in recordings.values())},
     }
     Manifest(root=out, clips=clips, shards=shards, recordings=recs, splits=splits, summary=summary).write()
     return summary
+
+
+def _alignment(recordings: dict[str, RecordingResult]) -> dict[str, Any]:
+    """Per-video and overall IMU alignment error vs a synthetic truth (empty for real data)."""
+    per = {v: dict(zip(("median", "p95", "max"), r.align_ms)) for v, r in sorted(recordings.items())
+           if r.ok and not math.isnan(r.align_ms[0])}
+    if not per:
+        return {}
+    return {"videos": per, "median_of_medians": float(pd.Series([p["median"] for p in per.values()]).median()),
+            "max": max(p["max"] for p in per.values())}
 
 
 def _examples(rows: list[ClipRow], tasks: list[ShardTask], results: list[ShardResult]) -> dict[str, list[str]]:

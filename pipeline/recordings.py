@@ -12,7 +12,10 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
+
 from manifests.paths import resolve_inside
+from pipeline.alignment import summarise_ms, truth_alignment_ms
 from pipeline.imu import (
     ImuConfig,
     ImuCoverageError,
@@ -69,6 +72,7 @@ class RecordingResult:
     gyro_sync: tuple[float, float] = (0.0, 1.0)
     start: tuple[int, int] = (0, 1)  # container time of frame 0, s (exact), for the ffmpeg seek
     decord_safe: bool = True  # decord returns the right frames for this container (see pipeline.video)
+    align_ms: tuple[float, float, float] = (float("nan"),) * 3  # vs synthetic truth: median, p95, max
     imu_rows_dropped: int = 0  # NaN + duplicate rows removed while cleaning (both files)
     imu_rows_reordered: int = 0  # non-monotonic rows fixed by sorting
 
@@ -125,10 +129,10 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
         return RecordingResult(**base, status="ok", reason="", detail="", **fields)
     duration = info.n_frames / float(info.fps)
     try:
-        streams, dropped, reordered = {}, 0, 0
+        streams, raws, dropped, reordered = {}, {}, 0, 0
         for kind, rel in (("accl", task.accl), ("gyro", task.gyro)):
             path = resolve_inside(rootp, rel)
-            raw = read_imu_csv(path, kind)
+            raw = raws[kind] = read_imu_csv(path, kind)
             dropped += raw.report.n_nan + raw.report.n_duplicates
             reordered += raw.report.n_nonmonotonic
             streams[kind] = prepare_stream(raw, imu_cfg)
@@ -139,6 +143,11 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
         return RecordingResult(**base, status="rejected", reason=IMU_NOT_SPANNING, detail=str(exc), **fields)
     except ImuError as exc:
         return RecordingResult(**base, status="rejected", reason=IMU_UNREADABLE, detail=str(exc), **fields)
+    errors = [truth_alignment_ms(rootp, task.video_id, kind, raws[kind].ms, sync[kind], imu_cfg) for kind in raws]
+    errors = [e for e in errors if e is not None and e.size]
+    if errors:
+        s = summarise_ms(np.concatenate(errors))
+        fields["align_ms"] = (s["median"], s["p95"], s["max"])
     return RecordingResult(
         **base, status="ok", reason="", detail="", **fields,
         accl_rate_hz=float(streams["accl"].rate_hz), gyro_rate_hz=float(streams["gyro"].rate_hz),

@@ -39,6 +39,8 @@ def test_clamped_at_both_edges():
 
 def test_rejections():
     assert segment_clip_start(61.0, 62.0, 3000, Fraction(50), CFG) == SEGMENT_OUTSIDE_VIDEO
+    assert segment_clip_start(59.5, 62.0, 3000, Fraction(50), CFG) == SEGMENT_OUTSIDE_VIDEO  # ends 2 s past
+    assert segment_clip_start(59.5, 60.3, 3000, Fraction(50), CFG) != SEGMENT_OUTSIDE_VIDEO  # rounding slack
     assert segment_clip_start(0.0, 0.5, 60, Fraction(50), CFG) == VIDEO_TOO_SHORT
     no_clamp = ClipConfig(clamp=False)
     assert segment_clip_start(0.0, 0.2, 3000, Fraction(50), no_clamp) == SEGMENT_OUTSIDE_VIDEO
