@@ -51,14 +51,14 @@ class ShardConfig:
 class SplitConfig:
     """How participants are assigned to train/validation/test (subject-disjoint in every mode)."""
 
-    mode: str = "planned"  # ours: planned | canonical | file
+    mode: str = "planned"  # ours: planned | canonical | file | single (all clips in one split: DogCentric)
     ratio: tuple[int, int, int] = PAPER_RATIO  # paper: 30044:3032:4379 (mode planned)
     seed: int = 0  # ours: breaks exact ties of the planner
     file: str | None = None  # mode file: CSV participant_id,split
 
     def __post_init__(self) -> None:
-        if self.mode not in ("planned", "canonical", "file"):
-            raise ValueError(f"split.mode must be planned, canonical or file, not {self.mode!r}")
+        if self.mode not in ("planned", "canonical", "file", "single"):
+            raise ValueError(f"split.mode must be planned, canonical, file or single, not {self.mode!r}")
         if self.mode == "file" and not self.file:
             raise ValueError("split.mode 'file' needs split.file")
 

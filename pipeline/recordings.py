@@ -31,6 +31,7 @@ from pipeline.video import VideoConfig, VideoError, probe_video
 VIDEO_UNREADABLE = "video_unreadable"
 IMU_UNREADABLE = "imu_unreadable"
 IMU_NOT_SPANNING = "imu_not_spanning_video"
+VIDEO_TRUNCATED = "video_truncated"
 
 _HASH_CHUNK = 1 << 22
 
@@ -140,6 +141,11 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
         table = load_sync_table(sync_table) if sync_table else None
         sync = sync_for_video(task.video_id, streams, duration, table, imu_cfg)
     except ImuCoverageError as exc:
+        if info.truncated:  # the IMU spans the recording, the file only part of it: no sync by duration
+            return RecordingResult(**base, status="rejected", reason=VIDEO_TRUNCATED, **fields,
+                                   detail=f"{vpath.name} decodes only its first {duration:.2f} s (truncated file), "
+                                          f"so the IMU cannot be synced by duration; add a --sync-table entry to "
+                                          f"use its decodable part ({exc})")
         return RecordingResult(**base, status="rejected", reason=IMU_NOT_SPANNING, detail=str(exc), **fields)
     except ImuError as exc:
         return RecordingResult(**base, status="rejected", reason=IMU_UNREADABLE, detail=str(exc), **fields)

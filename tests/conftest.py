@@ -54,6 +54,8 @@ def synth_epic(tmp_path_factory):
 #: The small sets most tests share (2 participants x 1 IMU video + the EPIC-55-style video).
 CLEAN = dict(participants=2, videos_per_participant=1, seconds=10.0, seed=7)
 FAULTY = dict(participants=2, videos_per_participant=1, seconds=8.0, seed=11, faults=True, audio=False)
+#: Faults spread over 9 IMU videos (one kind each), so that clean videos remain beside them.
+FAULTY_SPREAD = dict(participants=3, videos_per_participant=3, seconds=8.0, seed=12, faults=True, audio=False)
 #: The set the build, audit and trainer tests share: 4 participants, so every split gets one.
 BUILD = dict(participants=4, videos_per_participant=1, seconds=12.0, seed=3)
 
@@ -66,6 +68,11 @@ def epic_clean(synth_epic) -> tuple[Path, dict]:
 @pytest.fixture(scope="session")
 def epic_faulty(synth_epic) -> tuple[Path, dict]:
     return synth_epic(**FAULTY)
+
+
+@pytest.fixture(scope="session")
+def epic_faulty_spread(synth_epic) -> tuple[Path, dict]:
+    return synth_epic(**FAULTY_SPREAD)
 
 
 @pytest.fixture(scope="session")

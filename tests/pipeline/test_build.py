@@ -1,0 +1,243 @@
+"""`egoimu build` end to end on real Dask clusters, real MP4s and real HDF5 shards."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from manifests.schema import Manifest
+from pipeline.build import main as build_main
+
+EGOIMU = str(Path(sys.executable).with_name("egoimu"))
+
+
+def _shas(out: Path) -> dict[str, str]:
+    return dict(pd.read_csv(out / "shards.csv")[["shard", "sha256"]].itertuples(index=False, name=None))
+
+
+def test_shapes_dtypes_and_manifest(built_epic):
+    root, out = built_epic
+    m = Manifest.load(out)  # validates every table and the cross-table rules
+    written = m.clips[m.clips.status == "written"]
+    assert len(written) > 20
+    for rel in m.shards.shard:
+        with h5py.File(out / rel, "r") as h5:
+            n = h5["imu"].shape[0]
+            assert h5["video"].shape == (n, 48, 256, 256, 3) and h5["video"].dtype == np.uint8
+            assert h5["video"].chunks == (1, 48, 256, 256, 3) and h5["video"].fletcher32
+            assert h5["imu"].shape == (n, 396, 6) and h5["imu"].dtype == np.float32
+            assert h5["spec"].shape == (n, 6, 33, 50) and h5["spec"].dtype == np.float32
+            assert np.isfinite(h5["imu"][:]).all() and np.isfinite(h5["spec"][:]).all()
+            assert h5.attrs["nfft"] == 64 and h5.attrs["imu_rate_hz"] == 198 and h5.attrs["out_fps"] == 24
+            for key, value in h5.attrs.items():
+                assert not (isinstance(value, str) and value.startswith("/")), f"absolute path in attr {key}"
+            # gravity mostly on AcclX (GoPro order), gyro near zero mean
+            assert h5["imu"][:, :, 0].mean() > 7.0
+    assert {s.split("/")[1] for s in m.shards.shard} == {"train", "validation", "test"}
+
+
+def test_subject_disjoint_and_accounting(built_epic):
+    root, out = built_epic
+    m = Manifest.load(out)
+    per = m.clips[m.clips.split != ""].groupby("participant_id").split.nunique()
+    assert (per == 1).all()
+    assert sorted(m.splits.split.unique()) == ["test", "train", "validation"]
+    n_rows = sum(len(pd.read_csv(root / f)) for f in ("EPIC_100_train.csv", "EPIC_100_validation.csv"))
+    acc = m.summary["accounting"]
+    assert acc["input"] == n_rows == len(m.clips)
+    assert acc["written"] + sum(acc["rejected_by_reason"].values()) == acc["input"]
+    # the EPIC-55-style video has no IMU: its validation segments are rejected as such, not lost
+    assert acc["rejected_by_reason"].get("no_imu", 0) == len(pd.read_csv(root / "EPIC_100_validation.csv"))
+
+
+def test_frames_and_labels_match_the_source(built_epic):
+    """A written clip's frame 0 equals the source frame floor(S·fps), decoded independently."""
+    import decord
+
+    root, out = built_epic
+    m = Manifest.load(out)
+    row = m.clips[m.clips.status == "written"].iloc[3]
+    with h5py.File(out / row.shard, "r") as h5:
+        frames = h5["video"][row.row]
+        assert h5["clip_id"][row.row].decode() == row.clip_id
+        assert int(h5["verb_class"][row.row]) == row.verb_class
+    rec = m.recordings.set_index("video_id").loc[row.video_id]
+    vr = decord.VideoReader(str(root / rec.video_path))
+    src = vr[int(row.start_s * rec.fps_num / rec.fps_den)].asnumpy()  # 456x256 source
+    h, w = src.shape[:2]
+    x0 = (round(w * 256 / h) - 256) // 2
+    resized = np.asarray(Image.fromarray(src).resize((round(w * 256 / h), 256), Image.BILINEAR))[:, x0:x0 + 256]
+    assert np.abs(resized.astype(int) - frames[0].astype(int)).mean() < 6
+
+
+def test_imu_alignment_against_truth(built_epic):
+    _, out = built_epic
+    align = json.loads((out / "manifest.json").read_text())["imu_alignment_vs_truth_ms"]
+    assert len(align["videos"]) == 4
+    assert align["median_of_medians"] < 4.0 and align["max"] < 12.0, align
+
+
+def test_deterministic_with_one_worker(built_epic, tmp_path):
+    """Same input + config → identical shard bytes, whether 1 or 2 workers ran the graph."""
+    root, out = built_epic
+    again = tmp_path / "again"
+    assert build_main([str(root), str(again), "--workers", "1", "--clips-per-shard", "8", "--quiet"]) == 0
+    assert _shas(again) == _shas(out)
+    assert (again / "clips.csv").read_bytes() == (out / "clips.csv").read_bytes()
+
+
+def test_refuses_to_overwrite_without_resume(built_epic, capsys):
+    root, out = built_epic
+    assert build_main([str(root), str(out), "--workers", "1", "--quiet"]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_resume_after_sigkill(built_epic, tmp_path):
+    """Kill the whole build (driver and Dask workers) with SIGKILL mid-run; --resume completes it."""
+    root, out = built_epic
+    target = tmp_path / "killed"
+    args = [EGOIMU, "build", str(root), str(target), "--workers", "1", "--clips-per-shard", "8", "--quiet"]
+    proc = subprocess.Popen(args, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and not list((target / "shards").rglob("*.h5.json")):
+            assert proc.poll() is None, "the build finished before it could be killed"
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done_before = len(list((target / "shards").rglob("*.h5.json")))
+    assert 1 <= done_before < len(_shas(out)), "kill landed outside the shard stage"
+    assert not (target / "manifest.json").exists()
+    rerun = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert f"[resume] {done_before} of" in rerun.stderr
+    assert _shas(target) == _shas(out)
+    assert not list(target.rglob("*.tmp"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_build_on_scheduler_and_two_workers(built_epic, tmp_path):
+    """The same command on a `dask scheduler` + two `dask worker` processes on loopback."""
+    root, out = built_epic
+    dask = str(Path(sys.executable).with_name("dask"))
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--dashboard-address", "127.0.0.1:0"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)]
+    try:
+        for _ in range(2):
+            procs.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--nworkers", "1",
+                                           "--no-dashboard"], stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL, start_new_session=True))
+        from distributed import Client
+
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(2, timeout=120)
+        target = tmp_path / "cluster"
+        assert build_main([str(root), str(target), "--scheduler", address, "--clips-per-shard", "8",
+                           "--quiet"]) == 0
+        assert _shas(target) == _shas(out)
+    finally:
+        for p in reversed(procs):
+            os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+
+
+def test_every_planted_fault_is_a_recorded_rejection(epic_faulty_spread, tmp_path):
+    root, _ = epic_faulty_spread
+    out = tmp_path / "out"
+    assert build_main([str(root), str(out), "--workers", "2", "--quiet"]) == 0
+    m = Manifest.load(out)
+    clips = m.clips.set_index("clip_id")
+    faults = json.loads((root / "faults.json").read_text())
+    assert {f["kind"] for f in faults} >= {"truncated_mp4", "missing_gyro", "empty_accl", "imu_gap", "nan_rows",
+                                           "unknown_verb_class", "malformed_row", "segment_past_end"}
+    for f in faults:
+        of_video = m.clips[m.clips.video_id == f["video_id"]]
+        kind = f["kind"]
+        if kind == "truncated_mp4":
+            late = of_video[of_video.end_s > f["time_s"]]
+            assert (of_video.status == "rejected").any()
+            assert not (late.status == "written").any(), "a clip past the decodable end was written"
+            assert set(of_video.reason[of_video.status == "rejected"]) <= {"segment_outside_video", "decode_error",
+                                                                           "video_truncated"}
+        elif kind == "missing_gyro":
+            assert set(of_video.reason) == {"no_imu"}
+        elif kind == "empty_accl":
+            assert set(of_video.reason) == {"imu_unreadable"}
+        elif kind == "imu_gap":
+            mid = f["time_s"] + 0.4  # the 0.8 s gap's middle (telemetry seconds ~ video seconds ±1 %)
+            w = of_video[of_video.status == "written"]
+            assert not ((w.start_s < mid - 0.05) & (w.end_s > mid + 0.05)).any(), "a clip over the IMU gap"
+        elif kind in ("segment_past_end", "unknown_verb_class", "malformed_row"):
+            expected = {"segment_past_end": "segment_outside_video"}.get(kind, kind)
+            assert clips.loc[f["narration_id"], "reason"] == expected
+    assert m.summary["imu_cleaning"]["rows_dropped"] >= 3  # the NaN rows were dropped and counted
+    acc = m.summary["accounting"]
+    assert acc["written"] + sum(acc["rejected_by_reason"].values()) == acc["input"] == len(m.clips)
+
+
+@pytest.mark.parametrize("encoding", ["jpeg", "lossless"])
+def test_encodings_round_trip(built_epic, tmp_path, encoding):
+    import simplejpeg
+
+    from manifests.shardfmt import read_clip, split_jpeg_frames
+
+    root, out = built_epic
+    target = tmp_path / encoding
+    assert build_main([str(root), str(target), "--workers", "2", "--clips-per-shard", "8", "--quiet",
+                       "--encoding", encoding]) == 0
+    rel = pd.read_csv(target / "shards.csv").shard.iloc[0]
+    with h5py.File(out / rel, "r") as raw, h5py.File(target / rel, "r") as enc:
+        ref = read_clip(raw, 0)["video"]
+        rec = read_clip(enc, 0)
+        if encoding == "lossless":
+            assert np.array_equal(rec["video"], ref)
+        else:
+            frames = split_jpeg_frames(rec["video_jpeg"], rec["video_jpeg_offsets"])
+            dec = np.stack([simplejpeg.decode_jpeg(f, colorspace="RGB") for f in frames])
+            mse = np.mean((dec.astype(np.float64) - ref) ** 2)
+            assert 10 * np.log10(255 ** 2 / mse) > 35
+
+
+def test_dogcentric_video_only_build(tmp_path):
+    """DogCentric: video only; label and dog from the file names; glitch files accounted for."""
+    from pipeline.sources.dogcentric import ACTIVITIES
+    from pipeline.synth.dogcentric import SynthDogConfig, generate_dogcentric
+
+    root = tmp_path / "dogs"
+    generate_dogcentric(root, SynthDogConfig(clips_per_activity=1, seed=5, glitches=True), workers=2)
+    out = tmp_path / "out"
+    assert build_main([str(root), str(out), "--source", "dogcentric", "--workers", "2", "--quiet"]) == 0
+    m = Manifest.load(out)
+    written = m.clips[m.clips.status == "written"]
+    truth = json.loads((root / "synth_truth.json").read_text())
+    assert len(written) == len(truth["clips"])
+    assert set(written.split) == {"test"} and set(written.participant_id) <= {"Hime", "Ku", "Ringo", "Ryu"}
+    assert all(ACTIVITIES[c] == v for c, v in zip(written.verb_class, written.verb))
+    assert {"duplicate_clip", "not_a_clip"} <= set(m.clips.reason)  # Turn_Right copies, Thumbs.db, info.txt
+    with h5py.File(out / m.shards.shard.iloc[0], "r") as h5:
+        assert h5["video"].shape[1:] == (48, 256, 256, 3) and not h5["imu"][:].any()
