@@ -329,7 +329,8 @@ def validate_summary(summary: Mapping[str, Any], file: str | Path = "<summary>")
     """Check the summary (``manifest.json``) and return it as a dict; raises :class:`ManifestError`.
 
     Keys: schema_version (int), egoimu_version (str), config (dict), config_sha256 (= config_sha256(config)),
-    split {mode: planned|canonical|file|single (one split for all, e.g. DogCentric), ratio: [3 numbers >= 0] | null, seed: int | null},
+    split {mode: planned|canonical|file|single (one split for all, e.g. DogCentric),
+    ratio: [3 numbers >= 0] | null, seed: int | null},
     counts {split: {clips, participants: int, verbs: {verb_class (str int >= -1): count}}} with the verbs
     summing to clips, normalisation {imu, spec: {mean, std: 6 floats, std > 0}} (train split),
     accounting {input, written: int, rejected_by_reason: {reason: int}} with input = written + rejected.
