@@ -163,46 +163,87 @@ def read_imu_csv(path: str | os.PathLike[str], kind: str) -> ImuStream:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     p = os.fspath(path)
     try:
-        with open(p, encoding="utf-8-sig", newline="") as f:
-            text = f.read()
+        with open(p, "rb") as f:
+            first = f.readline()
+            if first.startswith(b"\xef\xbb\xbf"):
+                first = first[3:]
+            if not first.strip() and not f.read(1).strip():
+                raise ImuError(p, "empty file")
+            try:
+                header = tuple(s.strip() for s in first.decode("utf-8").strip().split(","))
+            except UnicodeDecodeError as e:
+                raise ImuError(p, f"cannot read the header: {e}", line=1) from None
+            if header != HEADERS[kind]:
+                raise ImuError(p, f"header {','.join(header)!r}, expected {','.join(HEADERS[kind])!r}", line=1)
+            values = _parse_rows(p, f)
     except FileNotFoundError:
         raise ImuError(p, "file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except OSError as e:
         raise ImuError(p, f"cannot read: {e}") from None
-    if not text.strip():
-        raise ImuError(p, "empty file")
-    first, _, body = text.partition("\n")
-    header = tuple(s.strip() for s in first.strip().split(","))
-    if header != HEADERS[kind]:
-        raise ImuError(p, f"header {','.join(header)!r}, expected {','.join(HEADERS[kind])!r}", line=1)
-    data = _parse_rows(p, body)
-    if data.shape[0] == 0:
+    if values.shape[0] == 0:
         raise ImuError(p, "no data rows")
-    return clean_imu(kind, data[:, 0], data[:, 1:], path=p)
+    return clean_imu(kind, values[:, 0], values[:, 1:], path=p)
 
 
-def _parse_rows(path: str, body: str) -> np.ndarray:
-    """Body lines -> (n, 4) float64. Fast path: pandas; on any failure find the line in Python."""
-    lines = body.split("\n")
-    for i, ln in enumerate(lines):
-        if ln.strip() and ln.count(",") != 3:
-            raise ImuError(path, f"malformed line: {ln.count(',') + 1} fields, expected 4", line=i + 2)
+_CHUNK_BYTES = 1 << 20
+
+
+def _parse_rows(path: str, f: io.BufferedReader) -> np.ndarray:
+    """The rest of an open file -> (n, 4) float64, streamed in ~1 MiB blocks of whole lines.
+
+    Memory: the result plus one block, whatever the file's length (no Python object per line).
+    Field counts are checked vectorised (commas per line); values are parsed by pandas' C parser;
+    only when that fails is the bad line of the block searched for, to name it.
+    """
+    parts, line0, carry = [], 2, b""  # line0: file line number of the block's first line
+    while True:
+        block = f.read(_CHUNK_BYTES)
+        data = carry + block
+        if not block:
+            carry = b""
+        else:
+            cut = data.rfind(b"\n") + 1
+            data, carry = data[:cut], data[cut:]
+        if data:
+            parts.append(_parse_block(path, data, line0))
+            line0 += data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        if not block:
+            break
+    parts = [x for x in parts if x.size]
+    return np.concatenate(parts) if parts else np.empty((0, 4))
+
+
+def _parse_block(path: str, body: bytes, line0: int) -> np.ndarray:
+    """Whole lines ``body`` (first at file line ``line0``) -> (m, 4) float64; ImuError names a bad line."""
+    buf = np.frombuffer(body, dtype=np.uint8)
+    ends = np.flatnonzero(buf == 10)
+    if buf.size and buf[-1] != 10:
+        ends = np.append(ends, buf.size)
+    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
+    if ends.size:
+        at = np.searchsorted(np.flatnonzero(buf == 44), np.stack([starts, ends]))  # commas before each
+        commas = at[1] - at[0]
+        bad = np.flatnonzero(commas != 3)
+        bad = bad[[len(body[starts[i]:ends[i]].strip()) > 0 for i in bad]] if bad.size else bad
+        if bad.size:
+            i = int(bad[0])
+            raise ImuError(path, f"malformed line: {int(commas[i]) + 1} fields, expected 4", line=line0 + i)
     try:
-        df = pd.read_csv(io.StringIO(body), header=None, dtype=np.float64, skip_blank_lines=True,
+        df = pd.read_csv(io.BytesIO(body), header=None, dtype=np.float64, skip_blank_lines=True,
                          keep_default_na=False, na_values=sorted(_NA_TOKENS), engine="c")
         return df.to_numpy(dtype=np.float64).reshape(-1, 4)
     except pd.errors.EmptyDataError:
         return np.empty((0, 4))
     except (ValueError, pd.errors.ParserError) as exc:
-        for i, ln in enumerate(lines):
-            for tok in ln.split(",") if ln.strip() else ():
+        for i, raw in enumerate(io.BytesIO(body)):
+            for tok in raw.decode("utf-8", "replace").split(","):
                 t = tok.strip()
-                if t in _NA_TOKENS:
+                if not t or t in _NA_TOKENS:
                     continue
                 try:
                     float(t)
                 except ValueError:
-                    raise ImuError(path, f"malformed line: non-numeric field {t!r}", line=i + 2) from None
+                    raise ImuError(path, f"malformed line: non-numeric field {t!r}", line=line0 + i) from None
         raise ImuError(path, f"unparseable data: {exc}") from None
 
 
@@ -461,6 +502,9 @@ def resample_windows(streams: Mapping[str, AnyStream], sync: SyncParams | Mappin
     x = np.empty((starts.size, cfg.n_samples, 6), dtype=np.float32)
     reasons = np.full(starts.size, "", dtype=object)
     for ci, kind in enumerate(KINDS):
+        if kind not in streams:  # a caller may resample one sensor at a time (its channels stay NaN)
+            x[:, :, 3 * ci:3 * ci + 3] = np.nan
+            continue
         ts = _as_timed(streams[kind], cfg)
         sp = sync[kind] if isinstance(sync, Mapping) else sync
         q = sp.to_imu(starts[:, None] + grid[None, :])  # (w, n) IMU seconds

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from manifests.paths import resolve_inside
+from pipeline._memory import trim
 from pipeline.alignment import summarise_ms, truth_alignment_ms
 from pipeline.imu import (
     ImuConfig,
@@ -129,17 +130,25 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
     if not with_imu:
         return RecordingResult(**base, status="ok", reason="", detail="", **fields)
     duration = info.n_frames / float(info.fps)
+    table = None
+    rates, sync, errors, dropped, reordered = {}, {}, [], 0, 0
     try:
-        streams, raws, dropped, reordered = {}, {}, 0, 0
+        table = load_sync_table(sync_table) if sync_table else None
+        # one stream at a time, keeping only scalars: memory stays that of one stream, not two
         for kind, rel in (("accl", task.accl), ("gyro", task.gyro)):
             path = resolve_inside(rootp, rel)
-            raw = raws[kind] = read_imu_csv(path, kind)
+            raw = read_imu_csv(path, kind)
             dropped += raw.report.n_nan + raw.report.n_duplicates
             reordered += raw.report.n_nonmonotonic
-            streams[kind] = prepare_stream(raw, imu_cfg)
+            timed = prepare_stream(raw, imu_cfg)
+            rates[kind] = float(timed.rate_hz)
+            sync[kind] = sync_for_video(task.video_id, {kind: timed}, duration, table, imu_cfg)[kind]
+            err = truth_alignment_ms(rootp, task.video_id, kind, raw.ms, sync[kind], imu_cfg)
+            if err is not None and err.size:
+                errors.append(err)
+            del raw, timed
+            trim()
             fields[f"{kind}_sha256"] = sha256_file(path)
-        table = load_sync_table(sync_table) if sync_table else None
-        sync = sync_for_video(task.video_id, streams, duration, table, imu_cfg)
     except ImuCoverageError as exc:
         if info.truncated:  # the IMU spans the recording, the file only part of it: no sync by duration
             return RecordingResult(**base, status="rejected", reason=VIDEO_TRUNCATED, **fields,
@@ -149,14 +158,12 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
         return RecordingResult(**base, status="rejected", reason=IMU_NOT_SPANNING, detail=str(exc), **fields)
     except ImuError as exc:
         return RecordingResult(**base, status="rejected", reason=IMU_UNREADABLE, detail=str(exc), **fields)
-    errors = [truth_alignment_ms(rootp, task.video_id, kind, raws[kind].ms, sync[kind], imu_cfg) for kind in raws]
-    errors = [e for e in errors if e is not None and e.size]
     if errors:
-        s = summarise_ms(np.concatenate(errors))
-        fields["align_ms"] = (s["median"], s["p95"], s["max"])
+        summary = summarise_ms(np.concatenate(errors))
+        fields["align_ms"] = (summary["median"], summary["p95"], summary["max"])
     return RecordingResult(
         **base, status="ok", reason="", detail="", **fields,
-        accl_rate_hz=float(streams["accl"].rate_hz), gyro_rate_hz=float(streams["gyro"].rate_hz),
+        accl_rate_hz=rates["accl"], gyro_rate_hz=rates["gyro"],
         accl_sync=(sync["accl"].offset_s, sync["accl"].scale), gyro_sync=(sync["gyro"].offset_s, sync["gyro"].scale),
         imu_rows_dropped=dropped, imu_rows_reordered=reordered,
     )

@@ -26,6 +26,7 @@ import numpy as np
 
 from manifests.paths import resolve_inside
 from manifests.shardfmt import ShardLayout, create_shard, new_shard_file, write_clip
+from pipeline._memory import trim
 from pipeline.config import BuildConfig
 from pipeline.imu import SyncParams, prepare_stream, read_imu_csv, resample_windows
 from pipeline.recordings import sha256_file
@@ -162,14 +163,21 @@ def _imu_phase(root: Path, task: ShardTask, cfg: BuildConfig, outcomes: dict[str
             kept.update({c.clip_id: (zeros, spec) for c in clips})
             continue
         src = sources[video_id]
-        try:
-            streams = {kind: prepare_stream(read_imu_csv(resolve_inside(root, rel), kind), cfg.imu)
-                       for kind, rel in (("accl", src.accl), ("gyro", src.gyro))}
+        starts = [float(c.start_s) for c in clips]
+        imu = np.empty((len(clips), cfg.imu.n_samples, 6), np.float32)
+        reasons = np.full(len(clips), "", dtype=object)
+        try:  # one sensor at a time: memory holds one stream of the video, not two
+            for ci, (kind, rel, sync) in enumerate((("accl", src.accl, src.accl_sync),
+                                                    ("gyro", src.gyro, src.gyro_sync))):
+                timed = prepare_stream(read_imu_csv(resolve_inside(root, rel), kind), cfg.imu)
+                part, why = resample_windows({kind: timed}, SyncParams(*sync), starts, cfg.imu)
+                del timed
+                trim()
+                imu[:, :, 3 * ci:3 * ci + 3] = part[:, :, 3 * ci:3 * ci + 3]
+                reasons = np.array([f"{a}; {b}" if a and b else a or b for a, b in zip(reasons, why)], dtype=object)
         except (OSError, ValueError) as exc:  # ImuError is a ValueError
             outcomes.update({c.clip_id: (IMU_READ_ERROR, str(exc)) for c in clips})
             continue
-        sync = {"accl": SyncParams(*src.accl_sync), "gyro": SyncParams(*src.gyro_sync)}
-        imu, reasons = resample_windows(streams, sync, [float(c.start_s) for c in clips], cfg.imu)
         ok = np.flatnonzero(reasons == "")
         specs = spectrogram(imu[ok], cfg.spec) if ok.size else None
         for j, i in enumerate(ok):
