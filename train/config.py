@@ -1,0 +1,273 @@
+"""The trainer's configuration: one frozen dataclass, two presets, ``key=value`` overrides.
+
+Every field says whether it is ``# paper`` (stated in arXiv 2110.01680) or ``# ours``. The paper states
+the clip geometry (2 s at 24 fps, 256 x 256 x 48 frames; IMU 396 x 6 at 198 Hz; spectrograms with
+nfft = 64), the backbones (SlowFast-R50, VGG16), the plain cosine similarity of eq. 1 (temperature 1)
+and, for Table 3, a frozen pretrained video CNN. It states no optimiser, learning rate, schedule, batch
+size, embedding size or number of steps: those are ours.
+
+Presets: ``paper`` sets every value the paper states and ours elsewhere; ``default`` is egoimu's choice
+and differs from ``paper`` only where we think we do better: the temperature (0.1 instead of the plain
+cosine's 1). Which of {1, 0.1, learnable} to use is decided by measurement (validation correspondence
+ROC-AUC of equal-length runs), and ``default`` records the current pick.
+
+Sources, later ones win: the preset, ``--config FILE`` (YAML/JSON mapping of fields, or a run's
+``config.json``), the command-line flags (``--model``, ``--steps``, ...), then ``key=value`` words.
+Values are type-checked; an unknown key is an error that names the close matches.
+
+Hashing: :meth:`TrainConfig.sha256` covers every field that can change the trained weights;
+:data:`RUNTIME_KEYS` (workers, logging and checkpoint cadence) are saved but not hashed, and they are the
+only keys a ``--resume`` may change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import yaml
+
+from manifests.schema import config_sha256
+from train.data import DataConfig, video_to_float
+from train.models.registry import MODELS
+
+AMP_MODES = ("auto", "bf16", "off")
+HEADS = ("mlp", "linear")
+MAX_LOGIT_SCALE = 100.0  # as train.loss.ContrastiveLoss's default clamp
+#: Settings that cannot change the trained weights: not hashed, and a resume may change them.
+RUNTIME_KEYS = frozenset({"num_workers", "log_every", "ckpt_every", "eval_every_epoch"})
+
+
+class ConfigError(ValueError):
+    """A bad setting: unknown key, wrong type, value out of range, unreadable config file."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (flat, so that ``key=value`` reads naturally)."""
+
+    # --- the clips the shards must hold (checked against the build's manifest before training)
+    clip_seconds: float = 2.0  # paper: 2 s clips
+    fps: int = 24  # paper: 24 fps
+    frames: int = 48  # paper: 48 frames (2 s x 24 fps)
+    frame_size: int = 256  # paper: 256 x 256
+    imu_rate_hz: float = 198.0  # paper: 198 Hz (396 x 6 per clip)
+    nfft: int = 64  # paper: spectrograms with nfft = 64 (6 x 33 x 50)
+    # --- model
+    model: str = "full"  # paper: SlowFast-R50 (video) + VGG16 (head motion); "small" is ours (CPU-sized)
+    embed_dim: int = 128  # ours: joint embedding size (the paper compares features by cosine, size unstated)
+    head: str = "mlp"  # ours: projection head mlp | linear
+    temperature: float = 0.1  # ours (measured pick from {1, 0.1, learnable}); paper: 1 (plain cosine)
+    learnable_temperature: bool = False  # ours: learn 1/temperature (CLIP-style), clamped to 100
+    small_frames: int = 16  # ours: --model small sees the clip average-pooled to 16 frames ...
+    small_size: int = 64  # ours: ... of 64 x 64 (on the device, before the backbone); full sees 48 x 256²
+    freeze_video: bool = False  # paper (Table 3 "Freeze Video CNN"): the video backbone neither learns nor
+    #   updates its BatchNorm statistics; ours: the video projection head still learns (see loop.py)
+    init_video: str = ""  # paper (Table 3): pretrained video CNN, a pytorchvideo Kinetics checkpoint or an
+    #   egoimu checkpoint (its video backbone); "" = random initialisation
+    # --- optimisation (the paper states none of these)
+    lr: float = 3e-4  # ours: AdamW peak learning rate
+    min_lr_ratio: float = 0.1  # ours: cosine decays to lr x min_lr_ratio at the last step
+    weight_decay: float = 0.05  # ours: AdamW, on conv/linear weights only (not biases, norms, logit scale)
+    warmup_steps: int = 500  # ours: linear warm-up, then cosine
+    steps: int = 20000  # ours: schedule length (optimiser steps)
+    grad_clip: float = 1.0  # ours: max global gradient norm (0 = off)
+    amp: str = "auto"  # ours: auto = bf16 autocast on CUDA, off on CPU | bf16 | off
+    batch_size: int = 16  # ours: clips per process and step (global batch = batch_size x processes)
+    seed: int = 0  # ours: weights' initialisation, data order, flips
+    hflip: float = 0.0  # ours: probability of a consistent video/IMU horizontal flip (train/augment.py)
+    spec_norm: bool = True  # ours: spectrograms normalised per channel with the train split's mean/std
+    # --- bookkeeping (RUNTIME_KEYS: not hashed, may change on resume)
+    num_workers: int = 2  # ours: DataLoader worker processes per rank
+    log_every: int = 10  # ours: steps between metrics.jsonl / TensorBoard records
+    ckpt_every: int = 1000  # ours: steps between checkpoints (0 = only at the end / --stop-at)
+    eval_every_epoch: int = 1  # ours: validation correspondence ROC-AUC every N epochs (0 = never)
+
+    def __post_init__(self) -> None:
+        problems = [msg for ok, msg in (
+            (self.model in MODELS, f"model must be one of {sorted(MODELS)}, not {self.model!r}"),
+            (self.head in HEADS, f"head must be one of {HEADS}, not {self.head!r}"),
+            (self.amp in AMP_MODES, f"amp must be one of {AMP_MODES}, not {self.amp!r}"),
+            (self.temperature > 0, f"temperature must be > 0, got {self.temperature}"),
+            (not self.learnable_temperature or 1.0 / self.temperature <= MAX_LOGIT_SCALE,
+             f"learnable temperature starts at 1/temperature = {1 / self.temperature:g} > {MAX_LOGIT_SCALE:g}"),
+            (self.lr > 0 and 0 <= self.min_lr_ratio <= 1, "need lr > 0 and 0 <= min_lr_ratio <= 1"),
+            (self.weight_decay >= 0 and self.grad_clip >= 0, "weight_decay and grad_clip must be >= 0"),
+            (self.steps >= 1 and 0 <= self.warmup_steps <= self.steps, f"need steps >= 1 and 0 <= warmup_steps "
+             f"<= steps, got steps {self.steps}, warmup_steps {self.warmup_steps}"),
+            (self.batch_size >= 2, f"batch_size must be >= 2 (BatchNorm, negatives), got {self.batch_size}"),
+            (self.num_workers >= 0 and self.seed >= 0, "num_workers and seed must be >= 0"),
+            (0.0 <= self.hflip <= 1.0, f"hflip is a probability, got {self.hflip}"),
+            (self.log_every >= 1 and self.ckpt_every >= 0 and self.eval_every_epoch >= 0,
+             "need log_every >= 1, ckpt_every >= 0, eval_every_epoch >= 0"),
+            (self.small_frames >= 1 and self.small_size >= 32, "need small_frames >= 1 and small_size >= 32"),
+            (self.embed_dim >= 1, "embed_dim must be >= 1"),
+        ) if not ok]
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    # ------------------------------------------------------------------ dict / hash / overrides
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def sha256(self) -> str:
+        """sha256 of the canonical JSON of every field except :data:`RUNTIME_KEYS`."""
+        return config_sha256({k: v for k, v in self.to_dict().items() if k not in RUNTIME_KEYS})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<config>") -> TrainConfig:
+        return cls().replace(data, source)
+
+    def replace(self, changes: dict[str, Any], source: str = "<config>") -> TrainConfig:
+        """A copy with ``changes`` (field -> value) type-checked and applied."""
+        fixed = checked(changes, source)
+        try:
+            return dataclasses.replace(self, **fixed)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+
+    def with_overrides(self, words: list[str]) -> TrainConfig:
+        """Apply command-line ``key=value`` words (values parsed by the field's type)."""
+        return self.replace(parse_overrides(words), "command line")
+
+    def diff(self, other: TrainConfig) -> dict[str, tuple[Any, Any]]:
+        """Fields whose values differ: name -> (self's, other's)."""
+        a, b = self.to_dict(), other.to_dict()
+        return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+
+
+def _field_types() -> dict[str, type]:
+    hints = typing.get_type_hints(TrainConfig)
+    return {f.name: hints[f.name] for f in dataclasses.fields(TrainConfig)}
+
+
+def checked(changes: dict[str, Any], source: str) -> dict[str, Any]:
+    """``changes`` with every key known and every value of its field's type (ints widened to float)."""
+    types = _field_types()
+    out = {}
+    for key, value in changes.items():
+        _check_known(key, types, source)
+        out[key] = _check_type(key, value, types[key], source)
+    return out
+
+
+def parse_overrides(words: list[str]) -> dict[str, Any]:
+    """Command-line ``key=value`` words -> {field: value}, each value parsed by its field's type."""
+    types = _field_types()
+    changes: dict[str, Any] = {}
+    for word in words:
+        key, sep, text = word.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"command line: {word!r} is not key=value")
+        _check_known(key, types, "command line")
+        changes[key] = _parse(key, text, types[key])
+    return changes
+
+
+def _check_known(key: str, types: dict[str, type], source: str) -> None:
+    if key not in types:
+        close = difflib.get_close_matches(key, list(types), n=3)
+        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise ConfigError(f"{source}: unknown config key {key!r}{hint} (known: {', '.join(types)})")
+
+
+def _check_type(key: str, value: Any, typ: type, source: str) -> Any:
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, typ) and not (typ is int and isinstance(value, bool)):
+        return value
+    raise ConfigError(f"{source}: {key} must be {typ.__name__}, got {type(value).__name__} {value!r}")
+
+
+def _parse(key: str, text: str, typ: type) -> Any:
+    try:
+        if typ is bool:
+            low = text.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        return typ(text)
+    except ValueError:
+        raise ConfigError(f"command line: {key}={text!r} is not a valid {typ.__name__}") from None
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "paper": TrainConfig(temperature=1.0, learnable_temperature=False, model="full"),
+    "default": TrainConfig(),
+}
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """A YAML/JSON mapping of fields (or a run's config.json, whose ``config`` entry is used), unchecked."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML/JSON: {exc}") from None
+    if isinstance(data, dict) and isinstance(data.get("config"), dict):
+        data = data["config"]
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys")
+    return dict(data or {})
+
+
+def data_mismatches(cfg: TrainConfig, build_config: dict[str, Any]) -> list[str]:
+    """Where the build (manifest.json's ``config``: sections clip, video, imu, spec) disagrees with the
+    clip geometry ``cfg`` expects; keys the build config lacks are not checked."""
+    pairs = {
+        "clip_seconds": ("clip", "window_s"), "fps": ("video", "out_fps"), "frames": ("video", "n_frames"),
+        "frame_size": ("video", "size"), "imu_rate_hz": ("imu", "rate_hz"), "nfft": ("spec", "nfft"),
+    }
+    out = []
+    for key, (section, name) in pairs.items():
+        got = (build_config.get(section) or {}).get(name)
+        if got is not None and float(got) != float(getattr(cfg, key)):
+            out.append(f"{key}: the build has {section}.{name} = {got}, the config expects {getattr(cfg, key)}")
+    return out
+
+
+def data_config(cfg: TrainConfig, *, train: bool = True) -> DataConfig:
+    """The loader settings of ``cfg`` (no flips outside training)."""
+    return DataConfig(batch_size=cfg.batch_size, num_workers=cfg.num_workers, seed=cfg.seed,
+                      hflip=cfg.hflip if train else 0.0, spec_norm=cfg.spec_norm)
+
+
+def model_inputs(batch: dict[str, Any], cfg: TrainConfig, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """A loader batch -> (video (B, 3, T, H, W) float32 normalised, spec (B, 6, 33, 50) float32) on ``device``.
+
+    ``--model full`` gets the clip as stored (paper: T = 48, H = W = 256). ``--model small`` (ours) gets
+    ``small_frames`` evenly spaced frames (frame k * T // small_frames: 16 of 48 = 8 fps) average-pooled
+    to ``small_size``² (anti-aliased; 64² by default), on the device.
+    """
+    video = batch["video"]
+    if cfg.model == "small":
+        frames = video.shape[1]
+        video = video[:, torch.arange(cfg.small_frames) * frames // cfg.small_frames]
+        video = F.adaptive_avg_pool3d(video_to_float(video, device), (cfg.small_frames, cfg.small_size,
+                                                                      cfg.small_size))
+    else:
+        video = video_to_float(video, device)
+    return video, batch["spec"].to(device, non_blocking=True)
+
+
+def autocast(cfg: TrainConfig, device: torch.device) -> torch.autocast:
+    """bf16 autocast when ``cfg.amp`` asks for it (auto: on CUDA only); otherwise a disabled context."""
+    on = cfg.amp == "bf16" or (cfg.amp == "auto" and device.type == "cuda")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=on)
+
+
+def config_record(cfg: TrainConfig, **extra: Any) -> str:
+    """The JSON text of RUN/config.json: the config, its sha256, and ``extra`` (data root, manifest, ...)."""
+    return json.dumps({"config": cfg.to_dict(), "config_sha256": cfg.sha256(), **extra}, indent=2) + "\n"

@@ -1,0 +1,480 @@
+"""``egoimu train``: the contrastive video / head-motion training loop (arXiv 2110.01680, eq. 1).
+
+    egoimu train DATA_ROOT --run-dir RUN [--preset paper|default] [--model full|small] [--steps N]
+                 [--stop-at K] [--resume] [--config FILE] [--freeze-video] [--init-video PATH] [key=value ...]
+    torchrun --nproc_per_node 8 -m egoimu.cli train DATA_ROOT --run-dir RUN ...     (DDP, same code path)
+
+Read top to bottom: config, data, model, optimiser, resume, then one ``while step < stop`` loop. Every
+process runs the same code; rank 0 alone writes RUN/config.json, metrics.jsonl, TensorBoard (RUN/tb),
+the progress bar and checkpoints. AdamW (decay on conv/linear weights only), linear warm-up then cosine
+over ``steps``, gradient clipping, bf16 autocast on CUDA. At the end of every ``eval_every_epoch``-th
+epoch rank 0 logs the validation correspondence ROC-AUC (train/eval/corr.py).
+
+Checkpoints (every ``ckpt_every`` steps and at the end / ``--stop-at``): ``RUN/ckpt-XXXXXXX.pt`` and
+``RUN/last.pt`` (a hard link to it), each written to a temporary file and moved into place with
+``os.replace``. Plain containers and tensors only (read with ``torch.load(..., weights_only=True)``):
+format, step, epoch, batches_done (the loader position in that epoch), model (state_dict of
+:class:`ContrastivePair`: ``video.*``, ``imu.*``, ``criterion.*``), optimizer, scheduler, config (dict),
+config_sha256, manifest_sha256, world_size, rng (per rank: torch, the rank's CUDA device, numpy, python),
+torch_version.
+
+``--resume`` continues from RUN/last.pt exactly: the same next batch (the data order depends only on the
+seed, the epoch and the position) and, on CPU, bitwise the same losses and weights as an uninterrupted
+run. The config comes from the checkpoint; only num_workers and the logging/checkpoint cadence may change.
+``--steps`` is the schedule length; ``--stop-at K`` ends after step K, and a later ``--resume`` continues
+the same schedule. metrics.jsonl and TensorBoard drop records past the checkpoint's step on resume.
+
+``--freeze-video`` (paper Table 3): the video backbone gets no gradient and stays in eval mode (its
+BatchNorm statistics do not move); the head-motion encoder and, ours, the video projection head learn
+(without a trainable video head, frozen features would be compared through a fixed random projection).
+
+Errors: bad data (missing shard, wrong size, other schema, empty split), bad config or a checkpoint of
+another architecture stop before training (exit 2); a non-finite loss or gradient stops the run naming
+the step and the batch's clip ids (exit 1), without writing a checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from manifests.schema import SUMMARY_FILENAME
+from train import config as tc
+from train.config import PRESETS, RUNTIME_KEYS, ConfigError, TrainConfig, model_inputs
+from train.data import ClipStream, DataError, SplitIndex, make_loader
+from train.dist import all_reduce_mean, barrier, cleanup, get_world_size, init_distributed
+from train.eval.corr import correspondence_auc, embed_split
+from train.loss import ContrastiveLoss
+from train.models.registry import build_encoders
+from train.models.slowfast import CheckpointError, load_pytorchvideo_checkpoint
+
+CKPT_FORMAT = "egoimu.train/1"
+
+
+class NonFiniteLoss(RuntimeError):
+    """The loss (or gradient norm) became NaN/inf; the message names the step and the batch's clips."""
+
+
+class ContrastivePair(nn.Module):
+    """The two encoders and eq. 1: forward(video (B,3,T,H,W), spec (B,6,33,50)) -> scalar loss."""
+
+    def __init__(self, cfg: TrainConfig):
+        super().__init__()
+        self.video, self.imu = build_encoders(cfg.model, cfg.embed_dim, head=cfg.head)  # type: ignore[arg-type]
+        self.criterion = ContrastiveLoss(cfg.temperature, learnable=cfg.learnable_temperature)
+
+    def forward(self, video: torch.Tensor, spec: torch.Tensor) -> torch.Tensor:
+        return self.criterion(self.video(video), self.imu(spec))
+
+
+def build_model(cfg: TrainConfig) -> ContrastivePair:
+    """The model of ``cfg``, with ``--freeze-video`` applied (video backbone without gradients), on CPU."""
+    model = ContrastivePair(cfg)
+    model.video.backbone.requires_grad_(not cfg.freeze_video)
+    return model
+
+
+def set_train_mode(model: ContrastivePair, cfg: TrainConfig) -> None:
+    model.train()
+    if cfg.freeze_video:
+        model.video.backbone.eval()  # frozen BatchNorm statistics too
+
+
+# ----------------------------------------------------------------------------------------- checkpoints
+
+
+def _names(items: list[str], limit: int = 6) -> str:
+    return ", ".join(items[:limit]) + (f", ... ({len(items)} in all)" if len(items) > limit else "")
+
+
+def load_model_state(module: nn.Module, state: dict[str, torch.Tensor], source: str | Path) -> None:
+    """Load ``state`` into ``module`` strictly; :class:`CheckpointError` names what does not fit."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    mismatched = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+                  if k in state and state[k].shape != v.shape]
+    if missing or unexpected or mismatched:
+        parts = [f"{title}: {_names(items)}" for title, items in (
+            ("shape mismatch (checkpoint vs model)", mismatched), ("missing from the checkpoint", missing),
+            ("unexpected in the checkpoint", unexpected)) if items]
+        raise CheckpointError(f"{source} does not fit this {type(module).__name__} (another architecture?): "
+                              + "; ".join(parts))
+    module.load_state_dict(state)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """An egoimu training checkpoint (``weights_only=True``, on CPU); CheckpointError if it is not one."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: checkpoint not found") from None
+    except Exception as exc:  # unpickling / zip errors
+        raise CheckpointError(f"{path}: not a readable checkpoint: {exc}") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CKPT_FORMAT:
+        raise CheckpointError(f"{path}: not an egoimu training checkpoint (format {CKPT_FORMAT})")
+    return ckpt
+
+
+def init_video_weights(model: ContrastivePair, path: str) -> str:
+    """``--init-video``: an egoimu checkpoint's video backbone, else a pytorchvideo SlowFast checkpoint."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"--init-video {path}: not a readable checkpoint: {exc}") from exc
+    if isinstance(obj, dict) and obj.get("format") == CKPT_FORMAT:
+        prefix = "video.backbone."
+        state = {k[len(prefix):]: v for k, v in obj["model"].items() if k.startswith(prefix)}
+        trained = obj.get("config", {}).get("model")
+        load_model_state(model.video.backbone, state, f"--init-video {path} (an egoimu model={trained!r} checkpoint)")
+        return f"video backbone from egoimu checkpoint {path} (step {obj.get('step')})"
+    load_pytorchvideo_checkpoint(model.video.backbone, path, strict_backbone=True)  # type: ignore[arg-type]
+    return f"video backbone from pytorchvideo checkpoint {path}"
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _save(state: dict[str, Any], path: Path) -> None:
+    with open(path, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def write_checkpoint(run: Path, state: dict[str, Any]) -> Path:
+    """RUN/ckpt-XXXXXXX.pt and RUN/last.pt, each moved into place atomically."""
+    path = run / f"ckpt-{state['step']:07d}.pt"
+    _atomic(path, lambda tmp: _save(state, tmp))
+    _atomic(run / "last.pt", lambda tmp: _link_or_copy(path, tmp))
+    return path
+
+
+def rng_state() -> dict[str, Any]:
+    """This process's generators: torch CPU, its current CUDA device (if CUDA is in use), numpy, python."""
+    _, keys, pos, has_gauss, gauss = np.random.get_state()
+    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state() if cuda else torch.empty(0, dtype=torch.uint8),
+            "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                      "gauss": [int(has_gauss), float(gauss)]},
+            "python": random.getstate()}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"].numel() and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])  # the current device (cuda:LOCAL_RANK)
+    np_state = state["numpy"]
+    np.random.set_state(("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
+                         *np_state["gauss"]))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+
+
+def gather_objects(obj: Any) -> list[Any]:
+    """Every rank's ``obj`` in rank order (a collective; single process: ``[obj]``)."""
+    if get_world_size() == 1:
+        return [obj]
+    out: list[Any] = [None] * get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+# ------------------------------------------------------------------------------------------- schedule
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    """AdamW; weight decay on conv/linear weights (ndim >= 2) only, not on biases, norms or the logit scale."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
+              {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999), fused=device.type == "cuda")
+
+
+def lr_factor(s: int, cfg: TrainConfig) -> float:
+    """Multiplier of ``lr`` for optimiser step s + 1 (s = steps done): linear warm-up, then cosine to
+    ``min_lr_ratio`` at the last step."""
+    if s < cfg.warmup_steps:
+        return (s + 1) / (cfg.warmup_steps + 1)
+    progress = min(1.0, (s - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    return cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+# ---------------------------------------------------------------------------------------------- config
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="egoimu train",
+        description="Train the video and head-motion encoders with the contrastive loss of arXiv 2110.01680 "
+                    "(eq. 1) on a build's train split. Run under torchrun for DDP.",
+        epilog="key=value words override any config field (python -c 'from train.config import TrainConfig; "
+               "help(TrainConfig)' lists them), e.g. lr=1e-3 batch_size=8 temperature=1.0.")
+    p.add_argument("data_root", help="a build's output directory (manifest.json, shards/)")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    p.add_argument("--run-dir", required=True, help="where config.json, metrics.jsonl, tb/ and checkpoints go")
+    p.add_argument("--preset", choices=sorted(PRESETS), help="base config (default: 'default', or the "
+                                                             "checkpoint's config with --resume)")
+    p.add_argument("--model", choices=("full", "small"), help="full = SlowFast-R50 + VGG16 (paper); small = ours")
+    p.add_argument("--steps", type=int, help="schedule length in optimiser steps")
+    p.add_argument("--stop-at", type=int, help="stop after this step (a later --resume continues the schedule)")
+    p.add_argument("--resume", action="store_true", help="continue RUN/last.pt exactly")
+    p.add_argument("--config", help="YAML/JSON file of config fields (or a run's config.json)")
+    p.add_argument("--freeze-video", action="store_true", help="freeze the video backbone (paper Table 3)")
+    p.add_argument("--init-video", help="pytorchvideo Kinetics checkpoint or egoimu checkpoint for the video CNN")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: CUDA if available")
+    return p.parse_intermixed_args(argv)
+
+
+def resolve_config(args: argparse.Namespace, saved: dict[str, Any] | None) -> TrainConfig:
+    """Preset (or the checkpoint's config), --config file, flags, key=value; on resume only RUNTIME_KEYS
+    may differ from the checkpoint's config."""
+    if args.preset:
+        cfg = PRESETS[args.preset]
+    elif saved is not None:
+        cfg = TrainConfig.from_dict(saved, "checkpoint config")
+    else:
+        cfg = PRESETS["default"]
+    from_file = tc.checked(tc.read_config_file(args.config), args.config) if args.config else {}
+    flags = {"model": args.model, "steps": args.steps, "init_video": args.init_video,
+             "freeze_video": True if args.freeze_video else None}
+    changes = {**from_file, **{k: v for k, v in flags.items() if v is not None}, **tc.parse_overrides(args.overrides)}
+    cfg = cfg.replace(changes, "command line" if not args.config else f"{args.config} + command line")
+    if saved is not None:
+        changed = {k: v for k, v in TrainConfig.from_dict(saved).diff(cfg).items() if k not in RUNTIME_KEYS}
+        if changed:
+            listing = ", ".join(f"{k}: run {a!r} vs now {b!r}" for k, (a, b) in changed.items())
+            raise ConfigError(f"--resume: the run was trained with other settings ({listing}); only "
+                              f"{sorted(RUNTIME_KEYS)} may change on resume — start a new --run-dir instead")
+    return cfg
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``egoimu train``; returns 0, 1 (non-finite loss) or 2 (bad input)."""
+    args = parse_args(argv)
+    info = init_distributed(None if args.device == "auto" else args.device)
+    who = f"egoimu train (rank {info.rank})" if info.distributed else "egoimu train"
+    try:
+        return train(args, info)
+    except (ConfigError, DataError, CheckpointError) as exc:
+        print(f"{who}: error: {exc}", file=sys.stderr)
+        return 2
+    except NonFiniteLoss as exc:
+        print(f"{who}: stopped: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        cleanup()
+
+
+def train(args: argparse.Namespace, info) -> int:
+    rank0, device = info.is_rank0, info.device
+    run = Path(args.run_dir)
+    last = run / "last.pt"
+
+    # ---- config (and the checkpoint to resume)
+    ckpt = None
+    if args.resume:
+        if not last.is_file():
+            raise ConfigError(f"--resume: {last} not found (nothing to resume)")
+        ckpt = read_checkpoint(last)
+        if ckpt["world_size"] != info.world_size:
+            raise ConfigError(f"--resume: {last} was written by {ckpt['world_size']} processes, this run has "
+                              f"{info.world_size}; the data position is per rank, resume with the same count")
+    elif last.exists():
+        raise ConfigError(f"{run} already holds a run ({last}); pass --resume to continue it or use another --run-dir")
+    cfg = resolve_config(args, ckpt["config"] if ckpt else None)
+    if args.stop_at is not None and args.stop_at < 1:
+        raise ConfigError(f"--stop-at must be >= 1, got {args.stop_at}")
+    stop = min(cfg.steps, args.stop_at) if args.stop_at is not None else cfg.steps
+
+    # ---- data: every check that can fail happens here, before any training
+    root = Path(args.data_root)
+    index = SplitIndex.open(root, "train")
+    build = json.loads((root / SUMMARY_FILENAME).read_text(encoding="utf-8")).get("config", {})
+    if problems := tc.data_mismatches(cfg, build):
+        raise DataError(f"{root}: the build does not hold the clips this config expects: " + "; ".join(problems))
+    if ckpt and ckpt["manifest_sha256"] != index.manifest_sha256:
+        raise DataError(f"--resume: {root}'s manifest differs from the one the run trained on (sha256 "
+                        f"{index.manifest_sha256[:12]} vs {ckpt['manifest_sha256'][:12]})")
+    if cfg.eval_every_epoch:
+        SplitIndex.open(root, "validation")
+    dcfg = tc.data_config(cfg)
+    stream = ClipStream(index, dcfg, train=True, rank=info.rank, world_size=info.world_size)
+    loader = make_loader(stream, dcfg)
+    per_epoch = stream.batches_per_epoch()
+
+    # ---- model, optimiser, schedule (same seed on every rank; DDP also broadcasts rank 0's weights)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg)
+    step = epoch = done = 0
+    if ckpt is not None:
+        load_model_state(model, ckpt["model"], last)
+        step, epoch, done = int(ckpt["step"]), int(ckpt["epoch"]), int(ckpt["batches_done"])
+    elif cfg.init_video:
+        init_note = init_video_weights(model, cfg.init_video)
+        if rank0:
+            print(f"egoimu train: {init_note}")
+    model.to(device)
+    optimizer = make_optimizer(model, cfg, device)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
+    if ckpt is not None:
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        set_rng_state(ckpt["rng"][info.rank])
+    ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
+        if info.distributed else model
+    params = [p for p in model.parameters() if p.requires_grad]
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+
+    # ---- rank 0: run directory, config.json, metrics.jsonl (cut back to the checkpoint), TensorBoard
+    metrics = writer = None
+    if rank0:
+        run.mkdir(parents=True, exist_ok=True)
+        _atomic(run / "config.json", lambda tmp: tmp.write_text(tc.config_record(
+            cfg, data_root=str(root.resolve()), manifest_sha256=index.manifest_sha256,
+            world_size=info.world_size), encoding="utf-8"))
+        metrics_path = run / "metrics.jsonl"
+        if metrics_path.exists():
+            kept = [line for line in metrics_path.read_text(encoding="utf-8").splitlines()
+                    if line.strip() and json.loads(line).get("step", 0) <= step]
+            _atomic(metrics_path, lambda tmp: tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8"))
+        metrics = open(metrics_path, "a", encoding="utf-8")
+        from torch.utils.tensorboard import SummaryWriter  # lazily: slow import, rank 0 only
+
+        writer = SummaryWriter(str(run / "tb"), purge_step=step + 1 if step else None)
+        print(f"egoimu train: {cfg.model} model, config {cfg.sha256()[:12]}, {info.world_size} process(es) on "
+              f"{device}, {index.n} train clips, {per_epoch} steps/epoch, steps {step} -> {stop} of {cfg.steps}")
+
+    def log(record: dict[str, Any]) -> None:
+        metrics.write(json.dumps(record) + "\n")
+        metrics.flush()
+        for key, value in record.items():
+            if key not in ("step", "epoch") and isinstance(value, (int, float)):
+                writer.add_scalar(f"{'val' if key.startswith('val_') else 'train'}/{key}", value, record["step"])
+
+    # ---- the loop
+    bar = tqdm(total=stop, initial=step, unit="step", disable=None if rank0 else True, dynamic_ncols=True)
+    set_train_mode(model, cfg)
+    batches = None
+    t_window, wait, n_window = time.perf_counter(), 0.0, 0
+    while step < stop:
+        if batches is None:
+            stream.set_epoch(epoch)
+            stream.set_position(done)
+            batches = iter(loader)
+        t0 = time.perf_counter()
+        batch = next(batches, None)
+        wait += time.perf_counter() - t0
+        if batch is None:
+            raise DataError(f"the train stream ended after {done} of {per_epoch} batches of epoch {epoch}")
+        video, spec = model_inputs(batch, cfg, device)
+        with tc.autocast(cfg, device):
+            loss = ddp(video, spec)
+        loss_value = all_reduce_mean(loss).item()  # every rank sees the same value: they stop together
+        optimizer.zero_grad(set_to_none=True)
+        grad_norm = math.nan
+        if math.isfinite(loss_value):
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip or math.inf).item()
+        if not math.isfinite(grad_norm):  # also NaN when the loss is
+            what = f"loss {loss_value}" if not math.isfinite(loss_value) else f"gradient norm {grad_norm}"
+            clip_ids = [c for ids in gather_objects(batch["clip_id"]) for c in ids]
+            message = (f"non-finite {what} at step {step + 1} (epoch {epoch}, batch {done}); the batch's clips: "
+                       f"{', '.join(clip_ids)}; nothing saved for it (last checkpoint: "
+                       f"{last if last.exists() else 'none'})")
+            if rank0:
+                metrics.write(json.dumps({"step": step + 1, "error": message, "clip_ids": clip_ids}) + "\n")
+                metrics.close()
+                writer.close()
+            bar.close()
+            raise NonFiniteLoss(message)
+        lr = optimizer.param_groups[0]["lr"]
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        done += 1
+        n_window += 1
+        bar.update(1)
+
+        if rank0 and (step % cfg.log_every == 0 or step == stop):
+            elapsed = time.perf_counter() - t_window
+            record = {"step": step, "epoch": epoch, "loss": loss_value, "lr": lr, "grad_norm": grad_norm,
+                      "logit_scale": float(model.criterion.logit_scale),
+                      "clips_per_s": n_window * cfg.batch_size * info.world_size / elapsed,
+                      "data_wait": wait / elapsed}
+            log(record)
+            bar.set_postfix(loss=f"{loss_value:.4f}", clips_s=f"{record['clips_per_s']:.1f}",
+                            data_wait=f"{record['data_wait']:.0%}")
+            tqdm.write(f"step {step}: loss {loss_value:.4f}, lr {lr:.3g}, {record['clips_per_s']:.1f} clips/s, "
+                       f"data wait {record['data_wait']:.0%}")
+            t_window, wait, n_window = time.perf_counter(), 0.0, 0
+
+        if done == per_epoch:  # epoch end: validation, then the position moves to the next epoch
+            batches = None
+            if cfg.eval_every_epoch and (epoch + 1) % cfg.eval_every_epoch == 0:
+                if rank0:
+                    v, m, ids, _ = embed_split(model.video, model.imu, root, "validation", cfg, device)
+                    auc = correspondence_auc(v, m)
+                    log({"step": step, "epoch": epoch, "val_roc_auc": auc, "val_n": len(ids)})
+                    tqdm.write(f"epoch {epoch}: validation correspondence ROC-AUC {auc:.4f} ({len(ids)} clips)")
+                barrier()
+                set_train_mode(model, cfg)
+                t_window, wait, n_window = time.perf_counter(), 0.0, 0  # throughput excludes validation
+            epoch, done = epoch + 1, 0
+
+        if (cfg.ckpt_every and step % cfg.ckpt_every == 0) or step == stop:
+            rngs = gather_objects(rng_state())
+            if rank0:
+                write_checkpoint(run, {
+                    "format": CKPT_FORMAT, "step": step, "epoch": epoch, "batches_done": done,
+                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "config": cfg.to_dict(), "config_sha256": cfg.sha256(),
+                    "manifest_sha256": index.manifest_sha256, "world_size": info.world_size, "rng": rngs,
+                    "torch_version": str(torch.__version__),
+                })
+            barrier()
+
+    bar.close()
+    if rank0:
+        metrics.close()
+        writer.close()
+        print(f"egoimu train: stopped at step {step} of {cfg.steps}; checkpoint {last}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
