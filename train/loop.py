@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -80,6 +81,19 @@ class ContrastivePair(nn.Module):
 
     def forward(self, video: torch.Tensor, spec: torch.Tensor) -> torch.Tensor:
         return self.criterion(self.video(video), self.imu(spec))
+
+
+def _rss_mb() -> dict[str, float]:
+    """Resident memory of this process and of it with its children (DataLoader workers), MiB."""
+    me = psutil.Process()
+    own = me.memory_info().rss
+    kids = 0
+    for child in me.children(recursive=True):
+        try:
+            kids += child.memory_info().rss
+        except psutil.Error:
+            pass
+    return {"rss_mb": own / 2**20, "rss_total_mb": (own + kids) / 2**20}
 
 
 def build_model(cfg: TrainConfig) -> ContrastivePair:
@@ -435,7 +449,7 @@ def train(args: argparse.Namespace, info) -> int:
             record = {"step": step, "epoch": epoch, "loss": loss_value, "lr": lr, "grad_norm": grad_norm,
                       "logit_scale": float(model.criterion.logit_scale),
                       "clips_per_s": n_window * cfg.batch_size * info.world_size / elapsed,
-                      "data_wait": wait / elapsed}
+                      "data_wait": wait / elapsed, **_rss_mb()}
             log(record)
             bar.set_postfix(loss=f"{loss_value:.4f}", clips_s=f"{record['clips_per_s']:.1f}",
                             data_wait=f"{record['data_wait']:.0%}")
