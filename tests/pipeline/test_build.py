@@ -241,3 +241,17 @@ def test_dogcentric_video_only_build(tmp_path):
     assert {"duplicate_clip", "not_a_clip"} <= set(m.clips.reason)  # Turn_Right copies, Thumbs.db, info.txt
     with h5py.File(out / m.shards.shard.iloc[0], "r") as h5:
         assert h5["video"].shape[1:] == (48, 256, 256, 3) and not h5["imu"][:].any()
+
+
+def test_video_only_keeps_videos_without_imu(epic_clean, tmp_path):
+    """--video-only: the EPIC-55-style video (no IMU files) goes through the same path, IMU zeroed."""
+    root, _ = epic_clean
+    out = tmp_path / "vo"
+    assert build_main([str(root), str(out), "--video-only", "--workers", "1", "--quiet"]) == 0
+    m = Manifest.load(out)
+    assert "no_imu" not in set(m.clips.reason)
+    legacy = m.clips[m.clips.video_id.str.fullmatch(r"P\d\d_\d\d")]
+    assert len(legacy) and (legacy.status == "written").all()
+    assert m.summary["normalisation"]["note"].startswith("video-only")
+    rec = m.recordings.set_index("video_id").loc[legacy.video_id.iloc[0]]
+    assert (rec.fps_num, rec.fps_den) == (60000, 1001) and rec.accl_path == ""
