@@ -84,6 +84,8 @@ class TrainConfig:
     seed: int = 0  # ours: weights' initialisation, data order, flips
     hflip: float = 0.0  # ours: probability of a consistent video/IMU horizontal flip (train/augment.py)
     spec_norm: bool = True  # ours: spectrograms normalised per channel with the train split's mean/std
+    accl_dc: bool = True  # ours: keep the accelerometer's 0 Hz bin (gravity = absolute head orientation);
+    #   False blanks it so that only motion can be matched (see README: a shortcut on the synthetic set)
     # --- bookkeeping (RUNTIME_KEYS: not hashed, may change on resume)
     num_workers: int = 2  # ours: DataLoader worker processes per rank
     log_every: int = 10  # ours: steps between metrics.jsonl / TensorBoard records
@@ -259,7 +261,11 @@ def model_inputs(batch: dict[str, Any], cfg: TrainConfig, device: torch.device) 
                                                                       cfg.small_size))
     else:
         video = video_to_float(video, device)
-    return video, batch["spec"].to(device, non_blocking=True)
+    spec = batch["spec"].to(device, non_blocking=True)
+    if not cfg.accl_dc:  # channels 0-2 are AcclX/Y/Z; bin 0 is 0 Hz (normalised: 0 = the train mean)
+        spec = spec.clone()
+        spec[:, :3, 0, :] = 0.0
+    return video, spec
 
 
 def autocast(cfg: TrainConfig, device: torch.device) -> torch.autocast:
