@@ -67,6 +67,7 @@ class TrainConfig:
     temperature: float = 0.1  # ours (measured pick from {1, 0.1, learnable}); paper: 1 (plain cosine)
     learnable_temperature: bool = False  # ours: learn 1/temperature (CLIP-style), clamped to 100
     small_frames: int = 16  # ours: --model small sees the clip average-pooled to 16 frames ...
+    small_motion: bool = False  # ours: --model small sees frame differences (motion) instead of frames
     small_size: int = 64  # ours: ... of 64 x 64 (on the device, before the backbone); full sees 48 x 256²
     freeze_video: bool = False  # paper (Table 3 "Freeze Video CNN"): the video backbone neither learns nor
     #   updates its BatchNorm statistics; ours: the video projection head still learns (see loop.py)
@@ -259,6 +260,8 @@ def model_inputs(batch: dict[str, Any], cfg: TrainConfig, device: torch.device) 
         video = video[:, torch.arange(cfg.small_frames) * frames // cfg.small_frames]
         video = F.adaptive_avg_pool3d(video_to_float(video, device), (cfg.small_frames, cfg.small_size,
                                                                       cfg.small_size))
+        if cfg.small_motion:  # temporal differences: what moves, not what is there (first frame repeated)
+            video = torch.diff(video, dim=2, prepend=video[:, :, :1])
     else:
         video = video_to_float(video, device)
     spec = batch["spec"].to(device, non_blocking=True)
