@@ -36,6 +36,8 @@ the step and the batch's clip ids (exit 1), without writing a checkpoint.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import json
 import math
 import os
@@ -81,6 +83,15 @@ class ContrastivePair(nn.Module):
 
     def forward(self, video: torch.Tensor, spec: torch.Tensor) -> torch.Tensor:
         return self.criterion(self.video(video), self.imu(spec))
+
+
+def _trim_heap() -> None:
+    """glibc ``malloc_trim(0)``: return freed heap pages to the OS so that per-epoch buffers do not
+    ratchet the resident size up (glibc raises its mmap threshold after large frees). No-op elsewhere."""
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _rss_mb() -> dict[str, float]:
@@ -469,6 +480,7 @@ def train(args: argparse.Namespace, info) -> int:
                 set_train_mode(model, cfg)
                 t_window, wait, n_window = time.perf_counter(), 0.0, 0  # throughput excludes validation
             epoch, done = epoch + 1, 0
+            _trim_heap()  # the epoch's batches and the validation embeddings are freed: give the pages back
 
         if (cfg.ckpt_every and step % cfg.ckpt_every == 0) or step == stop:
             rngs = gather_objects(rng_state())

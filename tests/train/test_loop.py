@@ -23,7 +23,7 @@ from train.loop import CKPT_FORMAT, build_model, lr_factor, main, make_optimizer
 from train.models.slowfast import SlowFastSmall
 
 SMALL = ["--model", "small", "batch_size=4", "log_every=1", "warmup_steps=2", "ckpt_every=0"]
-TIMING = ("clips_per_s", "data_wait")
+TIMING = ("clips_per_s", "data_wait", "rss_mb", "rss_total_mb")  # measured, not deterministic
 
 
 def train(data: Path, run: Path, *extra: str) -> int:
