@@ -458,7 +458,7 @@ def train(args: argparse.Namespace, info) -> int:
         if rank0 and (step % cfg.log_every == 0 or step == stop):
             elapsed = time.perf_counter() - t_window
             record = {"step": step, "epoch": epoch, "loss": loss_value, "lr": lr, "grad_norm": grad_norm,
-                      "logit_scale": float(model.criterion.logit_scale),
+                      "logit_scale": float(model.criterion.logit_scale.detach()),
                       "clips_per_s": n_window * cfg.batch_size * info.world_size / elapsed,
                       "data_wait": wait / elapsed, **_rss_mb()}
             log(record)

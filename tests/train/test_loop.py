@@ -158,7 +158,7 @@ def test_resume_refuses_other_settings_and_fresh_run_refuses_existing_run(runs, 
     data, whole, _ = runs
     before = (whole / "metrics.jsonl").read_bytes()
     assert train(data, whole, "--resume", "lr=0.1") == 2
-    assert "lr: run 0.0003 vs now 0.1" in capsys.readouterr().err
+    assert f"lr: run {TrainConfig().lr} vs now 0.1" in capsys.readouterr().err
     assert train(data, whole, "--steps", "6") == 2
     assert "already holds a run" in capsys.readouterr().err
     assert (whole / "metrics.jsonl").read_bytes() == before
@@ -178,8 +178,9 @@ def test_presets_paper_values():
     assert (paper.clip_seconds, paper.fps, paper.frames, paper.frame_size) == (2.0, 24, 48, 256)
     assert (paper.imu_rate_hz, paper.nfft, paper.model) == (198.0, 64, "full")
     assert paper.temperature == 1.0 and not paper.learnable_temperature
-    assert default.temperature == 0.1
-    assert {k for k in paper.diff(default)} == {"temperature"}
+    assert default.temperature == 0.1 and default.learnable_temperature
+    assert paper.accl_dc and not default.accl_dc  # the paper feeds the whole spectrogram
+    assert {k for k in paper.diff(default)} == {"temperature", "learnable_temperature", "accl_dc", "small_motion"}
 
 
 def test_every_field_says_paper_or_ours():
@@ -224,7 +225,7 @@ def test_config_file_sha_and_round_trip(tmp_path):
     record.write_text(tc.config_record(cfg, data_root="/d"))
     assert tc.read_config_file(record) == cfg.to_dict()  # a run's config.json works as --config
     assert cfg.replace({"num_workers": 7, "log_every": 3}).sha256() == cfg.sha256()  # runtime keys not hashed
-    assert cfg.replace({"lr": 1e-3}).sha256() != cfg.sha256()
+    assert cfg.replace({"lr": cfg.lr * 2}).sha256() != cfg.sha256()
     path.write_text("lr: fast\n")
     with pytest.raises(ConfigError, match="lr must be float"):
         tc.checked(tc.read_config_file(path), str(path))
