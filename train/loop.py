@@ -85,6 +85,19 @@ class ContrastivePair(nn.Module):
         return self.criterion(self.video(video), self.imu(spec))
 
 
+_M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+
+
+def _fix_malloc_threshold(nbytes: int = 1 << 20) -> None:
+    """Serve every allocation of ``nbytes`` or more by mmap (returned to the OS on free). glibc otherwise
+    raises its threshold after each large free, so batch-sized buffers land on the heap and the resident
+    size ratchets up epoch after epoch. No-op where mallopt does not exist."""
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(_M_MMAP_THRESHOLD, nbytes)
+    except (OSError, AttributeError):
+        pass
+
+
 def _trim_heap() -> None:
     """glibc ``malloc_trim(0)``: return freed heap pages to the OS so that per-epoch buffers do not
     ratchet the resident size up (glibc raises its mmap threshold after large frees). No-op elsewhere."""
@@ -309,6 +322,10 @@ def resolve_config(args: argparse.Namespace, saved: dict[str, Any] | None) -> Tr
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``egoimu train``; returns 0, 1 (non-finite loss) or 2 (bad input)."""
     args = parse_args(argv)
+    _fix_malloc_threshold()
+    # scikit-learn (~70 MiB resident) scores the per-epoch validation; load it up front so that the
+    # trainer's footprint is flat from the first step instead of jumping at the first epoch's end
+    import sklearn.metrics  # noqa: F401
     info = init_distributed(None if args.device == "auto" else args.device)
     who = f"egoimu train (rank {info.rank})" if info.distributed else "egoimu train"
     try:
