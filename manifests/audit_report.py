@@ -1,0 +1,107 @@
+"""The audit's report: findings, the per-split summary, and the text / JSON renderings.
+
+Kept apart from :mod:`manifests.audit` (the checks) so that each stays small; both need only pandas.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from manifests.schema import SPLITS
+
+CHECKS: dict[str, str] = {
+    "manifests": "manifest.json and the four tables load, validate and agree",
+    "accounting": "written + rejected = input (manifest.json vs clips.csv)",
+    "subject_disjoint": "no participant in two splits (clips.csv, splits.csv, shards.csv, shards)",
+    "shard_files": "shard paths inside OUT, files present, bytes and sha256 match, no stray shard",
+    "shard_format": "shards open, follow the layout, imu length = n_clips, split attribute",
+    "config_hash": "one config_sha256: shard attributes = shards.csv = manifest.json",
+    "clip_rows": "every written clip once at its (shard, row) with matching ids and labels",
+    "deep": "every chunk read (Fletcher32), shapes, dtypes, finite imu/spec, jpeg offsets",
+}
+MAX_PRINTED = 20  # findings printed per check (the JSON has all)
+
+
+class Finding(NamedTuple):
+    """One problem: the check's name, the file (relative to OUT when inside it) and what is wrong."""
+
+    check: str
+    file: str
+    detail: str
+
+
+def split_report(clips: pd.DataFrame | None, top: int = 5) -> dict[str, dict[str, Any]]:
+    """Per split (written clips): participants, videos, clips, labelled clips, verb counts, majority verb."""
+    if clips is None:
+        return {}
+    written = clips[clips.status == "written"]
+    report = {}
+    for split in SPLITS:
+        mine = written[written.split == split]
+        labelled = mine[mine.verb_class >= 0]
+        counts = Counter(labelled.verb_class.tolist())
+        verbs = [{"verb_class": int(k), "verb": _verb_name(labelled, k), "clips": n} for k, n in counts.most_common()]
+        report[split] = {
+            "participants": sorted(set(mine.participant_id)), "videos": int(mine.video_id.nunique()),
+            "clips": len(mine), "labelled": len(labelled), "unique_verbs": len(counts), "top_verbs": verbs[:top],
+            "majority_verb": {**verbs[0], "share": verbs[0]["clips"] / len(labelled)} if verbs else None,
+        }
+    return report
+
+
+def _verb_name(labelled: pd.DataFrame, verb_class: int) -> str:
+    names = Counter(v for v in labelled.verb[labelled.verb_class == verb_class] if v)
+    return "/".join(n for n, _ in names.most_common(2))
+
+
+@dataclass
+class AuditResult:
+    """Everything an audit found: the per-split report and each check's findings."""
+
+    out: Path
+    deep: bool
+    report: dict[str, dict[str, Any]]
+    checks: dict[str, list[Finding] | None]  # None: not run (deep without --deep)
+
+    @property
+    def failed(self) -> list[str]:
+        return [name for name, found in self.checks.items() if found]
+
+    def to_json(self) -> dict[str, Any]:
+        status = {name: "SKIP" if found is None else "FAIL" if found else "PASS" for name, found in self.checks.items()}
+        return {"out": str(self.out), "deep": self.deep, "passed": not self.failed, "failed": self.failed,
+                "splits": self.report,
+                "checks": [{"check": name, "status": status[name], "summary": CHECKS[name],
+                            "findings": [f._asdict() for f in found or []]} for name, found in self.checks.items()]}
+
+    def text(self) -> str:
+        lines = [f"egoimu audit {self.out} (deep read: {'yes' if self.deep else 'no, pass --deep'})", "",
+                 f"{'split':<11}{'participants':>13}{'videos':>8}{'clips':>7}{'labelled':>10}{'verbs':>7}"
+                 f"  majority verb"]
+        for split, r in self.report.items():
+            m = r["majority_verb"]
+            major = f"{m['verb'] or '?'} ({m['verb_class']}) {100 * m['share']:.1f} %" if m else "-"
+            lines.append(f"{split:<11}{len(r['participants']):>13}{r['videos']:>8}{r['clips']:>7}{r['labelled']:>10}"
+                         f"{r['unique_verbs']:>7}  {major}")
+            lines.append(f"  participants: {' '.join(r['participants']) or '-'}")
+            top = ", ".join(f"{v['verb'] or '?'} ({v['verb_class']}) {v['clips']}" for v in r["top_verbs"])
+            lines.append(f"  top verbs: {top or '-'}")
+        if not self.report:
+            lines.append("(clips.csv unreadable: no per-split report)")
+        lines += ["", "checks:"]
+        for name, found in self.checks.items():
+            status = "SKIP" if found is None else "FAIL" if found else "PASS"
+            lines.append(f"  {status}  {name:<17} {CHECKS[name]}" + (f" — {len(found)} finding(s)" if found else ""))
+            for item in (found or [])[:MAX_PRINTED]:
+                lines.append(f"        {item.file}: {item.detail}")
+            if found and len(found) > MAX_PRINTED:
+                lines.append(f"        ... and {len(found) - MAX_PRINTED} more (see --json)")
+        verdict = f"FAIL ({', '.join(self.failed)})" if self.failed else "PASS"
+        return "\n".join([*lines, "", f"result: {verdict}"])
+
+
