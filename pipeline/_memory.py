@@ -28,17 +28,3 @@ def trim() -> None:
     if lib is not None:
         lib.malloc_trim(0)
 
-
-_M_PERTURB = -6  # glibc mallopt parameter
-
-
-def perturb_allocations(byte: int = 0x5A) -> None:
-    """Make glibc fill every new allocation with a fixed byte (``mallopt(M_PERTURB)``).
-
-    HDF5 writes a few bytes of some metadata blocks from buffers it never fully initialises; their
-    values then depend on what the process did before (seen as rare sha256 differences between builds
-    of identical content). With a fixed fill, the same content gives the same bytes. No-op elsewhere.
-    """
-    lib = _libc()
-    if lib is not None and hasattr(lib, "mallopt"):
-        lib.mallopt(_M_PERTURB, byte)

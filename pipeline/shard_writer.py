@@ -26,7 +26,7 @@ import numpy as np
 
 from manifests.paths import resolve_inside
 from manifests.shardfmt import ShardLayout, create_shard, new_shard_file, write_clip
-from pipeline._memory import perturb_allocations, trim
+from pipeline._memory import trim
 from pipeline.config import BuildConfig
 from pipeline.imu import SyncParams, prepare_stream, read_imu_csv, resample_windows
 from pipeline.recordings import sha256_file
@@ -228,7 +228,6 @@ def build_shard(task: ShardTask, root: str, out: str, cfg: BuildConfig, egoimu_v
     Every clip of the task ends as a written row or a rejection with its reason. Bad data never
     raises; only environment failures do (disk full, ffmpeg missing), which the graph retries.
     """
-    perturb_allocations()  # deterministic bytes even where HDF5 leaves a buffer uninitialised
     rootp, outp = Path(root), Path(out)
     config_sha = cfg.sha256()
     final = outp / task.rel_path

