@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pipeline.config import BuildConfig, ShardConfig, SplitConfig
 from pipeline.graph import dask_client, run_tasks
-from pipeline.manifest_writer import print_summary, write_manifests
+from pipeline.manifest_writer import print_summary, source_record, write_manifests
 from pipeline.plan import (
     ClipRow,
     assign_splits,
@@ -201,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         built = iter(run_tasks(client, build_shard, todo, str(root), str(out), cfg, version, desc="shards",
                                progress=not args.quiet))
         results = [done[i] if i in done else next(built) for i in range(len(tasks))]
-    summary = write_manifests(out, rows, recordings, missing, assignment, tasks, results, cfg, version)
+    summary = write_manifests(out, rows, recordings, missing, assignment, tasks, results, cfg, version,
+                              source_record(root, dict(enumerate(dogcentric.ACTIVITIES))
+                                            if args.source == "dogcentric" else None))
     print_summary(summary, out)
     return 0
 

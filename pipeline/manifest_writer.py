@@ -7,6 +7,7 @@ counts and verb histograms, train-split normalisation statistics, accounting).
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from pathlib import Path
@@ -92,10 +93,39 @@ def _normalisation(tasks: list[ShardTask], results: list[ShardResult], with_imu:
     return out
 
 
+def source_record(root: Path, class_names: dict[int, str] | None = None) -> dict[str, Any]:
+    """What the build read: ``synthetic`` (True when ``root`` was written by ``egoimu synth``), and for a
+    synthetic set the generator, its config sha256 and the table of what it builds in (``signals``: which
+    verbs or activities carry head-motion or visual signal), so that every downstream report can say so;
+    ``class_names`` {verb_class: name} (given, else EPIC's ``EPIC_100_verb_classes.csv`` keys, else {})."""
+    record = dict(NOT_SYNTHETIC)
+    for truth in (root / "synth_truth" / "dataset.json", root / "synth_truth.json"):
+        if truth.is_file():
+            data = json.loads(truth.read_text(encoding="utf-8"))
+            record = {"synthetic": True, "generator": data.get("generator", "egoimu synth"),
+                      "generator_config_sha256": data.get("config_sha256"),
+                      "signals": data.get("verb_signals") or data.get("activity_signals")}
+            break
+    table = root / "EPIC_100_verb_classes.csv"
+    if class_names is None and table.is_file():
+        classes = pd.read_csv(table, usecols=["id", "key"])
+        class_names = {int(i): str(k) for i, k in zip(classes["id"], classes["key"])}
+    record["class_names"] = {str(k): v for k, v in sorted((class_names or {}).items())}
+    return record
+
+
+#: :func:`source_record` of a real dataset without a class table.
+NOT_SYNTHETIC: dict[str, Any] = {"synthetic": False, "generator": None, "generator_config_sha256": None,
+                                 "signals": None, "class_names": {}}
+
+
 def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, RecordingResult],
                     missing: dict[str, tuple[str, str]], assignment: dict[str, str], tasks: list[ShardTask],
-                    results: list[ShardResult], cfg: BuildConfig, version: str) -> dict[str, Any]:
-    """Validate and write the five manifest files into ``out``; returns the summary."""
+                    results: list[ShardResult], cfg: BuildConfig, version: str,
+                    source: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validate and write the five manifest files into ``out``; returns the summary.
+
+    source: :func:`source_record` of the input root (kept in manifest.json as ``source``)."""
     clips = _clips_table(rows, tasks, results, cfg)
     shards = pd.DataFrame.from_records(
         [{"shard": r.rel_path, "split": r.split, "n_clips": r.n_clips, "participants": ";".join(r.participants),
@@ -121,6 +151,7 @@ def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, Record
         "accounting": {"input": int(len(clips)), "written": int(len(written)),
                        "rejected_by_reason": {str(k): int(v) for k, v in sorted(Counter(rejected.reason).items())}},
         "rejection_examples": _examples(rows, tasks, results),
+        "source": source if source is not None else dict(NOT_SYNTHETIC),
         "imu_alignment_vs_truth_ms": _alignment(recordings),
         "imu_cleaning": {"rows_dropped": sum(r.imu_rows_dropped for r in recordings.values()),
                          "rows_reordered": sum(r.imu_rows_reordered for r in recordings.values())},
