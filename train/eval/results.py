@@ -17,6 +17,27 @@ One JSON object per evaluation (``RESULT_SCHEMA``), written with :func:`write_re
       ...                                   # evaluation-specific extras (per-class tables, curves)
     }
 
+Per evaluation (the keys ``egoimu report`` relies on; more are allowed):
+
+- ``corr`` (table 3): metrics ``roc_auc`` (all N² pairs, same-video overlapping windows excluded),
+  ``roc_auc_batch`` (within batches of B), ``roc_auc_shifted`` (negatives: the same video at other times),
+  ``v2i_recall@1``, ``v2i_recall@5``, ``v2i_mrr``, ``i2v_recall@1``, ``i2v_recall@5``, ``i2v_mrr``;
+  extras ``variant`` {"video_cnn": "freeze"|"update", "pretrained_on": "supervised"|"kinetics"|"none"|"other"},
+  ``roc_curve`` {"fpr": [...], "tpr": [...]} (<= 201 points), ``batch_size``, ``n_pairs``, ``n_excluded``.
+- ``probe`` (table 4) and ``dogcentric`` (table 5): metric ``top1`` (test accuracy; dogcentric: the mean over
+  the three dog pairings, CI by bootstrap over clips); extras ``representation``
+  "random"|"self-supervised"|"supervised"|"kinetics"|"checkpoint", ``per_class`` {name: accuracy},
+  ``confusion`` {"labels": [names], "matrix": [[int]]} (rows true, columns predicted), ``C``;
+  dogcentric also ``pairings`` (per pairing: dogs, mean, folds) and ``spread`` {"std", "min", "max"}.
+- ``supervised`` (tables 1 and 2): metrics ``top1_video``, ``top1_imu``, ``top1_ensemble``; extras
+  ``per_class`` [{"verb_class", "name", "n", "video", "imu", "ensemble"}] (the 5 most frequent test verbs),
+  ``correct_by`` [{"verb_class", "name", "video_only", "imu_only", "both", "neither"}] (same verbs) and
+  ``correct_by_all`` {"video_only", "imu_only", "both", "neither"} (all test clips), ``confusion`` as probe's
+  (of the ensemble).
+
+Repeated runs (``--seeds K``) give one file per seed; ``conditions.seed`` tells them apart and the report
+shows their mean and spread.
+
 A metric is always ``{"value", "low", "high"}`` (:func:`ci`; low/high null where no interval applies).
 Floats are plain JSON numbers (no NaN: a missing value is null). The files are named
 ``eval-<evaluation>-<label slug>.json`` by convention (:func:`result_name`) so that ``egoimu report DIR``
