@@ -33,9 +33,13 @@ File attributes (``ATTRS``): schema_version, config_sha256, split, shard_index, 
 out_fps, n_frames, frame_size, imu_rate_hz, imu_channels, nfft, hop, spec_window, spec_padding,
 spec_eps, egoimu_version — and never an absolute path.
 
-Determinism: :func:`new_shard_file` fixes the HDF5 format bounds (``LIBVER``) and datasets are created
-with ``track_times=False``, so the same content written in the same order (rows in increasing order)
-gives a byte-identical file.
+Determinism: :func:`new_shard_file` fixes the HDF5 format bounds (``LIBVER``), datasets are created with
+``track_times=False``, and the file has no raw-data chunk cache (``rdcc_nbytes=0``), so every chunk gets
+its file space at the moment it is written. With HDF5's default 1 MiB chunk cache the small per-row chunks
+(ids, times) were placed when the cache flushed them, i.e. when h5py happened to close a dataset handle,
+which varied between runs: about one build in twenty placed one row's small chunks in another order
+(identical contents, different bytes). Now the same content written in the same order (rows in increasing
+order) gives a byte-identical file.
 """
 
 from __future__ import annotations
@@ -50,8 +54,7 @@ import h5py
 import numpy as np
 
 SCHEMA_VERSION: int = 1
-#: HDF5 format bounds of every shard (v1 B-tree chunk indexes). With v110 (fixed-array indexes) about one
-#: build in three wrote a few differing metadata bytes for identical content; these bounds gave identical bytes.
+#: HDF5 format bounds of every shard (v1 B-tree chunk indexes: readable by HDF5 1.8 and later).
 LIBVER: tuple[str, str] = ("earliest", "v108")
 ENCODINGS: tuple[str, ...] = ("raw", "lossless", "jpeg")
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
@@ -174,8 +177,9 @@ class ShardLayout:
 
 
 def new_shard_file(path: str | Path) -> h5py.File:
-    """Open ``path`` for writing a new shard (truncating it) with the fixed format bounds ``LIBVER``."""
-    return h5py.File(path, "w", libver=LIBVER, track_order=False)
+    """Open ``path`` for writing a new shard (truncating it): format bounds ``LIBVER``, no chunk cache (every
+    chunk is placed in the file when it is written, in write order: deterministic bytes)."""
+    return h5py.File(path, "w", libver=LIBVER, track_order=False, rdcc_nbytes=0)
 
 
 def jpeg_payload(frames: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:

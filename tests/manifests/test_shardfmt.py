@@ -100,6 +100,24 @@ def test_same_content_gives_identical_bytes(tmp_path: Path) -> None:
     assert digest[0] == digest[1]
 
 
+def test_bytes_do_not_depend_on_when_dataset_handles_close(tmp_path: Path) -> None:
+    """The chunk placement must follow the writes, not the closing of h5py handles (which depends on when
+    Python frees them): here every dataset handle is held open across the writes and closed in reverse
+    order. With HDF5's default chunk cache this placed the small chunks differently (seen in ~1 of 20
+    builds); without the cache the bytes are the same as a plain write."""
+    layout = sf.ShardLayout(encoding="raw", **SMALL)
+    records = _write(tmp_path / "plain.h5", layout, n=4)
+    with sf.new_shard_file(tmp_path / "held.h5") as f:
+        sf.create_shard(f, layout, 4, ATTRS)
+        held = [f[name] for name in sorted(f)]
+        for i, rec in enumerate(records):
+            sf.write_clip(f, i, rec, sf.validate_shard_attrs(f, "held"))
+        while held:
+            held.pop().id.close()
+    digest = [hashlib.sha256((tmp_path / n).read_bytes()).hexdigest() for n in ("plain.h5", "held.h5")]
+    assert digest[0] == digest[1]
+
+
 @pytest.mark.parametrize("dataset", ["imu", "video", "clip_id"])
 def test_corrupt_chunk_is_reported_with_dataset_and_row(tmp_path: Path, dataset: str) -> None:
     path = tmp_path / "s.h5"

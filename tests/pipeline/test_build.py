@@ -28,8 +28,7 @@ def _shas(out: Path) -> dict[str, str]:
 
 
 def _content(out: Path) -> dict[str, dict]:
-    """Every shard's datasets and attributes (not its bytes: HDF5 occasionally writes a few metadata
-    bytes that differ between builds of identical content — a known open problem, see the README)."""
+    """Every shard's datasets and attributes (to name what differs when the bytes do)."""
     shards = {}
     for rel in pd.read_csv(out / "shards.csv").shard:
         with h5py.File(out / rel, "r") as h5:
@@ -106,6 +105,7 @@ def test_deterministic_with_one_worker(built_epic, tmp_path):
     again = tmp_path / "again"
     assert build_main([str(root), str(again), "--workers", "1", "--clips-per-shard", "8", "--quiet"]) == 0
     assert _content(again) == _content(out)
+    assert _shas(again) == _shas(out)
     assert (again / "clips.csv").read_bytes() == (out / "clips.csv").read_bytes()
 
 
@@ -136,6 +136,7 @@ def test_resume_after_sigkill(built_epic, tmp_path):
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert f"[resume] {done_before} of" in rerun.stderr
     assert _content(target) == _content(out)
+    assert _shas(target) == _shas(out)
     assert not list(target.rglob("*.tmp"))
 
 
@@ -167,6 +168,7 @@ def test_build_on_scheduler_and_two_workers(built_epic, tmp_path):
         assert build_main([str(root), str(target), "--scheduler", address, "--clips-per-shard", "8",
                            "--quiet"]) == 0
         assert _content(target) == _content(out)
+        assert _shas(target) == _shas(out)
     finally:
         for p in reversed(procs):
             os.killpg(p.pid, signal.SIGTERM)
