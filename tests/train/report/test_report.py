@@ -1,0 +1,162 @@
+"""``egoimu report``: outputs, the paper's numbers, claims, seed aggregation, the synthetic box, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from train.report import main
+from train.report.build import REPORT_SCHEMA
+from train.report.source import SYNTHETIC_TITLE, UNKNOWN_TITLE
+
+TABLE_KEYS = {"table1", "table2", "table3", "table4", "table5"}
+
+
+def _json(out: Path) -> dict:
+    return json.loads((out / "report.json").read_text(encoding="utf-8"))
+
+
+def test_outputs_exist_and_plots_are_images(report: Path) -> None:
+    import matplotlib.image as mpimg
+
+    for name in ("report.md", "report.html", "report.json"):
+        assert (report / name).stat().st_size > 0
+    plots = _json(report)["plots"]
+    assert {p["kind"] for p in plots} == {"run", "curves", "roc", "confusion"}
+    md, html = (report / "report.md").read_text(), (report / "report.html").read_text()
+    for p in plots:
+        image = mpimg.imread(report / p["file"])
+        assert image.ndim == 3 and image.shape[0] > 50 and image.shape[1] > 50
+        assert f"]({p['file']})" in md and f'src="{p["file"]}"' in html
+    assert html.startswith("<!DOCTYPE html>") and "<style>" in html
+
+
+def test_paper_numbers_appear(report: Path) -> None:
+    md, html = (report / "report.md").read_text(), (report / "report.html").read_text()
+    numbers = ["74.73", "52.75", "76.92", "47.21", "42.13", "9.58", "384", "500", "87", "87.33", "86.44", "92.80",
+               "94.73", "36.58", "27.01", "41.94", "55.61", "46.98", "54.21"]
+    for number in numbers:
+        assert number in md and number in html, number
+    paper = _json(report)["paper"]
+    assert paper["table3"]["roc_auc"]["update"]["supervised"] == 94.73
+    assert paper["table4"]["text_kinetics"] == 27.01 and "2110.01680" in paper["source"]
+    assert "not run" in md  # Kinetics cells were not run
+
+
+def test_claims_verdicts(report: Path) -> None:
+    claims = {c["id"]: c for c in _json(report)["claims"]}
+    assert claims["a"]["verdict"] == "holds" and claims["a"]["significant"] is True
+    assert claims["b"]["verdict"] == "does not hold" and claims["b"]["significant"] is False
+    assert claims["c"]["verdict"] == "not run" and claims["c"]["significant"] is None
+    assert claims["d"]["verdict"] == "holds" and len(claims["d"]["comparisons"]) == 2
+    assert claims["e"]["verdict"] == "holds"
+    a = claims["a"]["comparisons"][0]
+    assert (a["a"]["value"], a["b"]["value"], a["ci_overlap"]) == (95.0, 85.0, False)
+    md = (report / "report.md").read_text()
+    assert "**does not hold**" in md and "not significant at this size" in md
+
+
+def test_seed_aggregation(report: Path) -> None:
+    row = next(r for r in _json(report)["tables"]["table5"]["rows"] if r["representation"] == "self-supervised")
+    (group,) = row["run"]
+    m = group["metric"]
+    assert m["k"] == 2 and m["value"] == pytest.approx(55.0)
+    assert m["std"] == pytest.approx(7.0710678, abs=1e-5)
+    assert [(p["seed"], p["value"]) for p in m["per_seed"]] == [(0, 50.0), (1, 60.0)]
+    assert (m["low"], m["high"]) == (40.0, 70.0)  # envelope of the per-seed CIs
+    assert group["conditions"]["seeds"] == [0, 1]
+    md = (report / "report.md").read_text()
+    assert "55.00 ± 7.07 [40.00, 70.00] (2 seeds: 50.00, 60.00)" in md
+
+
+def test_table1_uses_the_runs_own_verbs(report: Path) -> None:
+    (group,) = _json(report)["tables"]["table1"]["run"]
+    rows = {r["verb"]: r for r in group["rows"]}
+    assert list(rows) == ["take", "put", "wash", "open", "cut", "Close"]
+    assert rows["take"]["paper"]["video"] == 74.73 and rows["cut"]["paper"] is None
+    assert rows["Close"]["in_run"] is False
+    assert rows["take"]["video"]["value"] == pytest.approx(80.0)
+    assert rows["take"]["video"]["low"] < 80.0 < rows["take"]["video"]["high"]  # Wilson interval
+    assert "not in the run's top 5" in (report / "report.md").read_text()
+
+
+def test_report_json_round_trips_and_is_deterministic(report: Path, tmp_path: Path) -> None:
+    data = _json(report)
+    assert data["schema"] == REPORT_SCHEMA
+    assert set(data) >= {"inputs", "data_source", "paper", "tables", "claims", "metrics", "runs", "plots"}
+    assert set(data["tables"]) == TABLE_KEYS and TABLE_KEYS <= set(data["paper"])
+    assert json.loads(json.dumps(data)) == data
+    inputs = Path(data["inputs"]["dirs"][0])
+    assert main([str(inputs), "--out", str(tmp_path / "again")]) == 0
+    for name in ("report.md", "report.json"):
+        assert (tmp_path / "again" / name).read_bytes() == (report / name).read_bytes()
+
+
+def test_runs_are_read(report: Path) -> None:
+    runs = {r["name"]: r for r in _json(report)["runs"]}
+    assert set(runs) == {"in/run-contrastive", "in/run-verb"}
+    assert runs["in/run-contrastive"]["best_val_roc_auc"] == 0.8
+    assert runs["in/run-verb"]["objective"] == "verb_video" and runs["in/run-verb"]["best_val_top1"] == 0.8
+
+
+def test_resumed_metrics_keep_the_last_line(tmp_path: Path, builders: SimpleNamespace) -> None:
+    from train.report.collect import find_runs
+
+    builders.run_dir(tmp_path, "r")
+    (run,) = find_runs([tmp_path])
+    assert run.curve("loss") == ([10, 20, 30, 40], [2.5, 1.9, 1.5, 1.0])
+    assert run.curve("val_roc_auc") == ([20, 40], [0.7, 0.8])
+
+
+@pytest.mark.parametrize("synthetic", [True, False, None])
+def test_synthetic_box_iff_synthetic(tmp_path: Path, builders: SimpleNamespace, synthetic: bool | None) -> None:
+    builders.probe(tmp_path / "in", synthetic, "probe", "self-supervised", (0.4, 0.35, 0.45))
+    assert main([str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 0
+    md, html = (tmp_path / "out" / "report.md").read_text(), (tmp_path / "out" / "report.html").read_text()
+    for text in (md, html):
+        assert (SYNTHETIC_TITLE in text) is (synthetic is True)
+        assert (UNKNOWN_TITLE in text) is (synthetic is None)
+    if synthetic:
+        assert md.index(SYNTHETIC_TITLE) < md.index("## Claims")
+        assert "egoimu synth epic" in md and "pitch down and back" in md and "blue flicker" in md
+    assert _json(tmp_path / "out")["data_source"]["status"] == {True: "synthetic", False: "real",
+                                                                 None: "unknown"}[synthetic]
+
+
+def test_bad_result_file_exits_2_naming_it(tmp_path: Path, builders: SimpleNamespace,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    builders.supervised(tmp_path / "in", False)
+    bad = tmp_path / "in" / "eval-probe-broken.json"
+    bad.write_text('{"schema": "egoimu.eval/1", "evaluation": "probe"', encoding="utf-8")
+    assert main([str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 2
+    assert str(bad) in capsys.readouterr().err
+    bad.write_text(json.dumps({"schema": "other/1"}), encoding="utf-8")
+    assert main([str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "schema" in err
+    assert not (tmp_path / "out" / "report.md").exists()
+
+
+def test_no_results_exits_2_naming_the_dirs(tmp_path: Path, builders: SimpleNamespace,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    builders.run_dir(tmp_path / "empty", "r")
+    assert main([str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "no evaluation results" in err and str(tmp_path / "empty") in err
+    assert main([str(tmp_path / "missing"), "--out", str(tmp_path / "out")]) == 2
+    assert str(tmp_path / "missing") in capsys.readouterr().err
+
+
+def test_dispatcher_and_stdout(tmp_path: Path, builders: SimpleNamespace, capsys: pytest.CaptureFixture[str]) -> None:
+    from egoimu.cli import main as egoimu_main
+
+    builders.corr(tmp_path / "in", False, "update", (0.9, 0.88, 0.92))
+    assert egoimu_main(["report", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--title", "T"]) == 0
+    out = capsys.readouterr().out
+    assert str(tmp_path / "out" / "report.md") in out
+    assert "Table 3" in out and "Table 4" in out and "Table 5" in out and "90.00 [88.00, 92.00]" in out
+    assert "(a) NOT RUN" in out and "SYNTHETIC" not in out
+    assert (tmp_path / "out" / "report.md").read_text().startswith("# T\n")
