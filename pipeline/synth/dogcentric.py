@@ -228,6 +228,33 @@ def render_frame(scene: dict, pose: dict[str, float], u: np.ndarray, v: np.ndarr
     return np.clip(out * scene["shade"], 0, 255).astype(np.uint8).reshape(*u.shape, 3)
 
 
+#: What each activity's clips carry (``synth_truth.json`` ``activity_signals``, copied into a build's manifest
+#: as ``source.signals`` so that reports can say what the generator builds in). Keys as the EPIC generator's.
+ACTIVITY_SIGNALS: dict[str, dict[str, str]] = {
+    "Walk": {"head": "forward walk 0.6-1.4 m/s, gait bob 1.8-3 Hz, sway", "head_strength": "strong",
+             "video": "scene flows past (forward translation)", "video_kind": "camera motion",
+             "video_strength": "moderate"},
+    "Shake": {"head": "roll oscillation 25-45 deg at 4-6 Hz for 1.2-2.5 s", "head_strength": "strong",
+              "video": "nothing (only the camera motion shows it)", "video_kind": "none", "video_strength": "none"},
+    "LookLeft": {"head": "yaw 35-75 deg to the left, hold, back", "head_strength": "strong",
+                 "video": "nothing (only the camera motion shows it)", "video_kind": "none", "video_strength": "none"},
+    "LookRight": {"head": "yaw 35-75 deg to the right, hold, back", "head_strength": "strong",
+                  "video": "nothing (only the camera motion shows it)", "video_kind": "none", "video_strength": "none"},
+    "Car": {"head": "8-15 Hz vibration and bumps", "head_strength": "moderate",
+            "video": "car interior scene", "video_kind": "scene", "video_strength": "strong"},
+    "Drink": {"head": "pitch down 40-60 deg, bob 3-4.5 Hz", "head_strength": "moderate",
+              "video": "blue bowl on the ground", "video_kind": "prop", "video_strength": "moderate"},
+    "Feed": {"head": "pitch down 40-60 deg, bob 1.2-2.2 Hz", "head_strength": "moderate",
+             "video": "brown bowl on the ground", "video_kind": "prop", "video_strength": "moderate"},
+    "Sniff": {"head": "pitch down 25-45 deg, slow walk, sweeping yaw", "head_strength": "moderate",
+              "video": "nothing (only the camera motion shows it)", "video_kind": "none", "video_strength": "none"},
+    "Pet": {"head": "sway and pats 1-2 Hz", "head_strength": "weak",
+            "video": "nothing (only the camera motion shows it)", "video_kind": "none", "video_strength": "none"},
+    "Ball": {"head": "running, sweeping yaw, pitch and roll", "head_strength": "moderate",
+             "video": "red-yellow ball on the ground", "video_kind": "prop", "video_strength": "moderate"},
+}
+
+
 # ----------------------------------------------------------------------------- camera motion per activity
 def _ss(x: np.ndarray) -> np.ndarray:
     """Smoothstep clipped to [0, 1]."""
@@ -473,7 +500,8 @@ def generate_dogcentric(out: Path, cfg: SynthDogConfig, workers: int = 1, progre
         (out / "info.txt").write_text("DogCentric Activity Dataset (synthetic copy written by egoimu).\n"
                                       "Four dogs: Hime, Ku, Ringo, Ryu. Ten activities.\n")
         glitches.append("info.txt")
-    truth = {"dataset": "dogcentric-synthetic", "config": dataclasses.asdict(cfg),
+    truth = {"dataset": "dogcentric-synthetic", "generator": "egoimu synth dogcentric",
+             "activity_signals": {a: ACTIVITY_SIGNALS[a] for a in ACTIVITIES}, "config": dataclasses.asdict(cfg),
              "config_sha256": config_sha256(cfg), "seed": cfg.seed, "focal_px": cfg.focal_px,
              "dogs": list(DOGS), "folders": {a: cfg.folder(a) for a in ACTIVITIES},
              "clips": records, "glitch_files": glitches}
