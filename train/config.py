@@ -4,7 +4,10 @@ Every field says whether it is ``# paper`` (stated in arXiv 2110.01680) or ``# o
 the clip geometry (2 s at 24 fps, 256 x 256 x 48 frames; IMU 396 x 6 at 198 Hz; spectrograms with
 nfft = 64), the backbones (SlowFast-R50, VGG16), the plain cosine similarity of eq. 1 (temperature 1)
 and, for Table 3, a frozen pretrained video CNN. It states no optimiser, learning rate, schedule, batch
-size, embedding size or number of steps: those are ours.
+size, embedding size or number of steps: those are ours. ``objective`` picks what is trained: the
+contrastive pair (default) or one of the supervised verb classifiers the paper compares against (Tables
+1-4); the embedding/head/temperature fields concern the contrastive objective only, ``num_verbs`` the
+supervised ones.
 
 Presets: ``paper`` sets every value the paper states and ours elsewhere; ``default`` is egoimu's choice
 and differs from ``paper`` only where we think we do better: the temperature (0.1 instead of the plain
@@ -40,6 +43,9 @@ from train.models.registry import MODELS
 
 AMP_MODES = ("auto", "bf16", "off")
 HEADS = ("mlp", "linear")
+#: The supervised objectives and the encoder each trains (train/models/classifier.py).
+VERB_OBJECTIVES: dict[str, str] = {"verb_video": "video", "verb_imu": "imu"}
+OBJECTIVES = ("contrastive", *VERB_OBJECTIVES)
 MAX_LOGIT_SCALE = 100.0  # as train.loss.ContrastiveLoss's default clamp
 #: Settings that cannot change the trained weights: not hashed, and a resume may change them.
 RUNTIME_KEYS = frozenset({"num_workers", "log_every", "ckpt_every", "eval_every_epoch"})
@@ -60,6 +66,11 @@ class TrainConfig:
     frame_size: int = 256  # paper: 256 x 256
     imu_rate_hz: float = 198.0  # paper: 198 Hz (396 x 6 per clip)
     nfft: int = 64  # paper: spectrograms with nfft = 64 (6 x 33 x 50)
+    # --- objective
+    objective: str = "contrastive"  # ours: contrastive (paper eq. 1) | verb_video | verb_imu: supervised verb
+    #   classifiers on one encoder's backbone (paper Tables 1-2 "video only" / "head-motion only"; verb_video
+    #   is also Tables 3-4's "fully supervised on EPIC-KITCHENS" video CNN); labelled clips only (verb >= 0)
+    num_verbs: int = 97  # ours: classifier outputs (EPIC-KITCHENS-100's 97 verb classes); verb objectives only
     # --- model
     model: str = "full"  # paper: SlowFast-R50 (video) + VGG16 (head motion); "small" is ours (CPU-sized)
     embed_dim: int = 128  # ours: joint embedding size (the paper compares features by cosine, size unstated)
@@ -112,6 +123,10 @@ class TrainConfig:
              "need log_every >= 1, ckpt_every >= 0, eval_every_epoch >= 0"),
             (self.small_frames >= 1 and self.small_size >= 32, "need small_frames >= 1 and small_size >= 32"),
             (self.embed_dim >= 1, "embed_dim must be >= 1"),
+            (self.objective in OBJECTIVES, f"objective must be one of {OBJECTIVES}, not {self.objective!r}"),
+            (self.num_verbs >= 2, f"num_verbs must be >= 2, got {self.num_verbs}"),
+            (self.objective != "verb_imu" or not (self.freeze_video or self.init_video),
+             "freeze_video and init_video concern the video CNN, which objective 'verb_imu' does not have"),
         ) if not ok]
         if problems:
             raise ConfigError("; ".join(problems))

@@ -1,22 +1,26 @@
-"""``egoimu train``: the contrastive video / head-motion training loop (arXiv 2110.01680, eq. 1).
+"""``egoimu train``: the training loop, contrastive video / head-motion (arXiv 2110.01680, eq. 1) or supervised.
 
     egoimu train DATA_ROOT --run-dir RUN [--preset paper|default] [--model full|small] [--steps N]
-                 [--stop-at K] [--resume] [--config FILE] [--freeze-video] [--init-video PATH] [key=value ...]
+                 [--objective contrastive|verb_video|verb_imu] [--stop-at K] [--resume] [--config FILE]
+                 [--freeze-video] [--init-video PATH] [key=value ...]
     torchrun --nproc_per_node 8 -m egoimu.cli train DATA_ROOT --run-dir RUN ...     (DDP, same code path)
 
 Read top to bottom: config, data, model, optimiser, resume, then one ``while step < stop`` loop. Every
 process runs the same code; rank 0 alone writes RUN/config.json, metrics.jsonl, TensorBoard (RUN/tb),
 the progress bar and checkpoints. AdamW (decay on conv/linear weights only), linear warm-up then cosine
 over ``steps``, gradient clipping, bf16 autocast on CUDA. At the end of every ``eval_every_epoch``-th
-epoch rank 0 logs the validation correspondence ROC-AUC (train/eval/corr.py).
+epoch rank 0 logs the validation correspondence ROC-AUC (train/eval/corr.py) or, for a verb objective,
+``val_top1``, the verb accuracy over the validation split's labelled clips.
+
+Objectives (``objective``, ours): ``contrastive`` trains :class:`ContrastivePair`; ``verb_video`` and
+``verb_imu`` train a :class:`~train.models.classifier.VerbClassifier` (one backbone, a linear layer,
+cross-entropy over the clips with verb_class >= 0; paper Tables 1-2's video-only and head-motion-only
+classifiers, verb_video also the "fully supervised" video CNN of Tables 3-4). A verb objective refuses a
+train (or, with validation on, validation) split without labelled clips. The loop is the same for all.
 
 Checkpoints (every ``ckpt_every`` steps and at the end / ``--stop-at``): ``RUN/ckpt-XXXXXXX.pt`` and
-``RUN/last.pt`` (a hard link to it), each written to a temporary file and moved into place with
-``os.replace``. Plain containers and tensors only (read with ``torch.load(..., weights_only=True)``):
-format, step, epoch, batches_done (the loader position in that epoch), model (state_dict of
-:class:`ContrastivePair`: ``video.*``, ``imu.*``, ``criterion.*``), optimizer, scheduler, config (dict),
-config_sha256, manifest_sha256, world_size, rng (per rank: torch, the rank's CUDA device, numpy, python),
-torch_version.
+``RUN/last.pt``, written atomically; their contents are listed in train/checkpoint.py, whose helpers
+(``read_checkpoint``, ``load_model_state``, ``init_video_weights``, ...) this module re-exports.
 
 ``--resume`` continues from RUN/last.pt exactly: the same next batch (the data order depends only on the
 seed, the epoch and the position) and, on CPU, bitwise the same losses and weights as an uninterrupted
@@ -26,7 +30,8 @@ the same schedule. metrics.jsonl and TensorBoard drop records past the checkpoin
 
 ``--freeze-video`` (paper Table 3): the video backbone gets no gradient and stays in eval mode (its
 BatchNorm statistics do not move); the head-motion encoder and, ours, the video projection head learn
-(without a trainable video head, frozen features would be compared through a fixed random projection).
+(without a trainable video head, frozen features would be compared through a fixed random projection);
+with verb_video only the linear classifier learns.
 
 Errors: bad data (missing shard, wrong size, other schema, empty split), bad config or a checkpoint of
 another architecture stop before training (exit 2); a non-finite loss or gradient stops the run naming
@@ -40,15 +45,11 @@ import ctypes
 import ctypes.util
 import json
 import math
-import os
-import random
-import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import psutil
 import torch
 import torch.distributed as dist
@@ -58,15 +59,25 @@ from tqdm import tqdm
 
 from manifests.schema import SUMMARY_FILENAME
 from train import config as tc
-from train.config import PRESETS, RUNTIME_KEYS, ConfigError, TrainConfig, model_inputs
+from train.checkpoint import (  # re-exported: train.eval.* and the tests import them from here
+    CKPT_FORMAT,
+    atomic_write,
+    init_video_weights,
+    load_model_state,
+    read_checkpoint,
+    rng_state,
+    set_rng_state,
+    write_checkpoint,
+)
+from train.config import OBJECTIVES, PRESETS, RUNTIME_KEYS, VERB_OBJECTIVES, ConfigError, TrainConfig, model_inputs
 from train.data import ClipStream, DataError, SplitIndex, make_loader
 from train.dist import all_reduce_mean, barrier, cleanup, get_world_size, init_distributed
 from train.eval.corr import correspondence_auc, embed_split
+from train.eval.supervised_cli import classify_split
 from train.loss import ContrastiveLoss
+from train.models.classifier import VerbClassifier, verb_top1
 from train.models.registry import build_encoders
-from train.models.slowfast import CheckpointError, load_pytorchvideo_checkpoint
-
-CKPT_FORMAT = "egoimu.train/1"
+from train.models.slowfast import CheckpointError
 
 
 class NonFiniteLoss(RuntimeError):
@@ -74,15 +85,19 @@ class NonFiniteLoss(RuntimeError):
 
 
 class ContrastivePair(nn.Module):
-    """The two encoders and eq. 1: forward(video (B,3,T,H,W), spec (B,6,33,50)) -> scalar loss."""
+    """The two encoders and eq. 1: forward(video (B,3,T,H,W), spec (B,6,33,50), verb=None) -> scalar loss
+    (``verb`` is accepted, as the loop passes it to every objective, and ignored)."""
 
     def __init__(self, cfg: TrainConfig):
         super().__init__()
         self.video, self.imu = build_encoders(cfg.model, cfg.embed_dim, head=cfg.head)  # type: ignore[arg-type]
         self.criterion = ContrastiveLoss(cfg.temperature, learnable=cfg.learnable_temperature)
 
-    def forward(self, video: torch.Tensor, spec: torch.Tensor) -> torch.Tensor:
+    def forward(self, video: torch.Tensor, spec: torch.Tensor, verb: torch.Tensor | None = None) -> torch.Tensor:
         return self.criterion(self.video(video), self.imu(spec))
+
+
+Model = ContrastivePair | VerbClassifier
 
 
 _M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
@@ -120,122 +135,54 @@ def _rss_mb() -> dict[str, float]:
     return {"rss_mb": own / 2**20, "rss_total_mb": (own + kids) / 2**20}
 
 
-def build_model(cfg: TrainConfig) -> ContrastivePair:
-    """The model of ``cfg``, with ``--freeze-video`` applied (video backbone without gradients), on CPU."""
-    model = ContrastivePair(cfg)
-    model.video.backbone.requires_grad_(not cfg.freeze_video)
+def build_model(cfg: TrainConfig) -> Model:
+    """The model of ``cfg``'s objective on CPU: :class:`ContrastivePair` (``.video``, ``.imu``, ``.criterion``)
+    or :class:`VerbClassifier` (``.video`` or ``.imu``, the other None, and ``.classifier``), with
+    ``--freeze-video`` applied (video backbone without gradients)."""
+    if cfg.objective in VERB_OBJECTIVES:
+        model: Model = VerbClassifier(cfg.model, VERB_OBJECTIVES[cfg.objective], cfg.num_verbs)  # type: ignore[arg-type]
+    else:
+        model = ContrastivePair(cfg)
+    if model.video is not None:
+        model.video.backbone.requires_grad_(not cfg.freeze_video)
     return model
 
 
-def set_train_mode(model: ContrastivePair, cfg: TrainConfig) -> None:
+def set_train_mode(model: Model, cfg: TrainConfig) -> None:
     model.train()
-    if cfg.freeze_video:
+    if cfg.freeze_video and model.video is not None:
         model.video.backbone.eval()  # frozen BatchNorm statistics too
 
 
-# ----------------------------------------------------------------------------------------- checkpoints
+def check_verb_labels(index: SplitIndex, num_verbs: int) -> int:
+    """The number of labelled clips (verb_class >= 0) of ``index``'s split, for a verb objective.
+
+    Raises :class:`DataError` naming the split when it has none (e.g. a split of ``--ssl-windows`` windows
+    only) or when a class id does not fit the classifier (>= ``num_verbs``)."""
+    verbs = index.clips.verb_class.to_numpy()
+    n = int((verbs >= 0).sum())
+    if n == 0:
+        raise DataError(f"{index.root}: split {index.split!r} has no labelled clip (every verb_class is -1) and "
+                        f"the verb objectives learn and score verbs: use a build with labelled {index.split} "
+                        f"clips{' or eval_every_epoch=0' if index.split == 'validation' else ''}, or "
+                        f"objective=contrastive", file=index.root, split=index.split)
+    if int(verbs.max()) >= num_verbs:
+        raise DataError(f"{index.root}: split {index.split!r} has verb_class {int(verbs.max())}, the classifier "
+                        f"has num_verbs={num_verbs} outputs (0..{num_verbs - 1}): raise num_verbs",
+                        file=index.root, split=index.split)
+    return n
 
 
-def _names(items: list[str], limit: int = 6) -> str:
-    return ", ".join(items[:limit]) + (f", ... ({len(items)} in all)" if len(items) > limit else "")
-
-
-def load_model_state(module: nn.Module, state: dict[str, torch.Tensor], source: str | Path) -> None:
-    """Load ``state`` into ``module`` strictly; :class:`CheckpointError` names what does not fit."""
-    own = module.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    mismatched = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
-                  if k in state and state[k].shape != v.shape]
-    if missing or unexpected or mismatched:
-        parts = [f"{title}: {_names(items)}" for title, items in (
-            ("shape mismatch (checkpoint vs model)", mismatched), ("missing from the checkpoint", missing),
-            ("unexpected in the checkpoint", unexpected)) if items]
-        raise CheckpointError(f"{source} does not fit this {type(module).__name__} (another architecture?): "
-                              + "; ".join(parts))
-    module.load_state_dict(state)
-
-
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """An egoimu training checkpoint (``weights_only=True``, on CPU); CheckpointError if it is not one."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: checkpoint not found") from None
-    except Exception as exc:  # unpickling / zip errors
-        raise CheckpointError(f"{path}: not a readable checkpoint: {exc}") from exc
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CKPT_FORMAT:
-        raise CheckpointError(f"{path}: not an egoimu training checkpoint (format {CKPT_FORMAT})")
-    return ckpt
-
-
-def init_video_weights(model: ContrastivePair, path: str) -> str:
-    """``--init-video``: an egoimu checkpoint's video backbone, else a pytorchvideo SlowFast checkpoint."""
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"--init-video {path}: not a readable checkpoint: {exc}") from exc
-    if isinstance(obj, dict) and obj.get("format") == CKPT_FORMAT:
-        prefix = "video.backbone."
-        state = {k[len(prefix):]: v for k, v in obj["model"].items() if k.startswith(prefix)}
-        trained = obj.get("config", {}).get("model")
-        load_model_state(model.video.backbone, state, f"--init-video {path} (an egoimu model={trained!r} checkpoint)")
-        return f"video backbone from egoimu checkpoint {path} (step {obj.get('step')})"
-    load_pytorchvideo_checkpoint(model.video.backbone, path, strict_backbone=True)  # type: ignore[arg-type]
-    return f"video backbone from pytorchvideo checkpoint {path}"
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _save(state: dict[str, Any], path: Path) -> None:
-    with open(path, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
-
-
-def write_checkpoint(run: Path, state: dict[str, Any]) -> Path:
-    """RUN/ckpt-XXXXXXX.pt and RUN/last.pt, each moved into place atomically."""
-    path = run / f"ckpt-{state['step']:07d}.pt"
-    _atomic(path, lambda tmp: _save(state, tmp))
-    _atomic(run / "last.pt", lambda tmp: _link_or_copy(path, tmp))
-    return path
-
-
-def rng_state() -> dict[str, Any]:
-    """This process's generators: torch CPU, its current CUDA device (if CUDA is in use), numpy, python."""
-    _, keys, pos, has_gauss, gauss = np.random.get_state()
-    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
-    return {"torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state() if cuda else torch.empty(0, dtype=torch.uint8),
-            "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                      "gauss": [int(has_gauss), float(gauss)]},
-            "python": random.getstate()}
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    if state["cuda"].numel() and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state["cuda"])  # the current device (cuda:LOCAL_RANK)
-    np_state = state["numpy"]
-    np.random.set_state(("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
-                         *np_state["gauss"]))
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
+def validate(model: Model, root: Path, cfg: TrainConfig, device: torch.device) -> tuple[dict[str, Any], str]:
+    """Rank 0's per-epoch validation: ({"val_roc_auc", "val_n"}, message) for the contrastive objective
+    (correspondence ROC-AUC over every validation clip), ({"val_top1", "val_n"}, message) for a verb
+    objective (top-1 accuracy over the labelled validation clips)."""
+    if isinstance(model, VerbClassifier):
+        top1, n = verb_top1(*classify_split(model, root, "validation", cfg, device))
+        return {"val_top1": top1, "val_n": n}, f"validation verb top-1 {top1:.4f} ({n} labelled clips)"
+    v, m, ids, _ = embed_split(model.video, model.imu, root, "validation", cfg, device)
+    auc = correspondence_auc(v, m)
+    return {"val_roc_auc": auc, "val_n": len(ids)}, f"validation correspondence ROC-AUC {auc:.4f} ({len(ids)} clips)"
 
 
 def gather_objects(obj: Any) -> list[Any]:
@@ -274,7 +221,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="egoimu train",
         description="Train the video and head-motion encoders with the contrastive loss of arXiv 2110.01680 "
-                    "(eq. 1) on a build's train split. Run under torchrun for DDP.",
+                    "(eq. 1), or a supervised verb classifier on one of them (--objective), on a build's train "
+                    "split. Run under torchrun for DDP.",
         epilog="key=value words override any config field (python -c 'from train.config import TrainConfig; "
                "help(TrainConfig)' lists them), e.g. lr=1e-3 batch_size=8 temperature=1.0.")
     p.add_argument("data_root", help="a build's output directory (manifest.json, shards/)")
@@ -284,6 +232,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                                              "checkpoint's config with --resume)")
     p.add_argument("--model", choices=("full", "small"), help="full = SlowFast-R50 + VGG16 (paper); small = ours")
     p.add_argument("--steps", type=int, help="schedule length in optimiser steps")
+    p.add_argument("--objective", choices=OBJECTIVES, help="contrastive (default) or a supervised verb classifier "
+                                                           "on the video (verb_video) or head-motion (verb_imu) CNN")
     p.add_argument("--stop-at", type=int, help="stop after this step (a later --resume continues the schedule)")
     p.add_argument("--resume", action="store_true", help="continue RUN/last.pt exactly")
     p.add_argument("--config", help="YAML/JSON file of config fields (or a run's config.json)")
@@ -303,7 +253,7 @@ def resolve_config(args: argparse.Namespace, saved: dict[str, Any] | None) -> Tr
     else:
         cfg = PRESETS["default"]
     from_file = tc.checked(tc.read_config_file(args.config), args.config) if args.config else {}
-    flags = {"model": args.model, "steps": args.steps, "init_video": args.init_video,
+    flags = {"model": args.model, "steps": args.steps, "objective": args.objective, "init_video": args.init_video,
              "freeze_video": True if args.freeze_video else None}
     changes = {**from_file, **{k: v for k, v in flags.items() if v is not None}, **tc.parse_overrides(args.overrides)}
     cfg = cfg.replace(changes, "command line" if not args.config else f"{args.config} + command line")
@@ -370,8 +320,10 @@ def train(args: argparse.Namespace, info) -> int:
     if ckpt and ckpt["manifest_sha256"] != index.manifest_sha256:
         raise DataError(f"--resume: {root}'s manifest differs from the one the run trained on (sha256 "
                         f"{index.manifest_sha256[:12]} vs {ckpt['manifest_sha256'][:12]})")
-    if cfg.eval_every_epoch:
-        SplitIndex.open(root, "validation")
+    splits = [index, SplitIndex.open(root, "validation")] if cfg.eval_every_epoch else [index]
+    if cfg.objective in VERB_OBJECTIVES:
+        for split_index in splits:
+            check_verb_labels(split_index, cfg.num_verbs)
     dcfg = tc.data_config(cfg)
     stream = ClipStream(index, dcfg, train=True, rank=info.rank, world_size=info.world_size)
     loader = make_loader(stream, dcfg)
@@ -406,20 +358,21 @@ def train(args: argparse.Namespace, info) -> int:
     metrics = writer = None
     if rank0:
         run.mkdir(parents=True, exist_ok=True)
-        _atomic(run / "config.json", lambda tmp: tmp.write_text(tc.config_record(
+        atomic_write(run / "config.json", lambda tmp: tmp.write_text(tc.config_record(
             cfg, data_root=str(root.resolve()), manifest_sha256=index.manifest_sha256,
             world_size=info.world_size), encoding="utf-8"))
         metrics_path = run / "metrics.jsonl"
         if metrics_path.exists():
             kept = [line for line in metrics_path.read_text(encoding="utf-8").splitlines()
                     if line.strip() and json.loads(line).get("step", 0) <= step]
-            _atomic(metrics_path, lambda tmp: tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8"))
+            atomic_write(metrics_path, lambda tmp: tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8"))
         metrics = open(metrics_path, "a", encoding="utf-8")
         from torch.utils.tensorboard import SummaryWriter  # lazily: slow import, rank 0 only
 
         writer = SummaryWriter(str(run / "tb"), purge_step=step + 1 if step else None)
-        print(f"egoimu train: {cfg.model} model, config {cfg.sha256()[:12]}, {info.world_size} process(es) on "
-              f"{device}, {index.n} train clips, {per_epoch} steps/epoch, steps {step} -> {stop} of {cfg.steps}")
+        print(f"egoimu train: {cfg.objective}, {cfg.model} model, config {cfg.sha256()[:12]}, {info.world_size} "
+              f"process(es) on {device}, {index.n} train clips, {per_epoch} steps/epoch, steps {step} -> {stop} of "
+              f"{cfg.steps}")
 
     def log(record: dict[str, Any]) -> None:
         metrics.write(json.dumps(record) + "\n")
@@ -445,7 +398,7 @@ def train(args: argparse.Namespace, info) -> int:
             raise DataError(f"the train stream ended after {done} of {per_epoch} batches of epoch {epoch}")
         video, spec = model_inputs(batch, cfg, device)
         with tc.autocast(cfg, device):
-            loss = ddp(video, spec)
+            loss = ddp(video, spec, batch["verb_class"].to(device, non_blocking=True))
         loss_value = all_reduce_mean(loss).item()  # every rank sees the same value: they stop together
         optimizer.zero_grad(set_to_none=True)
         grad_norm = math.nan
@@ -475,7 +428,8 @@ def train(args: argparse.Namespace, info) -> int:
         if rank0 and (step % cfg.log_every == 0 or step == stop):
             elapsed = time.perf_counter() - t_window
             record = {"step": step, "epoch": epoch, "loss": loss_value, "lr": lr, "grad_norm": grad_norm,
-                      "logit_scale": float(model.criterion.logit_scale.detach()),
+                      **({"logit_scale": float(model.criterion.logit_scale.detach())}
+                         if isinstance(model, ContrastivePair) else {}),
                       "clips_per_s": n_window * cfg.batch_size * info.world_size / elapsed,
                       "data_wait": wait / elapsed, **_rss_mb()}
             log(record)
@@ -489,10 +443,9 @@ def train(args: argparse.Namespace, info) -> int:
             batches = None
             if cfg.eval_every_epoch and (epoch + 1) % cfg.eval_every_epoch == 0:
                 if rank0:
-                    v, m, ids, _ = embed_split(model.video, model.imu, root, "validation", cfg, device)
-                    auc = correspondence_auc(v, m)
-                    log({"step": step, "epoch": epoch, "val_roc_auc": auc, "val_n": len(ids)})
-                    tqdm.write(f"epoch {epoch}: validation correspondence ROC-AUC {auc:.4f} ({len(ids)} clips)")
+                    scores, message = validate(model, root, cfg, device)
+                    log({"step": step, "epoch": epoch, **scores})
+                    tqdm.write(f"epoch {epoch}: {message}")
                 barrier()
                 set_train_mode(model, cfg)
                 t_window, wait, n_window = time.perf_counter(), 0.0, 0  # throughput excludes validation

@@ -80,19 +80,20 @@ def test_eval_corr_command(built_epic, tmp_path, capsys):
                        "batch_size=4", "num_workers=0", "eval_every_epoch=0"]) == 0
     capsys.readouterr()
     out = tmp_path / "corr.json"
-    assert eval_main(["corr", str(run), "--split", "test", "--json", str(out)]) == 0
-    assert "correspondence ROC-AUC on test" in capsys.readouterr().out
+    assert eval_main(["corr", str(run), "--split", "test", "--json", str(out), "--n-boot", "20"]) == 0
+    assert "correspondence on test" in capsys.readouterr().out
     result = json.loads(out.read_text())
     n_test = json.loads((Path(data) / "manifest.json").read_text())["counts"]["test"]["clips"]
-    assert result["n"] == n_test and result["n_pairs"] == n_test ** 2
-    assert 0.0 <= result["roc_auc"] <= 1.0
+    assert result["n"] == n_test and result["n_pairs"] + result["n_excluded"] == n_test ** 2
+    assert 0.0 <= result["roc_auc_low"] <= result["roc_auc"] <= result["roc_auc_high"] <= 1.0
+    assert Path(result["result"]).parent == run  # the result file goes to RUN by default
     assert (result["split"], result["step"], result["model"]) == ("test", 2, "small")
     assert Path(result["data"]) == Path(data).resolve()
 
     # --data and --checkpoint given explicitly: the same number
     out2 = tmp_path / "corr2.json"
     assert eval_main(["corr", str(run), "--data", str(data), "--checkpoint", str(run / "ckpt-0000002.pt"),
-                      "--json", str(out2), "--num-workers", "2"]) == 0
+                      "--json", str(out2), "--num-workers", "2", "--n-boot", "0"]) == 0
     assert json.loads(out2.read_text())["roc_auc"] == result["roc_auc"]
 
 

@@ -65,10 +65,12 @@ class Encoder(nn.Module):
     """backbone + projection head: inputs -> unit embeddings (B, embed_dim) float32.
 
     ``encoder.backbone`` (and ``encoder.features(x)``) give the features before the head, (B, out_dim),
-    which the downstream evaluations (linear probes, correlation) use.
+    which the downstream evaluations (linear probes, correlation) use. ``head=None`` (the supervised verb
+    classifiers' encoders, which classify the backbone features): no head, ``forward`` = ``features`` and
+    ``embed_dim`` = ``out_dim``.
     """
 
-    def __init__(self, backbone: nn.Module, head: ProjectionHead):
+    def __init__(self, backbone: nn.Module, head: ProjectionHead | None):
         super().__init__()
         self.backbone = backbone
         self.head = head
@@ -76,15 +78,16 @@ class Encoder(nn.Module):
     @property
     def out_dim(self) -> int:
         """Backbone feature size (before the head)."""
-        return int(self.head.in_dim)
+        return int(self.backbone.out_dim if self.head is None else self.head.in_dim)  # type: ignore[arg-type]
 
     @property
     def embed_dim(self) -> int:
-        return int(self.head.embed_dim)
+        return self.out_dim if self.head is None else int(self.head.embed_dim)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Backbone features (B, out_dim), before the projection head."""
         return self.backbone(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
+        features = self.backbone(x)
+        return features if self.head is None else self.head(features)

@@ -45,6 +45,39 @@ def build_backbone(name: str) -> nn.Module:
         raise ValueError(f"unknown backbone {name!r}; known: {sorted(BACKBONES)}") from None
 
 
+SIDES = ("video", "imu")  # the two encoders of a model, in MODELS' order
+Side = Literal["video", "imu"]
+
+
+def _check_model(model: str) -> tuple[str, str]:
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; known: {sorted(MODELS)}")
+    return MODELS[model]
+
+
+def _encoder(backbone: nn.Module, embed_dim: int, head: HeadKind | None, hidden_dim: int) -> Encoder:
+    out_dim = int(backbone.out_dim)  # type: ignore[arg-type]
+    return Encoder(backbone, None if head is None else ProjectionHead(out_dim, embed_dim, kind=head,
+                                                                       hidden_dim=hidden_dim))
+
+
+def build_encoder(
+    model: ModelName,
+    side: Side,
+    embed_dim: int = DEFAULT_EMBED_DIM,
+    *,
+    head: HeadKind | None = "mlp",
+    hidden_dim: int = DEFAULT_HIDDEN_DIM,
+) -> Encoder:
+    """One encoder of ``model``: ``side`` "video" ((B, 3, T, H, W) -> (B, embed_dim)) or "imu"
+    ((B, 6, 33, 50) -> (B, embed_dim)), as in :func:`build_encoders`. ``head=None``: no projection head
+    (``forward`` gives the backbone features (B, out_dim); the supervised verb classifiers use this)."""
+    names = _check_model(model)
+    if side not in SIDES:
+        raise ValueError(f"unknown encoder side {side!r}; known: {SIDES}")
+    return _encoder(build_backbone(names[SIDES.index(side)]), embed_dim, head, hidden_dim)
+
+
 def build_encoders(
     model: ModelName = "full",
     embed_dim: int = DEFAULT_EMBED_DIM,
@@ -63,17 +96,11 @@ def build_encoders(
     backbone with `load_pytorchvideo_checkpoint` (strict on the backbone, classifier dropped); an R50
     checkpoint fits ``model="full"`` only (otherwise `CheckpointError`).
     """
-    if model not in MODELS:
-        raise ValueError(f"unknown model {model!r}; known: {sorted(MODELS)}")
-    video_name, imu_name = MODELS[model]
+    video_name, imu_name = _check_model(model)
     video_backbone = build_backbone(video_name)
     imu_backbone = build_backbone(imu_name)
     if video_checkpoint is not None:
         assert isinstance(video_backbone, SlowFast)
         load_pytorchvideo_checkpoint(video_backbone, video_checkpoint, strict_backbone=True)
-
-    def encoder(backbone: nn.Module) -> Encoder:
-        out_dim = int(backbone.out_dim)  # type: ignore[arg-type]
-        return Encoder(backbone, ProjectionHead(out_dim, embed_dim, kind=head, hidden_dim=hidden_dim))
-
-    return encoder(video_backbone), encoder(imu_backbone)
+    return (_encoder(video_backbone, embed_dim, head, hidden_dim),
+            _encoder(imu_backbone, embed_dim, head, hidden_dim))

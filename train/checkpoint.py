@@ -1,0 +1,134 @@
+"""The trainer's checkpoints: writing them atomically, reading them back, loading weights, RNG state.
+
+Files (every ``ckpt_every`` steps and at the end / ``--stop-at``): ``RUN/ckpt-XXXXXXX.pt`` and
+``RUN/last.pt`` (a hard link to it), each written to a temporary file and moved into place with
+``os.replace``. Plain containers and tensors only (read with ``torch.load(..., weights_only=True)``):
+format, step, epoch, batches_done (the loader position in that epoch), model (state_dict of the objective's
+module: ``ContrastivePair`` — ``video.*``, ``imu.*``, ``criterion.*`` — or ``VerbClassifier`` — ``video.*``
+or ``imu.*``, and ``classifier.*``), optimizer, scheduler, config (dict), config_sha256, manifest_sha256,
+world_size, rng (per rank: torch, the rank's CUDA device, numpy, python), torch_version.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from train.models.slowfast import CheckpointError, load_pytorchvideo_checkpoint
+
+CKPT_FORMAT = "egoimu.train/1"
+
+
+def _names(items: list[str], limit: int = 6) -> str:
+    return ", ".join(items[:limit]) + (f", ... ({len(items)} in all)" if len(items) > limit else "")
+
+
+def load_model_state(module: nn.Module, state: dict[str, torch.Tensor], source: str | Path) -> None:
+    """Load ``state`` into ``module`` strictly; :class:`CheckpointError` names what does not fit."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    mismatched = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+                  if k in state and state[k].shape != v.shape]
+    if missing or unexpected or mismatched:
+        parts = [f"{title}: {_names(items)}" for title, items in (
+            ("shape mismatch (checkpoint vs model)", mismatched), ("missing from the checkpoint", missing),
+            ("unexpected in the checkpoint", unexpected)) if items]
+        raise CheckpointError(f"{source} does not fit this {type(module).__name__} (another architecture?): "
+                              + "; ".join(parts))
+    module.load_state_dict(state)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """An egoimu training checkpoint (``weights_only=True``, on CPU); CheckpointError if it is not one."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: checkpoint not found") from None
+    except Exception as exc:  # unpickling / zip errors
+        raise CheckpointError(f"{path}: not a readable checkpoint: {exc}") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CKPT_FORMAT:
+        raise CheckpointError(f"{path}: not an egoimu training checkpoint (format {CKPT_FORMAT})")
+    return ckpt
+
+
+def init_video_weights(model: nn.Module, path: str) -> str:
+    """``--init-video``: load ``model.video.backbone`` (any objective with a video encoder) from an egoimu
+    checkpoint's ``video.backbone.*`` (contrastive or verb_video run), else from a pytorchvideo SlowFast
+    checkpoint. Returns a one-line note of what was loaded."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"--init-video {path}: not a readable checkpoint: {exc}") from exc
+    backbone = model.video.backbone  # type: ignore[union-attr]
+    if isinstance(obj, dict) and obj.get("format") == CKPT_FORMAT:
+        prefix = "video.backbone."
+        state = {k[len(prefix):]: v for k, v in obj["model"].items() if k.startswith(prefix)}
+        trained = obj.get("config", {}).get("model")
+        load_model_state(backbone, state, f"--init-video {path} (an egoimu model={trained!r} checkpoint)")
+        return f"video backbone from egoimu checkpoint {path} (step {obj.get('step')})"
+    load_pytorchvideo_checkpoint(backbone, path, strict_backbone=True)
+    return f"video backbone from pytorchvideo checkpoint {path}"
+
+
+def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
+    """``write(tmp)`` to a temporary file beside ``path``, then ``os.replace`` it onto ``path``."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _save(state: dict[str, Any], path: Path) -> None:
+    with open(path, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def write_checkpoint(run: Path, state: dict[str, Any]) -> Path:
+    """RUN/ckpt-XXXXXXX.pt and RUN/last.pt, each moved into place atomically."""
+    path = run / f"ckpt-{state['step']:07d}.pt"
+    atomic_write(path, lambda tmp: _save(state, tmp))
+    atomic_write(run / "last.pt", lambda tmp: _link_or_copy(path, tmp))
+    return path
+
+
+def rng_state() -> dict[str, Any]:
+    """This process's generators: torch CPU, its current CUDA device (if CUDA is in use), numpy, python."""
+    _, keys, pos, has_gauss, gauss = np.random.get_state()
+    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state() if cuda else torch.empty(0, dtype=torch.uint8),
+            "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                      "gauss": [int(has_gauss), float(gauss)]},
+            "python": random.getstate()}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned (on the same kind of process: rank, CUDA device)."""
+    torch.set_rng_state(state["torch"])
+    if state["cuda"].numel() and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])  # the current device (cuda:LOCAL_RANK)
+    np_state = state["numpy"]
+    np.random.set_state(("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
+                         *np_state["gauss"]))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))

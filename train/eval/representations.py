@@ -1,0 +1,357 @@
+"""Video (and head-motion) representations for the evaluations: load one, embed a split with it.
+
+A *representation* is a video encoder (and, where there is one, a head-motion encoder) in one of three kinds:
+
+- ``run``: an egoimu training run (``RUN/last.pt``, or any ``RUN/ckpt-*.pt``) of any objective. Its name is
+  "self-supervised" for the contrastive objective and "supervised" for ``verb_video``; a ``verb_imu`` run
+  has no video encoder, so the video-feature evaluations refuse it.
+- ``random``: the architecture's random initialisation (``--random MODEL --seed S``): the trainer's own
+  initialisation for seed S (``torch.manual_seed(S)`` then ``build_model``), drawn without touching the
+  caller's global random state. Name "random".
+- ``pytorchvideo``: a pytorchvideo SlowFast checkpoint (``--checkpoint PATH``, e.g. Kinetics-400's
+  ``SLOWFAST_8x8_R50.pyth`` for ``--model full``) in the video backbone (strict: a checkpoint of another
+  architecture is a :class:`CheckpointError` naming the file); no head-motion encoder. Name "kinetics" when
+  the file holds a 400-way classifier (``blocks.6.proj.weight`` of 400 rows: Kinetics-400), else
+  "checkpoint". ``--checkpoint`` also takes an egoimu checkpoint file, which is then a ``run``.
+
+Features (:func:`encode_split`): the encoders run in eval mode without gradients (autocast as the config's
+``amp``) on the inputs the trainer gives them (:func:`train.config.model_inputs`: for ``--model small`` the
+pooled frames / frame differences it was trained on). The linear probes use the backbone features before
+the projection head (``Encoder.features``: (N, 2304) for SlowFast-R50, (N, 320) for ``small``); the
+correspondence uses the projected embeddings (``train.eval.corr.embed_split``).
+
+The command-line helpers at the end give ``egoimu embed`` and ``egoimu eval probe|dogcentric`` the same
+options and error handling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from train.config import ConfigError, TrainConfig, autocast, data_config, model_inputs
+from train.data import ClipStream, DataError, SplitIndex, make_loader
+from train.models.slowfast import CheckpointError, load_pytorchvideo_checkpoint
+
+KINDS = ("run", "random", "pytorchvideo")
+NAMES = ("random", "self-supervised", "supervised", "kinetics", "checkpoint")
+KINETICS_CLASSES = 400  # a pytorchvideo checkpoint with this many outputs is taken as Kinetics-400's
+
+
+class RepresentationError(ValueError):
+    """A representation or evaluation input that cannot be used; the message names the file or option."""
+
+
+#: Errors a command reports as "bad input" (exit status 2) with their message.
+INPUT_ERRORS: tuple[type[Exception], ...] = (ConfigError, DataError, CheckpointError, RepresentationError)
+
+
+@dataclass
+class Representation:
+    """A loaded representation (see the module docstring). ``video``/``imu``: the encoders (eval mode, on
+    ``device``; ``imu`` None for a pytorchvideo checkpoint or a verb_video run, ``video`` None for a
+    verb_imu run). ``cfg``: the run's config (else the defaults for ``model``), which fixes the model
+    inputs and the loader settings."""
+
+    kind: str
+    name: str
+    cfg: TrainConfig
+    video: nn.Module | None
+    imu: nn.Module | None
+    device: torch.device
+    source: str  # the checkpoint file (absolute), or "random"
+    source_sha256: str | None = None  # sha256 of the checkpoint file's bytes
+    step: int | None = None  # training step of a run's checkpoint
+    seed: int | None = None  # the run's training seed, or the random initialisation's
+    run: Path | None = None  # the run directory (a run's checkpoint's folder)
+    objective: str | None = None  # a run's training objective
+    world_size: int = 1  # processes the run trained with
+    train_batch: int | None = None  # a run's global training batch (batch_size x world_size, as trained)
+    trained_manifest_sha256: str | None = None  # the build a run trained on
+    config_sha256: str | None = None  # a run's config sha256 as trained (before command-line loader overrides)
+
+    def identity(self) -> dict[str, Any]:
+        """What determines this representation's features (weights and model inputs): the cache key's part.
+        The loader's batch size is left out (eval mode: features do not depend on it)."""
+        inputs = self.cfg.replace({"batch_size": TrainConfig().batch_size}).sha256()
+        return {"kind": self.kind, "model": self.cfg.model, "inputs_sha256": inputs,
+                "source_sha256": self.source_sha256, "seed": self.seed if self.kind == "random" else None}
+
+    def describe(self) -> str:
+        """One line: what this is (for printed summaries)."""
+        if self.kind == "random":
+            return f"random init of model {self.cfg.model} (seed {self.seed})"
+        if self.kind == "pytorchvideo":
+            return f"pytorchvideo checkpoint {self.source} (model {self.cfg.model})"
+        return f"{self.objective} run {self.run} (model {self.cfg.model}, step {self.step})"
+
+    def conditions(self) -> dict[str, Any]:
+        """The result file's conditions of the representation (``results.RESULT_SCHEMA``)."""
+        cfg = self.cfg
+        return {"representation_kind": self.kind, "run": str(self.run.resolve()) if self.run else None,
+                "checkpoint": None if self.kind == "random" else self.source,
+                "checkpoint_sha256": self.source_sha256, "step": self.step,
+                "seed": self.seed, "config_sha256": self.config_sha256,
+                "model": cfg.model, "objective": self.objective, "freeze_video": cfg.freeze_video,
+                "init_video": cfg.init_video, "trained_on_manifest_sha256": self.trained_manifest_sha256}
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 22) -> str:
+    """Hex sha256 of a file's bytes (read in 4 MiB chunks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """"auto" (CUDA when available), "cpu" or "cuda"."""
+    if name not in ("auto", "cpu", "cuda"):
+        raise RepresentationError(f"--device must be auto, cpu or cuda, not {name!r}")
+    use_cuda = torch.cuda.is_available() if name == "auto" else name == "cuda"
+    if use_cuda and not torch.cuda.is_available():
+        raise RepresentationError("--device cuda: CUDA is not available here")
+    return torch.device("cuda" if use_cuda else "cpu")
+
+
+def _torch_load(path: Path) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: checkpoint not found") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint file") from None
+    except Exception as exc:  # unpickling / zip errors
+        raise CheckpointError(f"{path}: not a readable checkpoint: {exc}") from exc
+
+
+def _is_egoimu(obj: Any) -> bool:
+    from train.loop import CKPT_FORMAT  # lazily: train.loop imports this package's corr module
+
+    return isinstance(obj, dict) and obj.get("format") == CKPT_FORMAT
+
+
+def checkpoint_objective(path: str | Path) -> str | None:
+    """The training objective of an egoimu checkpoint ("contrastive", "verb_video", ...), or None when the
+    file is not an egoimu checkpoint (e.g. a pytorchvideo one). CheckpointError if it is unreadable."""
+    obj = _torch_load(Path(path))
+    if not _is_egoimu(obj):
+        return None
+    return str((obj.get("config") or {}).get("objective", "contrastive"))
+
+
+def _random_model(cfg: TrainConfig, seed: int) -> nn.Module:
+    """``build_model(cfg)`` after ``torch.manual_seed(seed)`` (as the trainer), the global RNG untouched."""
+    from train.loop import build_model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_model(cfg)
+
+
+def _from_egoimu(ckpt: dict[str, Any], path: Path, overrides: dict[str, Any], device: torch.device
+                 ) -> Representation:
+    from train.loop import build_model, load_model_state
+
+    cfg = TrainConfig.from_dict(ckpt["config"], f"{path} config").replace(overrides, "command line")
+    model = build_model(cfg)
+    load_model_state(model, ckpt["model"], path)
+    model.to(device).eval()
+    objective = str(getattr(cfg, "objective", "contrastive"))
+    world_size = int(ckpt.get("world_size", 1))
+    name = {"contrastive": "self-supervised", "verb_video": "supervised"}.get(objective, "checkpoint")
+    return Representation(
+        kind="run", name=name, cfg=cfg, video=getattr(model, "video", None), imu=getattr(model, "imu", None),
+        device=device, source=str(path.resolve()), source_sha256=sha256_file(path), step=int(ckpt["step"]),
+        seed=cfg.seed, run=path.parent, objective=objective, world_size=world_size,
+        train_batch=int(ckpt["config"].get("batch_size", cfg.batch_size)) * world_size,
+        trained_manifest_sha256=ckpt.get("manifest_sha256"),
+        config_sha256=ckpt.get("config_sha256") or TrainConfig.from_dict(ckpt["config"]).sha256())
+
+
+def load_representation(
+    run: str | Path | None = None, *, random: str | None = None, checkpoint: str | Path | None = None,
+    model: str = "full", seed: int = 0, batch_size: int | None = None, num_workers: int | None = None,
+    device: str | torch.device = "auto",
+) -> Representation:
+    """Load exactly one of: ``run`` (a run directory: its ``last.pt``), ``random`` (a model name: its random
+    initialisation with ``seed``) or ``checkpoint`` (a pytorchvideo SlowFast checkpoint for ``model``, or an
+    egoimu checkpoint file). ``batch_size``/``num_workers`` override the loader settings (default: the run's,
+    or the config defaults). Raises CheckpointError (names the file), ConfigError or RepresentationError.
+    """
+    given = [name for name, v in (("RUN", run), ("--random", random), ("--checkpoint", checkpoint)) if v]
+    if len(given) != 1:
+        raise RepresentationError(f"give exactly one of RUN, --random MODEL or --checkpoint PATH (got "
+                                  f"{' and '.join(given) or 'none'})")
+    dev = device if isinstance(device, torch.device) else pick_device(device)
+    overrides = {k: v for k, v in (("batch_size", batch_size), ("num_workers", num_workers)) if v is not None}
+    if run:
+        path = Path(run) / "last.pt"
+        from train.loop import read_checkpoint
+
+        return _from_egoimu(read_checkpoint(path), path, overrides, dev)
+    chosen = str(random or model)
+    cfg = TrainConfig(model=chosen, seed=int(seed)).replace(overrides, "command line")
+    if random:
+        net = _random_model(cfg, seed).to(dev).eval()
+        return Representation(kind="random", name="random", cfg=cfg, video=net.video, imu=net.imu, device=dev,
+                              source="random", seed=int(seed))
+    path = Path(checkpoint)  # type: ignore[arg-type]
+    obj = _torch_load(path)
+    if _is_egoimu(obj):
+        return _from_egoimu(obj, path, overrides, dev)
+    net = _random_model(cfg, seed)
+    load_pytorchvideo_checkpoint(net.video.backbone, path, strict_backbone=True)  # type: ignore[arg-type]
+    state = obj.get("model_state", obj) if isinstance(obj, dict) else {}
+    head = state.get("blocks.6.proj.weight")
+    kinetics = isinstance(head, torch.Tensor) and head.shape[0] == KINETICS_CLASSES
+    net.to(dev).eval()
+    return Representation(kind="pytorchvideo", name="kinetics" if kinetics else "checkpoint", cfg=cfg,
+                          video=net.video, imu=None, device=dev, source=str(path.resolve()),
+                          source_sha256=sha256_file(path), seed=int(seed))
+
+
+# ------------------------------------------------------------------------------------------ embedding
+
+Encode = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (video, spec) model inputs -> (B, D)
+
+
+@contextmanager
+def frozen(modules: Sequence[nn.Module | None]) -> Iterator[None]:
+    """Eval mode and no gradients for ``modules`` inside; every submodule's train/eval mode restored after."""
+    modes = [(m, m.training) for mod in modules if mod is not None for m in mod.modules()]
+    for mod in modules:
+        if mod is not None:
+            mod.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for module, mode in modes:
+            module.train(mode)
+
+
+def encode_batch(batch: Mapping[str, Any], cfg: TrainConfig, device: torch.device,
+                 encoders: Mapping[str, Encode]) -> dict[str, torch.Tensor]:
+    """One loader batch through ``encoders`` (name -> fn(video, spec)): {name: (B, D) float32 on the CPU}.
+    The inputs are :func:`train.config.model_inputs`' (call inside :func:`frozen`)."""
+    video, spec = model_inputs(batch, cfg, device)  # type: ignore[arg-type]
+    with autocast(cfg, device):
+        return {name: fn(video, spec).float().cpu() for name, fn in encoders.items()}
+
+
+def encode_split(index: SplitIndex, cfg: TrainConfig, device: torch.device, encoders: Mapping[str, Encode],
+                 modules: Sequence[nn.Module | None], *, progress: bool = False, desc: str = "embed"
+                 ) -> tuple[dict[str, torch.Tensor], list[str], torch.Tensor]:
+    """Every clip of ``index`` (manifest order, one process) through ``encoders`` with ``modules`` frozen.
+
+    Returns ({name: (N, D) float32 CPU tensor}, clip_ids (N strings), verb_class (N,) int64). A progress
+    bar (tqdm, on a terminal) when ``progress``. Raises :class:`DataError` when a clip cannot be read or
+    fewer clips than the index lists came back.
+    """
+    dcfg = data_config(cfg, train=False)
+    stream = ClipStream(index, dcfg, train=False)
+    outs: dict[str, list[torch.Tensor]] = {name: [] for name in encoders}
+    ids: list[str] = []
+    verbs: list[torch.Tensor] = []
+    with frozen(modules):
+        for batch in tqdm(make_loader(stream, dcfg), total=len(stream), desc=desc, unit="batch",
+                          disable=None if progress else True, leave=False):
+            for name, value in encode_batch(batch, cfg, device, encoders).items():
+                outs[name].append(value)
+            ids.extend(batch["clip_id"])
+            verbs.append(batch["verb_class"])
+    if len(ids) != index.n:
+        raise DataError(f"{index.root}: split {index.split!r}: embedded {len(ids)} clips, the manifest lists "
+                        f"{index.n}", split=index.split)
+    return {name: torch.cat(v) for name, v in outs.items()}, ids, torch.cat(verbs)
+
+
+def feature_encoders(rep: Representation, *, imu: bool = False) -> dict[str, Encode]:
+    """{"video": backbone features of the video encoder, and with ``imu`` "imu": the head-motion encoder's};
+    RepresentationError when the representation lacks the encoder."""
+    if rep.video is None:
+        raise RepresentationError(f"{rep.source}: a {rep.objective} run has no video encoder; the video "
+                                  f"features need a contrastive or verb_video run, --random or --checkpoint")
+    encoders: dict[str, Encode] = {"video": lambda v, s: rep.video.features(v)}  # type: ignore[union-attr]
+    if imu:
+        if rep.imu is None:
+            raise RepresentationError(f"--imu: {rep.source} ({rep.kind}) has no head-motion encoder")
+        encoders["imu"] = lambda v, s: rep.imu.features(s)  # type: ignore[union-attr]
+    return encoders
+
+
+# ------------------------------------------------------------------------------------- command line
+
+
+def add_representation_args(p: argparse.ArgumentParser, *, positional_run: bool = True) -> None:
+    """RUN | --random MODEL | --checkpoint PATH [--model], --seed, --batch-size, --num-workers, --device."""
+    if positional_run:
+        p.add_argument("run", nargs="?", help="a training run directory (its last.pt; any objective with a "
+                                              "video encoder)")
+    g = p.add_argument_group("representation (instead of RUN)")
+    g.add_argument("--random", metavar="MODEL", choices=("full", "small"),
+                   help="the random initialisation of MODEL (full | small) with --seed")
+    g.add_argument("--checkpoint", metavar="PATH",
+                   help="a pytorchvideo SlowFast checkpoint (e.g. Kinetics-400 SLOWFAST_8x8_R50.pyth) for --model, "
+                        "or an egoimu checkpoint file")
+    g.add_argument("--model", choices=("full", "small"), default="full",
+                   help="architecture of a pytorchvideo --checkpoint (default full: SlowFast-R50)")
+    p.add_argument("--seed", type=int, default=0, help="random-init seed of --random; also seeds the evaluation "
+                                                       "(default 0)")
+    p.add_argument("--batch-size", type=int, help="clips per batch (default: the run's, else 16)")
+    p.add_argument("--num-workers", type=int, help="DataLoader workers (default: the run's, else 2)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: CUDA if available")
+
+
+def representation_from_args(args: argparse.Namespace, run: str | None = None) -> Representation:
+    """:func:`load_representation` from :func:`add_representation_args`' options (``run`` overrides
+    ``args.run``)."""
+    return load_representation(run if run is not None else getattr(args, "run", None), random=args.random,
+                               checkpoint=args.checkpoint, model=args.model, seed=args.seed,
+                               batch_size=args.batch_size, num_workers=args.num_workers, device=args.device)
+
+
+def add_result_args(p: argparse.ArgumentParser, *, n_boot: int) -> None:
+    """--label, --out-dir, --json, --n-boot: where and how a result file is written."""
+    p.add_argument("--label", help="the result's row label (default: derived from the representation/variant)")
+    p.add_argument("--out-dir", help="where the result file eval-<evaluation>-<label>.json goes (default: RUN, "
+                                     "else the current folder)")
+    p.add_argument("--json", metavar="FILE", help="also write a short JSON summary to FILE")
+    p.add_argument("--n-boot", type=int, default=n_boot, help=f"bootstrap resamples for the 95%% CIs (default "
+                                                              f"{n_boot}; 0: no interval)")
+
+
+def out_dir(args: argparse.Namespace, rep: Representation | None = None) -> Path:
+    """``--out-dir``, else the run directory, else the current folder."""
+    if args.out_dir:
+        return Path(args.out_dir)
+    return rep.run if rep is not None and rep.run is not None else Path(".")
+
+
+def write_summary(path: str | Path | None, summary: dict[str, Any]) -> None:
+    """``--json FILE``: the summary dict as indented JSON (nothing without a path)."""
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def run_command(prog: str, body: Callable[[], int]) -> int:
+    """``body()``; an input error (:data:`INPUT_ERRORS`) prints ``prog: error: message`` and gives 2."""
+    try:
+        return body()
+    except INPUT_ERRORS as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
