@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from train.checkpoint import init_video_weights, read_checkpoint
 from train.config import ConfigError, TrainConfig
 from train.data import DataError, SplitIndex
-from train.loop import ContrastivePair, build_model, check_verb_labels, main, make_optimizer
+from train.loop import ContrastivePair, build_model, check_verb_labels, labelled_only, main, make_optimizer
 from train.models.classifier import VerbClassifier, verb_loss, verb_top1
 from train.models.heads import Encoder
 from train.models.registry import build_encoder
@@ -217,3 +217,16 @@ def test_split_without_labels_is_refused(built_epic, tmp_path, monkeypatch, caps
     assert main([str(data), "--run-dir", str(run), *SMALL, "--steps", "2", "--objective", "verb_imu"]) == 2
     assert "split 'train' has no labelled clip" in capsys.readouterr().err
     assert not run.exists()
+
+
+def test_verb_objectives_train_on_labelled_clips_only(built_epic):
+    """--ssl-windows builds mix unlabelled windows into train: the classifier's stream holds only labelled clips."""
+    _, data = built_epic
+    index = SplitIndex.open(data, "train")
+    index.clips = index.clips.assign(verb_class=[-1 if i % 3 == 0 else v for i, v in enumerate(index.clips.verb_class)])
+    sub = labelled_only(index)
+    expected = index.clips[index.clips.verb_class >= 0]
+    assert sub.n == len(expected) < index.n
+    assert list(sub.clips.clip_id) == list(expected.clip_id)  # manifest order kept
+    assert (sub.clips.verb_class >= 0).all() and sub.norm == index.norm
+    assert sub.manifest_sha256 == index.manifest_sha256
