@@ -49,8 +49,8 @@ PRESETS: dict[str, DemoConfig] = {
     "tiny": DemoConfig(participants=3, videos_per_participant=1, seconds=16.0, ssl_windows=2.0,
                        dog_clips_per_activity=1, batch_size=4, ssl_steps=3, sup_steps=3, corr_steps=2,
                        num_workers=0),
-    "large": DemoConfig(participants=8, videos_per_participant=3, seconds=120.0, ssl_windows=0.5,
-                        dog_clips_per_activity=6, ssl_steps=600, sup_steps=300, corr_steps=200, seeds=2),
+    "large": DemoConfig(participants=8, videos_per_participant=2, seconds=120.0, ssl_windows=0.5,
+                        dog_clips_per_activity=6, ssl_steps=400, sup_steps=150, corr_steps=120, seeds=2),
 }
 
 
