@@ -32,6 +32,7 @@ class DemoConfig:
     videos_per_participant: int = 2  # ours
     seconds: float = 60.0  # ours: length of each synthetic IMU video
     ssl_windows: float = 1.0  # ours: --ssl-windows stride (s): unlabelled 2 s windows for the SSL objective
+    encoding: str = "raw"  # ours: the shards' video encoding (raw: 9.4 MB a clip; jpeg: ~1.2 MB, ~39 dB)
     dog_clips_per_activity: int = 3  # ours: DogCentric-style clips per dog and head-motion activity
     model: str = "small"  # ours: CPU-sized encoders; "full" = the paper's SlowFast-R50 + VGG16
     batch_size: int = 16  # ours
@@ -50,7 +51,8 @@ PRESETS: dict[str, DemoConfig] = {
                        dog_clips_per_activity=1, batch_size=4, ssl_steps=3, sup_steps=3, corr_steps=2,
                        num_workers=0),
     "large": DemoConfig(participants=8, videos_per_participant=2, seconds=120.0, ssl_windows=0.5,
-                        dog_clips_per_activity=6, ssl_steps=400, sup_steps=150, corr_steps=120, seeds=2),
+                        dog_clips_per_activity=6, ssl_steps=300, sup_steps=120, corr_steps=100, seeds=2,
+                        encoding="jpeg"),
 }
 
 
@@ -88,17 +90,19 @@ def _data(out: Path, cfg: DemoConfig, seed: int) -> tuple[Path, Path]:
     dog, dog_shards = out / "data" / "dogcentric", out / "data" / "dogcentric-shards"
     if not (epic / "synth_truth" / "dataset.json").exists():
         _run("synth", synth, ["epic", str(epic), "--participants", str(cfg.participants),
-                                   "--videos-per-participant", str(cfg.videos_per_participant),
-                                   "--seconds", str(cfg.seconds), "--seed", str(seed)])
+                              "--videos-per-participant", str(cfg.videos_per_participant),
+                              "--seconds", str(cfg.seconds), "--seed", str(seed)])
     if not (shards / "manifest.json").exists():
         _run("build", build, [str(epic), str(shards), "--workers", str(cfg.workers), "--ssl-windows",
-                                   str(cfg.ssl_windows), *(["--resume"] if shards.exists() else [])])
+                              str(cfg.ssl_windows), "--encoding", cfg.encoding,
+                              *(["--resume"] if shards.exists() else [])])
     if not (dog / "synth_truth.json").exists():
         _run("synth", synth, ["dogcentric", str(dog), "--clips-per-activity",
-                                         str(cfg.dog_clips_per_activity), "--seed", str(seed), "--quiet"])
+                              str(cfg.dog_clips_per_activity), "--seed", str(seed), "--quiet"])
     if not (dog_shards / "manifest.json").exists():
         _run("build", build, [str(dog), str(dog_shards), "--source", "dogcentric", "--workers",
-                                         str(cfg.workers), *(["--resume"] if dog_shards.exists() else [])])
+                              str(cfg.workers), "--encoding", cfg.encoding,
+                              *(["--resume"] if dog_shards.exists() else [])])
     return shards, dog_shards
 
 
