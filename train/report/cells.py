@@ -21,8 +21,9 @@ from train.report.collect import Entry
 
 #: Conditions that differ between seeds of one setting (not part of a group's identity), also with a side
 #: prefix (``video_seed``, ``imu_run``: the supervised evaluation records both runs); any ``*_seed`` too
-#: (``eval_seed``, ``bootstrap_seed``).
-PER_SEED_KEYS = ("seed", "run", "checkpoint", "checkpoint_sha256", "config_sha256")
+#: (``eval_seed``, ``bootstrap_seed``). ``init_video`` is the path of the seed's own pretrained checkpoint (the
+#: demo's Table 3 runs start from their seed's supervised run); what kind of init it is stays in the variant.
+PER_SEED_KEYS = ("seed", "run", "checkpoint", "checkpoint_sha256", "config_sha256", "init_video")
 SIDE_PREFIXES = ("video_", "imu_")
 
 

@@ -98,7 +98,8 @@ def test_render_escapes() -> None:
 
 
 def test_per_seed_keys() -> None:
-    for key in ("seed", "run", "checkpoint_sha256", "video_seed", "imu_run", "video_config_sha256", "eval_seed"):
+    for key in ("seed", "run", "checkpoint_sha256", "video_seed", "imu_run", "video_config_sha256", "eval_seed",
+                "init_video"):
         assert is_per_seed(key), key
     for key in ("data", "n", "step", "model", "video_step", "manifest_sha256", "objective"):
         assert not is_per_seed(key), key
