@@ -422,6 +422,7 @@ def decode_runs(path: str, runs: list[tuple[int, ...]], idx: Sequence[np.ndarray
                 for r, frames in source:
                     done.add(r)
                     yield r, frames
+                    del frames  # not held while the next clip decodes
                 if dec is not None and j == len(plans) - 1:
                     dec.finish()
             except ChildFailed as exc:

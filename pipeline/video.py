@@ -422,6 +422,7 @@ def _decode(path: str, starts: list[Fraction], cfg: VideoConfig, info: VideoInfo
                 yield _emit(order[nxt[0]], fail(*nxt), on_error)
                 nxt = next(pending)
             yield _emit(order[rank], fail(rank, item) if isinstance(item, str) else item, on_error)
+            del item  # the consumer owns the clip now: do not hold its 9 MB while the next one decodes
         while nxt[0] < len(order):
             yield _emit(order[nxt[0]], fail(*nxt), on_error)
             nxt = next(pending)

@@ -1,0 +1,156 @@
+"""``egoimu bench {decode,build,load,train,all} [--json FILE]``: speed and memory as ratios to baselines.
+
+Every figure is a ratio of two runs made here, one after the other (interleaved where it is a speed),
+on synthetic data the command generates and caches (``--cache``, default ``.bench/``), so a shared,
+noisy machine changes both sides alike. No figure is an absolute time, and no test asserts a speed.
+
+Groups and figures (goal):
+  decode  decode_vs_ffmpeg (>= 0.9)            egoimu's video stage ÷ bare ffmpeg, same windows, 1080p50
+          merged_vs_per_clip (>= 1.2)          merged-window ÷ per-clip decoding, replayed EPIC timings
+  build   dask_parallel_efficiency (>= 0.8)    egoimu build, 2 workers ÷ (2 × 1 worker)
+          worker_rss_10min_vs_1min (<= 1.1)    worker peak RSS, 10-minute ÷ 1-minute video (456x256)
+          jpeg_size_ratio (>= 8), jpeg_psnr_db (>= 35)   raw ÷ JPEG shard bytes, JPEG PSNR vs raw
+  load    loader_vs_raw_h5py (>= 0.9)          ClipStream + make_loader ÷ bare h5py chunk reads
+          loader_vs_mp4_decode (>= 5)          the loader ÷ decoding the same clips from the MP4s (decord)
+  train   trainer_rss_epoch_vs_50_steps (<= 1.1), data_wait_share (<= 0.05)   egoimu train --model small
+
+The JSON holds every figure at the top level, ``goals``, ``met``, ``conditions`` (sizes, CPUs, load
+averages, date) and each measurement's details (clip counts, every run's seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from egoimu.bench import fig_build, fig_decode, fig_load, fig_train
+from egoimu.bench.common import SIZES, load_average
+
+#: measurement name -> function(cache, sizes) -> dict of figures and details
+MEASUREMENTS: dict[str, Callable[..., dict]] = {
+    "decode_vs_ffmpeg": fig_decode.bench_decode_vs_ffmpeg,
+    "merged_vs_per_clip": fig_decode.bench_merged_vs_per_clip,
+    "dask": fig_build.bench_dask_parallel_efficiency,
+    "memory": fig_build.bench_memory,
+    "storage": fig_build.bench_storage,
+    "loader_vs_raw_h5py": fig_load.bench_loader_vs_raw_h5py,
+    "loader_vs_mp4_decode": fig_load.bench_loader_vs_mp4_decode,
+    "trainer_rss": fig_train.bench_trainer_rss,
+    "data_wait": fig_train.bench_data_wait,
+}
+GROUPS: dict[str, tuple[str, ...]] = {
+    "decode": ("decode_vs_ffmpeg", "merged_vs_per_clip"),
+    "build": ("dask", "memory", "storage"),
+    "load": ("loader_vs_raw_h5py", "loader_vs_mp4_decode"),
+    "train": ("trainer_rss", "data_wait"),
+}
+#: figure -> (comparison, goal)
+GOALS: dict[str, tuple[str, float]] = {
+    "decode_vs_ffmpeg": (">=", 0.9),
+    "merged_vs_per_clip": (">=", 1.2),
+    "dask_parallel_efficiency": (">=", 0.8),
+    "worker_rss_10min_vs_1min": ("<=", 1.1),
+    "jpeg_size_ratio": (">=", 8.0),
+    "jpeg_psnr_db": (">=", 35.0),
+    "loader_vs_raw_h5py": (">=", 0.9),
+    "loader_vs_mp4_decode": (">=", 5.0),
+    "trainer_rss_epoch_vs_50_steps": ("<=", 1.1),
+    "data_wait_share": ("<=", 0.05),
+}
+
+
+def met(figure: str, value: float) -> bool:
+    """Whether ``value`` reaches the figure's goal."""
+    op, goal = GOALS[figure]
+    return math.isfinite(value) and (value >= goal if op == ">=" else value <= goal)
+
+
+def conditions(size_name: str) -> dict:
+    """The machine and the run: CPUs, load, date, sizes, versions."""
+    return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "cpus": os.cpu_count(), "load_average_start": load_average(), "platform": platform.platform(),
+            "python": platform.python_version(), "size": size_name,
+            "sizes": dataclasses.asdict(SIZES[size_name])}
+
+
+def run(names: list[str], cache: Path, size_name: str) -> dict:
+    """Run the named measurements; returns the JSON document (figures at the top level)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    results: dict = {"conditions": conditions(size_name), "seconds": {}}
+    for name in names:
+        t0 = time.perf_counter()
+        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+        results.update(MEASUREMENTS[name](cache.resolve(), SIZES[size_name]))
+        results["seconds"][name] = round(time.perf_counter() - t0, 1)
+        results["conditions"].setdefault("load_average_after", {})[name] = load_average()
+    results["goals"] = {k: f"{op} {goal:g}" for k, (op, goal) in GOALS.items() if k in results}
+    results["met"] = {k: met(k, results[k]) for k in GOALS if k in results}
+    return results
+
+
+def table(results: dict) -> str:
+    """Markdown table: figure, value, goal, met?"""
+    lines = ["| figure | value | goal | met? |", "|---|---:|---|---|"]
+    for fig, (op, goal) in GOALS.items():
+        if fig in results:
+            lines.append(f"| {fig} | {results[fig]:.3f} | {op} {goal:g} | {'yes' if results['met'][fig] else 'NO'} |")
+    return "\n".join(lines)
+
+
+def notes(results: dict) -> list[str]:
+    """Lines of context under the table: storage per encoding, the Dask ceiling, CPU-time ratios."""
+    lines = []
+    for enc, r in results.get("storage", {}).items():
+        lines.append(f"storage {enc}: {r['bytes_per_clip'] / 1e6:.2f} MB/clip ({r['size_ratio_vs_raw']:.2f}x smaller "
+                     f"than raw), read {r['read_clips_per_s']:.1f} clips/s, PSNR {r['psnr_db']:.1f} dB")
+    if "dask" in results:
+        d = results["dask"]
+        lines.append(f"dask: shard stage alone {d['shard_stage_efficiency']:.3f}; one worker keeps "
+                     f"{d['cores_busy_1_worker']:.2f} cores busy, so at most {d['ceiling']:.3f} on this machine")
+    for key in ("decode", "merge", "loader_h5py", "loader_mp4"):
+        if key in results:
+            lines.append(f"{key}: CPU-time ratio {results[key]['cpu_ratio']:.3f} (same sides, CPU seconds per unit)")
+    return lines
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    choices = [*GROUPS, "all", *MEASUREMENTS]
+    p = argparse.ArgumentParser(prog="egoimu bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", nargs="*", default=["all"], choices=choices, metavar="GROUP",
+                   help=f"groups: {', '.join(GROUPS)} or all (default); or single measurements: "
+                        f"{', '.join(MEASUREMENTS)}")
+    p.add_argument("--json", type=Path, help="write the results here")
+    p.add_argument("--cache", type=Path, default=Path(".bench"), help="generated data, reused (default .bench)")
+    p.add_argument("--size", choices=sorted(SIZES), default="full",
+                   help="data sizes: full (default, the figures) or tiny (seconds-long smoke run)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen groups, print the table and the measurement details; ``--json FILE`` writes them."""
+    args = parse_args(argv)
+    names: list[str] = []
+    for what in args.what:
+        for name in (MEASUREMENTS if what == "all" else GROUPS.get(what, (what,))):
+            if name not in names:
+                names.append(name)
+    results = run(names, args.cache, args.size)
+    print(table(results))
+    print("\n".join(notes(results)))
+    cond = results["conditions"]
+    print(f"conditions: {cond['cpus']} CPUs, load averages {cond['load_average_start']} at the start; "
+          f"sizes '{args.size}'; seconds per measurement {results['seconds']}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2, sort_keys=True, default=str) + "\n")
+    return 0
