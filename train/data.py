@@ -59,6 +59,7 @@ Usage (any training loop; single process: rank 0 of 1)::
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import warnings
 from collections import OrderedDict
@@ -174,6 +175,14 @@ class SplitIndex:
         clips = clips.assign(path=clips.shard.map(paths))[list(INDEX_COLUMNS)]
         shards = shards.assign(path=shards.shard.map(paths))[["shard", "path", "n_clips", "bytes"]]
         return cls(root, split, clips, shards, manifest.summary, hashlib.sha256(raw).hexdigest())
+
+    def labelled(self) -> SplitIndex:
+        """This split restricted to its labelled clips (verb_class >= 0), in manifest order, same shards;
+        e.g. without the unlabelled windows of ``--ssl-windows``. May be empty (``n == 0``)."""
+        sub = copy.copy(self)
+        sub.clips = self.clips[self.clips.verb_class >= 0].reset_index(drop=True)
+        sub.n = len(sub.clips)
+        return sub
 
 
 class _Reader:

@@ -173,13 +173,6 @@ def check_verb_labels(index: SplitIndex, num_verbs: int) -> int:
     return n
 
 
-def labelled_only(index: SplitIndex) -> SplitIndex:
-    """``index`` restricted to its labelled clips (verb_class >= 0), in manifest order (same shards)."""
-    clips = index.clips[index.clips.verb_class >= 0].reset_index(drop=True)
-    summary = {"normalisation": index.norm, "config_sha256": index.config_sha256}
-    return SplitIndex(index.root, index.split, clips, index.shards, summary, index.manifest_sha256)
-
-
 def validate(model: Model, root: Path, cfg: TrainConfig, device: torch.device) -> tuple[dict[str, Any], str]:
     """Rank 0's per-epoch validation: ({"val_roc_auc", "val_n"}, message) for the contrastive objective
     (correspondence ROC-AUC over every validation clip), ({"val_top1", "val_n"}, message) for a verb
@@ -331,7 +324,7 @@ def train(args: argparse.Namespace, info) -> int:
     if cfg.objective in VERB_OBJECTIVES:
         for split_index in splits:
             check_verb_labels(split_index, cfg.num_verbs)
-        index = labelled_only(index)  # the classifier learns from labelled clips only, not --ssl-windows ones
+        index = index.labelled()  # the classifier learns from labelled clips only, not --ssl-windows ones
     dcfg = tc.data_config(cfg)
     stream = ClipStream(index, dcfg, train=True, rank=info.rank, world_size=info.world_size)
     loader = make_loader(stream, dcfg)

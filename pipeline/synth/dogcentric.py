@@ -228,30 +228,28 @@ def render_frame(scene: dict, pose: dict[str, float], u: np.ndarray, v: np.ndarr
     return np.clip(out * scene["shade"], 0, 255).astype(np.uint8).reshape(*u.shape, 3)
 
 
+def _signal(head: str, head_strength: str, video: str = "nothing (only the camera motion shows it)",
+            video_kind: str = "none", video_strength: str = "none") -> dict[str, str]:
+    return {"head": head, "head_strength": head_strength, "video": video, "video_kind": video_kind,
+            "video_strength": video_strength}
+
+
 #: What each activity's clips carry (``synth_truth.json`` ``activity_signals``, copied into a build's manifest
 #: as ``source.signals`` so that reports can say what the generator builds in). Keys as the EPIC generator's.
 ACTIVITY_SIGNALS: dict[str, dict[str, str]] = {
-    "Walk": {"head": "forward walk 0.6-1.4 m/s, gait bob 1.8-3 Hz, sway", "head_strength": "strong",
-             "video": "scene flows past (forward translation)", "video_kind": "camera motion",
-             "video_strength": "moderate"},
-    "Shake": {"head": "roll oscillation 25-45 deg at 4-6 Hz for 1.2-2.5 s", "head_strength": "strong",
-              "video": "nothing (only the camera motion shows it)", "video_kind": "none", "video_strength": "none"},
-    "LookLeft": {"head": "yaw 35-75 deg to the left, hold, back", "head_strength": "strong",
-                 "video": "nothing (only the camera motion shows it)", "video_kind": "none", "video_strength": "none"},
-    "LookRight": {"head": "yaw 35-75 deg to the right, hold, back", "head_strength": "strong",
-                  "video": "nothing (only the camera motion shows it)", "video_kind": "none", "video_strength": "none"},
-    "Car": {"head": "8-15 Hz vibration and bumps", "head_strength": "moderate",
-            "video": "car interior scene", "video_kind": "scene", "video_strength": "strong"},
-    "Drink": {"head": "pitch down 40-60 deg, bob 3-4.5 Hz", "head_strength": "moderate",
-              "video": "blue bowl on the ground", "video_kind": "prop", "video_strength": "moderate"},
-    "Feed": {"head": "pitch down 40-60 deg, bob 1.2-2.2 Hz", "head_strength": "moderate",
-             "video": "brown bowl on the ground", "video_kind": "prop", "video_strength": "moderate"},
-    "Sniff": {"head": "pitch down 25-45 deg, slow walk, sweeping yaw", "head_strength": "moderate",
-              "video": "nothing (only the camera motion shows it)", "video_kind": "none", "video_strength": "none"},
-    "Pet": {"head": "sway and pats 1-2 Hz", "head_strength": "weak",
-            "video": "nothing (only the camera motion shows it)", "video_kind": "none", "video_strength": "none"},
-    "Ball": {"head": "running, sweeping yaw, pitch and roll", "head_strength": "moderate",
-             "video": "red-yellow ball on the ground", "video_kind": "prop", "video_strength": "moderate"},
+    "Walk": _signal("forward walk 0.6-1.4 m/s, gait bob 1.8-3 Hz, sway", "strong",
+                    "scene flows past (forward translation)", "camera motion", "moderate"),
+    "Shake": _signal("roll oscillation 25-45 deg at 4-6 Hz for 1.2-2.5 s", "strong"),
+    "LookLeft": _signal("yaw 35-75 deg to the left, hold, back", "strong"),
+    "LookRight": _signal("yaw 35-75 deg to the right, hold, back", "strong"),
+    "Car": _signal("8-15 Hz vibration and bumps", "moderate", "car interior scene", "scene", "strong"),
+    "Drink": _signal("pitch down 40-60 deg, bob 3-4.5 Hz", "moderate", "blue bowl on the ground", "prop", "moderate"),
+    "Feed": _signal("pitch down 40-60 deg, bob 1.2-2.2 Hz", "moderate", "brown bowl on the ground", "prop",
+                    "moderate"),
+    "Sniff": _signal("pitch down 25-45 deg, slow walk, sweeping yaw", "moderate"),
+    "Pet": _signal("sway and pats 1-2 Hz", "weak"),
+    "Ball": _signal("running, sweeping yaw, pitch and roll", "moderate", "red-yellow ball on the ground", "prop",
+                    "moderate"),
 }
 
 

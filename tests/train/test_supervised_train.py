@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from train.checkpoint import init_video_weights, read_checkpoint
 from train.config import ConfigError, TrainConfig
 from train.data import DataError, SplitIndex
-from train.loop import ContrastivePair, build_model, check_verb_labels, labelled_only, main, make_optimizer
+from train.loop import ContrastivePair, build_model, check_verb_labels, main, make_optimizer
 from train.models.classifier import VerbClassifier, verb_loss, verb_top1
 from train.models.heads import Encoder
 from train.models.registry import build_encoder
@@ -224,7 +224,7 @@ def test_verb_objectives_train_on_labelled_clips_only(built_epic):
     _, data = built_epic
     index = SplitIndex.open(data, "train")
     index.clips = index.clips.assign(verb_class=[-1 if i % 3 == 0 else v for i, v in enumerate(index.clips.verb_class)])
-    sub = labelled_only(index)
+    sub = index.labelled()
     expected = index.clips[index.clips.verb_class >= 0]
     assert sub.n == len(expected) < index.n
     assert list(sub.clips.clip_id) == list(expected.clip_id)  # manifest order kept

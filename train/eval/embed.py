@@ -32,7 +32,6 @@ the model-input settings), the build's manifest sha256, the split and the clip s
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import json
 import os
@@ -131,9 +130,7 @@ def read_features(path: str | Path) -> FeatureSet:
 
 def _labelled(index: SplitIndex) -> SplitIndex:
     """The same split restricted to its labelled clips (verb_class >= 0), in manifest order."""
-    sub = copy.copy(index)
-    sub.clips = index.clips[index.clips.verb_class >= 0].reset_index(drop=True)
-    sub.n = len(sub.clips)
+    sub = index.labelled()
     if sub.n == 0:
         raise RepresentationError(f"{index.root / 'clips.csv'}: split {index.split!r} has no labelled clips")
     return sub
