@@ -30,7 +30,7 @@ COPY pipeline ./pipeline
 COPY train ./train
 RUN pip install ".[pipeline]" \
  && egoimu --version \
- && python -c "import dask, decord; from pipeline.ffmpeg_bin import ffmpeg_exe; print('ffmpeg:', ffmpeg_exe())"
+ && python -c "import dask, decord; from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe; print('ffmpeg:', ffmpeg_exe())"
 
 # Mount the dataset root at /data and an output folder at /out (see docker/README.md).
 # HOME: writable for any `--user uid:gid` (caches of dask, matplotlib, torch land in /tmp).

@@ -20,21 +20,21 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
-    "synth": Command("pipeline.synth.cli", "pipeline",
+    "synth": Command("egoimu.pipeline.synth.cli", "pipeline",
                      "write a synthetic dataset in EPIC-KITCHENS (or DogCentric) layout"),
-    "build": Command("pipeline.build", "pipeline",
+    "build": Command("egoimu.pipeline.build", "pipeline",
                      "decode, sync and shard a dataset into subject-disjoint HDF5 (Dask)"),
-    "audit": Command("manifests.audit", "",
+    "audit": Command("egoimu.manifests.audit", "",
                      "check a build: subject-disjointness, shard sha256/size/counts, accounting, checksums"),
-    "split-plan": Command("manifests.split_plan", "",
+    "split-plan": Command("egoimu.manifests.split_plan", "",
                           "plan a subject-disjoint train/validation/test split from annotation files"),
-    "train": Command("train.loop", "train",
+    "train": Command("egoimu.train.loop", "train",
                      "contrastive video/head-motion training from prebuilt shards (torchrun for DDP)"),
-    "embed": Command("train.eval.embed", "train",
+    "embed": Command("egoimu.train.eval.embed", "train",
                      "frozen video (and head-motion) features of a split or of video files, to HDF5"),
-    "eval": Command("train.eval.cli", "train",
+    "eval": Command("egoimu.train.eval.cli", "train",
                     "the paper's evaluations: correspondence, linear probe, supervised baselines, DogCentric"),
-    "report": Command("train.report", "train",
+    "report": Command("egoimu.train.report", "train",
                       "report.md/.html/.json and plots from evaluation results, beside the paper's numbers"),
     "bench": Command("egoimu.bench", "pipeline,train",
                      "speed and memory as ratios against baselines measured in the same run"),
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(cmd.module)
     except ModuleNotFoundError as exc:
         missing = exc.name or str(exc)
-        if missing.split(".")[0] in ("pipeline", "train", "manifests", "egoimu"):
+        if missing.split(".")[0] == "egoimu":
             raise
         print(
             f"egoimu {name}: needs the python package {missing!r}, which is not installed.\n"

@@ -83,8 +83,8 @@ def _run(command: str, main: Callable[[list[str]], int], argv: list[str]) -> Non
 
 def _data(out: Path, cfg: DemoConfig, seed: int) -> tuple[Path, Path]:
     """Synthesise and build the EPIC-style and the DogCentric-style sets; returns their build outputs."""
-    from pipeline.build import main as build
-    from pipeline.synth.cli import main as synth
+    from egoimu.pipeline.build import main as build
+    from egoimu.pipeline.synth.cli import main as synth
 
     epic, shards = out / "data" / "epic", out / "data" / "epic-shards"
     dog, dog_shards = out / "data" / "dogcentric", out / "data" / "dogcentric-shards"
@@ -108,7 +108,7 @@ def _data(out: Path, cfg: DemoConfig, seed: int) -> tuple[Path, Path]:
 
 def _train(run: Path, shards: Path, cfg: DemoConfig, seed: int, steps: int, *extra: str) -> Path:
     """One ``egoimu train`` run (resumed if it was interrupted; skipped if complete); returns its last.pt."""
-    from train.loop import main as train
+    from egoimu.train.loop import main as train
 
     last = run / "last.pt"
     if last.exists() and (run / "done").exists():
@@ -135,7 +135,7 @@ def _trainings(out: Path, shards: Path, cfg: DemoConfig, seed: int) -> dict[str,
 def _evaluations(out: Path, shards: Path, dog_shards: Path, runs: dict[str, Path], cfg: DemoConfig,
                  seed: int) -> None:
     """Tables 1-5 of one seed into out/results/seed<seed>/."""
-    from train.eval.cli import main as evaluate
+    from egoimu.train.eval.cli import main as evaluate
 
     res, cache = out / "results" / f"seed{seed}", out / "features"
     if (res / "done").exists():
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(cfg.seeds):
             runs = _trainings(out, shards, cfg, seed)
             _evaluations(out, shards, dog_shards, runs, cfg, seed)
-        from train.report import main as report
+        from egoimu.train.report import main as report
 
         _run("report", report, [str(out / "results"), str(out / "runs"), "--out", str(out / "report"),
                                 "--title", f"egoimu demo ({args.preset})"])

@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from manifests.audit_report import CHECKS, AuditResult, Finding, split_report
-from manifests.paths import PathEscapeError, resolve_inside
-from manifests.schema import (
+from egoimu.manifests.audit_report import CHECKS, AuditResult, Finding, split_report
+from egoimu.manifests.paths import PathEscapeError, resolve_inside
+from egoimu.manifests.schema import (
     FILENAMES,
     SPLITS,
     SUMMARY_FILENAME,
@@ -39,7 +39,7 @@ from manifests.schema import (
     read_summary,
     read_table,
 )
-from manifests.shardfmt import ID_WIDTHS, LABELS, TIMES, ShardFormatError, ShardLayout, validate_shard
+from egoimu.manifests.shardfmt import ID_WIDTHS, LABELS, TIMES, ShardFormatError, ShardLayout, validate_shard
 
 HASH_BLOCK = 8 << 20  # bytes per read when hashing
 SMALL = (*ID_WIDTHS, *LABELS, *TIMES)  # datasets read whole per shard in every mode

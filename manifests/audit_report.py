@@ -1,6 +1,6 @@
 """The audit's report: findings, the per-split summary, and the text / JSON renderings.
 
-Kept apart from :mod:`manifests.audit` (the checks) so that each stays small; both need only pandas.
+Kept apart from :mod:`egoimu.manifests.audit` (the checks) so that each stays small; both need only pandas.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from manifests.schema import SPLITS
+from egoimu.manifests.schema import SPLITS
 
 CHECKS: dict[str, str] = {
     "manifests": "manifest.json and the four tables load, validate and agree",

@@ -41,8 +41,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from manifests.paths import PathEscapeError, check_relative, resolve_inside
-from manifests.shardfmt import IMU_CHANNELS
+from egoimu.manifests.paths import PathEscapeError, check_relative, resolve_inside
+from egoimu.manifests.shardfmt import IMU_CHANNELS
 
 MANIFEST_SCHEMA_VERSION: int = 1
 VERSION_COLUMN = "schema_version"

@@ -35,7 +35,7 @@ is made, from the project root, with::
         --estimate-missing P35_101,P35_103,P35_104,P35_105,P35_107,P35_108,P35_109,P37_101,P37_102,P37_103 \\
         --out manifests/epic100_headmotion_split.csv
 
-(``python -m manifests.split_plan`` takes the same arguments). Adding ``EPIC_100_train.csv`` to the
+(``python -m egoimu.manifests.split_plan`` takes the same arguments). Adding ``EPIC_100_train.csv`` to the
 ANNOTATIONS replaces the P35/P37 estimates by real counts.
 """
 

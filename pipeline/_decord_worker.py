@@ -1,6 +1,6 @@
-"""Child process of :mod:`pipeline.video`'s decord backend: decode frames, stream them raw on stdout.
+"""Child process of :mod:`egoimu.pipeline.video`'s decord backend: decode frames, stream them raw on stdout.
 
-Run as ``python -m pipeline._decord_worker SPEC.json`` (a subprocess, never multiprocessing: Dask's
+Run as ``python -m egoimu.pipeline._decord_worker SPEC.json`` (a subprocess, never multiprocessing: Dask's
 daemonic worker processes cannot fork multiprocessing children). A crash or hang here (decord can
 segfault or loop on broken files) kills only this process; the parent turns it into a VideoError.
 
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     """Decode the frames listed in the spec file ``argv[0]`` to stdout; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) != 1:
-        print("usage: python -m pipeline._decord_worker SPEC.json", file=sys.stderr)
+        print("usage: python -m egoimu.pipeline._decord_worker SPEC.json", file=sys.stderr)
         return 2
     try:
         with open(argv[0], encoding="utf-8") as fh:

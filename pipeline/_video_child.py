@@ -1,6 +1,6 @@
-"""Decode engine of :mod:`pipeline.video`: child processes that stream raw frames, with timeouts.
+"""Decode engine of :mod:`egoimu.pipeline.video`: child processes that stream raw frames, with timeouts.
 
-A :class:`FrameStream` owns one child (``ffmpeg`` or ``python -m pipeline._decord_worker``) whose
+A :class:`FrameStream` owns one child (``ffmpeg`` or ``python -m egoimu.pipeline._decord_worker``) whose
 stdout carries raw RGB24 frames back to back and whose stderr carries diagnostics. Frames are read
 in fixed-size reads with a *stall* timeout: if the child produces no byte for ``timeout_s`` seconds
 while we wait for one, it is killed and :class:`ChildFailed` is raised. Time the consumer spends
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.ffmpeg_bin import ffmpeg_exe
+from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
 
 _ERR_TAIL_BYTES = 8192
 _REAP_TIMEOUT_S = 10.0
@@ -39,7 +39,7 @@ _SHOWN_TB = re.compile(rb"Parsed_showinfo.*config in time_base: (\d+)/(\d+)")
 
 
 class ChildFailed(Exception):
-    """A decoder child hung, crashed, or delivered short/corrupt output (internal to pipeline.video).
+    """A decoder child hung, crashed, or delivered short/corrupt output (internal to egoimu.pipeline.video).
 
     ``hung``: the child was killed by the stall timeout; ``overshoot``: ffmpeg's seek landed after
     the first wanted frame (nothing was delivered; retry with an earlier seek).
@@ -292,7 +292,7 @@ def ffmpeg_argv(exe: str, path: str, *, seek_s: Fraction | None, select: str, n_
 
     ``scale`` = (width, height) after the short-side resize, ``crop`` = (x, y, side). Output:
     ``n_out`` frames of rawvideo rgb24 on stdout. ``-copyts`` keeps the container timestamps that
-    :func:`pipeline.video.probe_video` measured; ``-seek_timestamp 1`` makes ``-ss`` absolute on that
+    :func:`egoimu.pipeline.video.probe_video` measured; ``-seek_timestamp 1`` makes ``-ss`` absolute on that
     timeline; ``-noaccurate_seek`` leaves frame dropping to the select filter alone. ``showinfo``
     logs every selected frame's timestamp to stderr, so each delivered frame is checked.
     """
@@ -311,12 +311,9 @@ def ffmpeg_argv(exe: str, path: str, *, seek_s: Fraction | None, select: str, n_
 
 # -- decord --------------------------------------------------------------------------------------
 def decord_argv(spec_path: str) -> tuple[list[str], dict]:
-    """Argument list and environment for ``python -m pipeline._decord_worker SPEC`` (not multiprocessing:
+    """Argument list and environment for ``python -m egoimu.pipeline._decord_worker SPEC`` (not multiprocessing:
     Dask's daemonic worker processes cannot have multiprocessing children)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return [sys.executable, "-m", "pipeline._decord_worker", spec_path], env
+    return [sys.executable, "-m", "egoimu.pipeline._decord_worker", spec_path], dict(os.environ)
 
 
 def write_spec(path: str, scale: tuple[int, int], crop: tuple[int, int, int], threads: int,

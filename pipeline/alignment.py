@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.imu import ImuConfig, SyncParams, retime
+from egoimu.pipeline.imu import ImuConfig, SyncParams, retime
 
 
 def truth_alignment_ms(root: Path, video_id: str, kind: str, ms: np.ndarray, sync: SyncParams,

@@ -1,6 +1,6 @@
 """``egoimu build ROOT OUT``: EPIC-KITCHENS (or DogCentric) → subject-disjoint sharded HDF5 + manifests.
 
-Stages (each a pure function; :mod:`pipeline.graph` runs the heavy ones on Dask):
+Stages (each a pure function; :mod:`egoimu.pipeline.graph` runs the heavy ones on Dask):
 
 1. sources — annotation rows → segments or recorded rejections; each video's files located;
 2. probe — one task per video: hashes, exact fps and frame count, IMU re-timing and sync;
@@ -20,10 +20,10 @@ from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
-from pipeline.config import BuildConfig, ShardConfig, SplitConfig
-from pipeline.graph import dask_client, run_tasks
-from pipeline.manifest_writer import print_summary, source_record, write_manifests
-from pipeline.plan import (
+from egoimu.pipeline.config import BuildConfig, ShardConfig, SplitConfig
+from egoimu.pipeline.graph import dask_client, run_tasks
+from egoimu.pipeline.manifest_writer import print_summary, source_record, write_manifests
+from egoimu.pipeline.plan import (
     ClipRow,
     assign_splits,
     place_clips,
@@ -32,9 +32,9 @@ from pipeline.plan import (
     window_rows,
     with_splits,
 )
-from pipeline.recordings import RecordingTask, probe_recording
-from pipeline.shard_writer import build_shard, completed_result
-from pipeline.sources import dogcentric, epic
+from egoimu.pipeline.recordings import RecordingTask, probe_recording
+from egoimu.pipeline.shard_writer import build_shard, completed_result
+from egoimu.pipeline.sources import dogcentric, epic
 
 SINGLE_SPLIT = "test"  # DogCentric: every clip in one split; folds by dog are made at evaluation
 

@@ -1,8 +1,8 @@
 """The build's configuration: one frozen dataclass per stage, bundled in :class:`BuildConfig`.
 
 Every field is marked ``# paper`` (stated in arXiv 2110.01680) or ``# ours`` (egoimu's choice) in the
-stage's own module (:mod:`pipeline.clips`, :mod:`pipeline.video`, :mod:`pipeline.imu`,
-:mod:`pipeline.spectrogram`) or here. The whole config is saved in ``manifest.json`` and its sha256
+stage's own module (:mod:`egoimu.pipeline.clips`, :mod:`egoimu.pipeline.video`, :mod:`egoimu.pipeline.imu`,
+:mod:`egoimu.pipeline.spectrogram`) or here. The whole config is saved in ``manifest.json`` and its sha256
 in every shard; settings that do not change the output (workers, scheduler) are not part of it.
 
 A YAML/JSON file given with ``--config`` holds any subset of the sections, e.g.::
@@ -22,12 +22,12 @@ from typing import Any
 
 import yaml
 
-from manifests.schema import config_sha256
-from manifests.shardfmt import ENCODINGS
-from pipeline.clips import ClipConfig
-from pipeline.imu import ImuConfig
-from pipeline.spectrogram import SpecConfig
-from pipeline.video import VideoConfig
+from egoimu.manifests.schema import config_sha256
+from egoimu.manifests.shardfmt import ENCODINGS
+from egoimu.pipeline.clips import ClipConfig
+from egoimu.pipeline.imu import ImuConfig
+from egoimu.pipeline.spectrogram import SpecConfig
+from egoimu.pipeline.video import VideoConfig
 
 PAPER_RATIO = (30044, 3032, 4379)  # paper: train:validation:test clip counts of its own split
 

@@ -1,4 +1,4 @@
-"""Turn a finished build (plan + shard results) into the manifests of :mod:`manifests.schema`.
+"""Turn a finished build (plan + shard results) into the manifests of :mod:`egoimu.manifests.schema`.
 
 Written last, after every shard: ``clips.csv`` (every input row, written or rejected with a reason),
 ``shards.csv``, ``recordings.csv``, ``splits.csv`` and ``manifest.json`` (config, split rule, per-split
@@ -15,12 +15,12 @@ from typing import Any
 
 import pandas as pd
 
-from manifests.schema import Manifest, columns
-from pipeline.config import BuildConfig
-from pipeline.plan import SPLITS, ClipRow
-from pipeline.recordings import RecordingResult
-from pipeline.shard_writer import ShardResult, ShardTask
-from pipeline.spectrogram import RunningStats
+from egoimu.manifests.schema import Manifest, columns
+from egoimu.pipeline.config import BuildConfig
+from egoimu.pipeline.plan import SPLITS, ClipRow
+from egoimu.pipeline.recordings import RecordingResult
+from egoimu.pipeline.shard_writer import ShardResult, ShardTask
+from egoimu.pipeline.spectrogram import RunningStats
 
 
 def _clips_table(rows: list[ClipRow], tasks: list[ShardTask], results: list[ShardResult], cfg: BuildConfig

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from manifests.paths import resolve_inside
-from pipeline._memory import trim
-from pipeline.alignment import summarise_ms, truth_alignment_ms
-from pipeline.imu import (
+from egoimu.manifests.paths import resolve_inside
+from egoimu.pipeline._memory import trim
+from egoimu.pipeline.alignment import summarise_ms, truth_alignment_ms
+from egoimu.pipeline.imu import (
     ImuConfig,
     ImuCoverageError,
     ImuError,
@@ -27,7 +27,7 @@ from pipeline.imu import (
     read_imu_csv,
     sync_for_video,
 )
-from pipeline.video import VideoConfig, VideoError, probe_video
+from egoimu.pipeline.video import VideoConfig, VideoError, probe_video
 
 VIDEO_UNREADABLE = "video_unreadable"
 IMU_UNREADABLE = "imu_unreadable"
@@ -73,7 +73,7 @@ class RecordingResult:
     accl_sync: tuple[float, float] = (0.0, 1.0)  # (offset_s, scale)
     gyro_sync: tuple[float, float] = (0.0, 1.0)
     start: tuple[int, int] = (0, 1)  # container time of frame 0, s (exact), for the ffmpeg seek
-    decord_safe: bool = True  # decord returns the right frames for this container (see pipeline.video)
+    decord_safe: bool = True  # decord returns the right frames for this container (see egoimu.pipeline.video)
     align_ms: tuple[float, float, float] = (float("nan"),) * 3  # vs synthetic truth: median, p95, max
     imu_rows_dropped: int = 0  # NaN + duplicate rows removed while cleaning (both files)
     imu_rows_reordered: int = 0  # non-monotonic rows fixed by sorting

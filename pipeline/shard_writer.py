@@ -2,7 +2,7 @@
 
 A shard task holds an ordered list of clips (grouped by video, by start). For each video the IMU is
 read and re-timed once and all its windows are resampled in one vectorised call; the video is decoded
-once per run of nearby clips (:func:`pipeline.video.decode_clips`), frames streaming straight into the
+once per run of nearby clips (:func:`egoimu.pipeline.video.decode_clips`), frames streaming straight into the
 shard row by row, so memory is bounded by one run of clips, whatever the video's length.
 
 Files are written under a temporary name in the shard's folder and renamed when complete; a sidecar
@@ -24,14 +24,14 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from manifests.paths import resolve_inside
-from manifests.shardfmt import ShardLayout, create_shard, new_shard_file, write_clip
-from pipeline._memory import trim
-from pipeline.config import BuildConfig
-from pipeline.imu import SyncParams, prepare_stream, read_imu_csv, resample_windows
-from pipeline.recordings import sha256_file
-from pipeline.spectrogram import RunningStats, spectrogram
-from pipeline.video import ClipError, VideoError, VideoInfo, decode_clips
+from egoimu.manifests.paths import resolve_inside
+from egoimu.manifests.shardfmt import ShardLayout, create_shard, new_shard_file, write_clip
+from egoimu.pipeline._memory import trim
+from egoimu.pipeline.config import BuildConfig
+from egoimu.pipeline.imu import SyncParams, prepare_stream, read_imu_csv, resample_windows
+from egoimu.pipeline.recordings import sha256_file
+from egoimu.pipeline.spectrogram import RunningStats, spectrogram
+from egoimu.pipeline.video import ClipError, VideoError, VideoInfo, decode_clips
 
 IMU_WINDOW = "imu_window"  # rejection: window outside the IMU's coverage or over a gap
 DECODE_ERROR = "decode_error"

@@ -5,7 +5,7 @@ clip starting at S seconds (video timeline, S on the 1/24 grid) is the source fr
 S + k/24: index ``floor((S + k/24)·fps)`` in exact rationals (docs/conventions.md).
 
 Decoding streams: a video is decoded once per *run* of nearby clips (``plan_runs``), by a child
-process (ffmpeg, or decord in ``python -m pipeline._decord_worker``) that writes raw RGB24 frames
+process (ffmpeg, or decord in ``python -m egoimu.pipeline._decord_worker``) that writes raw RGB24 frames
 to a pipe; only the clips in flight are buffered. Hangs are killed after ``VideoConfig.timeout_s``
 without output; crashes, short output and clips past the decodable end become
 :class:`VideoError`/:class:`ClipError`, raised or yielded per the ``on_error`` policy.
@@ -34,8 +34,8 @@ from numbers import Rational
 
 import numpy as np
 
-from pipeline import _video_child as child
-from pipeline.ffmpeg_bin import ffmpeg_exe
+from egoimu.pipeline import _video_child as child
+from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
 
 BACKENDS = ("ffmpeg", "decord")
 ON_ERROR = ("raise", "yield")

@@ -37,7 +37,7 @@ def real_dir(shared_epic) -> Path:
 @pytest.fixture(scope="session")
 def synth_epic(tmp_path_factory):
     """Factory ``synth_epic(**SynthEpicConfig fields) -> (root, summary)``, cached per config."""
-    from pipeline.synth.epic import SynthEpicConfig, generate_epic
+    from egoimu.pipeline.synth.epic import SynthEpicConfig, generate_epic
 
     cache: dict = {}
 
@@ -83,10 +83,24 @@ def epic_build_src(synth_epic) -> tuple[Path, dict]:
 @pytest.fixture(scope="session")
 def built_epic(epic_build_src, tmp_path_factory) -> tuple[Path, Path]:
     """``(dataset root, build output)``: the BUILD set built once on a 2-worker LocalCluster."""
-    from pipeline.build import main as build_main
+    from egoimu.pipeline.build import main as build_main
 
     root, _ = epic_build_src
     out = tmp_path_factory.mktemp("built") / "out"
     rc = build_main([str(root), str(out), "--workers", "2", "--clips-per-shard", "8", "--quiet"])
     assert rc == 0, "the shared build failed"
     return root, out
+
+
+@pytest.fixture
+def user_folder(tmp_path) -> Path:
+    """A working folder holding a user's own ``train.py``, ``pipeline/`` and ``manifests/``: each fails loudly if
+    imported, so a command run from here proves that egoimu's subpackages are not shadowed by them."""
+    folder = tmp_path / "user"
+    trap = "raise ImportError('the user\\'s own {name} was imported instead of egoimu\\'s')\n"
+    (folder / "pipeline").mkdir(parents=True)
+    (folder / "manifests").mkdir()
+    (folder / "train.py").write_text(trap.format(name="train.py"))
+    (folder / "pipeline" / "__init__.py").write_text(trap.format(name="pipeline/"))
+    (folder / "manifests" / "__init__.py").write_text(trap.format(name="manifests/"))
+    return folder

@@ -9,7 +9,7 @@ with head motion whose AcclY, GyroX and GyroZ change sign (AcclX, AcclZ and Gyro
 - spec (6, 33, 50): unchanged. The stored spectrogram is log(|STFT| + eps) per channel (magnitude, with
   the frame mean's magnitude as DC bin), and |STFT(-x)| = |-STFT(x)| = |STFT(x)|; negation is exact in
   floating point, so the spectrogram of the sign-flipped raw imu equals the stored one bit for bit
-  (tests/train/test_data.py checks this with ``pipeline.spectrogram``).
+  (tests/train/test_data.py checks this with ``egoimu.pipeline.spectrogram``).
 
 Which clips flip: :func:`flip_decisions` draws one uniform number per clip of the split from a generator
 seeded with (seed, epoch) and flips clip i when u[i] < p, so the decision depends only on
@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from manifests.shardfmt import IMU_CHANNELS
+from egoimu.manifests.shardfmt import IMU_CHANNELS
 
 #: Channels whose sign a horizontal image flip changes (docs/conventions.md).
 FLIP_SIGN_CHANNELS: tuple[str, ...] = ("AcclY", "GyroX", "GyroZ")

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from train.models.slowfast import CheckpointError, load_pytorchvideo_checkpoint
+from egoimu.train.models.slowfast import CheckpointError, load_pytorchvideo_checkpoint
 
 CKPT_FORMAT = "egoimu.train/1"
 

@@ -37,16 +37,16 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from manifests.schema import config_sha256
-from train.data import DataConfig, video_to_float
-from train.models.registry import MODELS
+from egoimu.manifests.schema import config_sha256
+from egoimu.train.data import DataConfig, video_to_float
+from egoimu.train.models.registry import MODELS
 
 AMP_MODES = ("auto", "bf16", "off")
 HEADS = ("mlp", "linear")
 #: The supervised objectives and the encoder each trains (train/models/classifier.py).
 VERB_OBJECTIVES: dict[str, str] = {"verb_video": "video", "verb_imu": "imu"}
 OBJECTIVES = ("contrastive", *VERB_OBJECTIVES)
-MAX_LOGIT_SCALE = 100.0  # as train.loss.ContrastiveLoss's default clamp
+MAX_LOGIT_SCALE = 100.0  # as egoimu.train.loss.ContrastiveLoss's default clamp
 #: Settings that cannot change the trained weights: not hashed, and a resume may change them.
 RUNTIME_KEYS = frozenset({"num_workers", "log_every", "ckpt_every", "eval_every_epoch"})
 

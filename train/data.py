@@ -28,7 +28,7 @@ Order (E = epoch, N clips in the split, B = batch_size, W = world_size, r = rank
 - DataLoader worker w (of K) of a rank makes that rank's batches k + w, k + w + K, ... where k is the
   resume position (:meth:`ClipStream.set_position`); the DataLoader's in-order round robin then hands
   them out as k, k + 1, ... The batches depend only on (seed, epoch, rank, world_size) — not on K.
-- flips (training, ``hflip`` > 0): :func:`train.augment.flip_decisions` from (seed, epoch, clip index).
+- flips (training, ``hflip`` > 0): :func:`egoimu.train.augment.flip_decisions` from (seed, epoch, clip index).
 
 Reading: shards are opened lazily in the process that iterates (each DataLoader worker; never before
 the fork), at most ``MAX_OPEN_FILES`` at a time, closed when the epoch's iteration ends. A clip costs one
@@ -40,7 +40,7 @@ batch (the batch is then short; a batch whose every clip fails still raises).
 
 Usage (any training loop; single process: rank 0 of 1)::
 
-    from train.data import ClipStream, DataConfig, SplitIndex, make_loader, video_to_float
+    from egoimu.train.data import ClipStream, DataConfig, SplitIndex, make_loader, video_to_float
 
     cfg = DataConfig(batch_size=16, num_workers=4, seed=0, hflip=0.5)
     index = SplitIndex.open("/data/epic_out", "train")   # DataError if the manifest or a shard is off
@@ -74,10 +74,10 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from manifests.paths import PathEscapeError, resolve_inside
-from manifests.schema import SPLITS, SUMMARY_FILENAME, Manifest, ManifestError
-from manifests.shardfmt import ShardFormatError, ShardLayout, validate_shard_attrs
-from train.augment import STREAM_DROP, STREAM_ORDER, flip_decisions, hflip_clip_, seeded_rng
+from egoimu.manifests.paths import PathEscapeError, resolve_inside
+from egoimu.manifests.schema import SPLITS, SUMMARY_FILENAME, Manifest, ManifestError
+from egoimu.manifests.shardfmt import ShardFormatError, ShardLayout, validate_shard_attrs
+from egoimu.train.augment import STREAM_DROP, STREAM_ORDER, flip_decisions, hflip_clip_, seeded_rng
 
 #: Kinetics-400 RGB statistics of pytorchvideo's SlowFast checkpoints (inputs in [0, 1]).
 KINETICS_MEAN: tuple[float, float, float] = (0.45, 0.45, 0.45)

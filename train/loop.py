@@ -13,7 +13,7 @@ epoch rank 0 logs the validation correspondence ROC-AUC (train/eval/corr.py) or,
 ``val_top1``, the verb accuracy over the validation split's labelled clips.
 
 Objectives (``objective``, ours): ``contrastive`` trains :class:`ContrastivePair`; ``verb_video`` and
-``verb_imu`` train a :class:`~train.models.classifier.VerbClassifier` (one backbone, a linear layer,
+``verb_imu`` train a :class:`~egoimu.train.models.classifier.VerbClassifier` (one backbone, a linear layer,
 cross-entropy over the clips with verb_class >= 0; paper Tables 1-2's video-only and head-motion-only
 classifiers, verb_video also the "fully supervised" video CNN of Tables 3-4). A verb objective refuses a
 train (or, with validation on, validation) split without labelled clips. The loop is the same for all.
@@ -57,9 +57,9 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from manifests.schema import SUMMARY_FILENAME
-from train import config as tc
-from train.checkpoint import (  # re-exported: train.eval.* and the tests import them from here
+from egoimu.manifests.schema import SUMMARY_FILENAME
+from egoimu.train import config as tc
+from egoimu.train.checkpoint import (  # re-exported: egoimu.train.eval.* and the tests import them from here
     CKPT_FORMAT,
     atomic_write,
     init_video_weights,
@@ -69,15 +69,23 @@ from train.checkpoint import (  # re-exported: train.eval.* and the tests import
     set_rng_state,
     write_checkpoint,
 )
-from train.config import OBJECTIVES, PRESETS, RUNTIME_KEYS, VERB_OBJECTIVES, ConfigError, TrainConfig, model_inputs
-from train.data import ClipStream, DataError, SplitIndex, make_loader
-from train.dist import all_reduce_mean, barrier, cleanup, get_world_size, init_distributed
-from train.eval.corr import correspondence_auc, embed_split
-from train.eval.supervised_cli import classify_split
-from train.loss import ContrastiveLoss
-from train.models.classifier import VerbClassifier, verb_top1
-from train.models.registry import build_encoders
-from train.models.slowfast import CheckpointError
+from egoimu.train.config import (
+    OBJECTIVES,
+    PRESETS,
+    RUNTIME_KEYS,
+    VERB_OBJECTIVES,
+    ConfigError,
+    TrainConfig,
+    model_inputs,
+)
+from egoimu.train.data import ClipStream, DataError, SplitIndex, make_loader
+from egoimu.train.dist import all_reduce_mean, barrier, cleanup, get_world_size, init_distributed
+from egoimu.train.eval.corr import correspondence_auc, embed_split
+from egoimu.train.eval.supervised_cli import classify_split
+from egoimu.train.loss import ContrastiveLoss
+from egoimu.train.models.classifier import VerbClassifier, verb_top1
+from egoimu.train.models.registry import build_encoders
+from egoimu.train.models.slowfast import CheckpointError
 
 
 class NonFiniteLoss(RuntimeError):
@@ -223,7 +231,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Train the video and head-motion encoders with the contrastive loss of arXiv 2110.01680 "
                     "(eq. 1), or a supervised verb classifier on one of them (--objective), on a build's train "
                     "split. Run under torchrun for DDP.",
-        epilog="key=value words override any config field (python -c 'from train.config import TrainConfig; "
+        epilog="key=value words override any config field (python -c 'from egoimu.train.config import TrainConfig; "
                "help(TrainConfig)' lists them), e.g. lr=1e-3 batch_size=8 temperature=1.0.")
     p.add_argument("data_root", help="a build's output directory (manifest.json, shards/)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")

@@ -18,7 +18,7 @@ over the N pairs and the two directions (1/(2N)) instead of 1/N^2, so that chanc
 every batch size; the two differ by the constant factor 2/N, i.e. only the effective learning rate.
 
 Distributed (torch.distributed initialised, world size W > 1): every rank gathers all ranks' embeddings
-with gradients (`train.dist.all_gather_with_grad`), so the negatives are the global batch of
+with gradients (`egoimu.train.dist.all_gather_with_grad`), so the negatives are the global batch of
 N = sum_r n_r pairs. Each rank computes the terms of its own rows (its videos against all head motions,
 its head motions against all videos) and returns (W / N) x their sum. The mean of the W per-rank values
 is L, and since the gather's backward sums every rank's contribution to each row, DDP's gradient averaging
@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from train.dist import all_gather_with_grad, get_rank, get_world_size
+from egoimu.train.dist import all_gather_with_grad, get_rank, get_world_size
 
 
 def contrastive_loss(video: torch.Tensor, imu: torch.Tensor, logit_scale: torch.Tensor | float) -> torch.Tensor:

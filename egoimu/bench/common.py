@@ -69,7 +69,7 @@ SIZES = {s.name: s for s in (FULL, TINY)}
 
 def synth(cache: Path, name: str, **fields: object) -> Path:
     """A synthetic EPIC set (``SynthEpicConfig(**fields)``) under ``cache/name``, generated once; its root."""
-    from pipeline.synth.epic import SynthEpicConfig, generate_epic
+    from egoimu.pipeline.synth.epic import SynthEpicConfig, generate_epic
 
     cfg = SynthEpicConfig(**fields)
     root = cache / name

@@ -59,7 +59,7 @@ def _decoded_video(rec: dict, encoding: str) -> np.ndarray:
         return rec["video"]
     import simplejpeg
 
-    from manifests.shardfmt import split_jpeg_frames
+    from egoimu.manifests.shardfmt import split_jpeg_frames
 
     frames = split_jpeg_frames(rec["video_jpeg"], rec["video_jpeg_offsets"])
     return np.stack([simplejpeg.decode_jpeg(f, colorspace="RGB") for f in frames])
@@ -69,7 +69,7 @@ def bench_storage(cache: Path, size: Sizes) -> dict:
     """Bytes per clip, clips/s read (JPEG decoded) and PSNR vs raw for each video encoding."""
     import h5py
 
-    from manifests.shardfmt import read_clip
+    from egoimu.manifests.shardfmt import read_clip
 
     root = synth(cache, f"{size.name}-storage-src", participants=size.storage_participants,
                  videos_per_participant=1, seconds=size.storage_seconds, seed=21)
@@ -105,11 +105,11 @@ def bench_storage(cache: Path, size: Sizes) -> dict:
 _RSS_SCRIPT = """
 import json, resource, sys
 from pathlib import Path
-from pipeline.config import BuildConfig
-from pipeline.plan import place_clips, rows_from_sources, shard_tasks, with_splits
-from pipeline.recordings import RecordingTask, probe_recording
-from pipeline.shard_writer import build_shard
-from pipeline.sources.epic import find_recording, read_annotations
+from egoimu.pipeline.config import BuildConfig
+from egoimu.pipeline.plan import place_clips, rows_from_sources, shard_tasks, with_splits
+from egoimu.pipeline.recordings import RecordingTask, probe_recording
+from egoimu.pipeline.shard_writer import build_shard
+from egoimu.pipeline.sources.epic import find_recording, read_annotations
 root, out = Path(sys.argv[1]), Path(sys.argv[2])
 cfg = BuildConfig()
 segs, rej = read_annotations(root / "EPIC_100_train.csv")
@@ -129,7 +129,7 @@ print(json.dumps({"clips": n, "maxrss_kb": resource.getrusage(resource.RUSAGE_SE
 def bench_memory(cache: Path, size: Sizes) -> dict:
     """``worker_rss_10min_vs_1min``: peak RSS of one worker process (the Dask workers' environment)
     probing and building every shard of a long vs a short video (456x256; 10 vs 1 minute at full size)."""
-    from pipeline.graph import WORKER_ENV
+    from egoimu.pipeline.graph import WORKER_ENV
 
     res = {}
     for seconds in size.memory_seconds:

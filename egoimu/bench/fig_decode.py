@@ -25,7 +25,7 @@ def hd_video(cache: Path, size: Sizes) -> tuple[Path, Path]:
 def spaced_windows(n_frames: int, fps: Fraction, n: int, window_s: int = 2, gap_s: float = 1.5) -> list[Fraction]:
     """Up to ``n`` clip starts on the 1/24 s grid, spread over the video and at least ``window_s + gap_s``
     apart (farther than the merge gap: each window is its own decode run, as in the ffmpeg baseline)."""
-    from pipeline.video import snap_to_grid
+    from egoimu.pipeline.video import snap_to_grid
 
     usable = float(Fraction(n_frames) / fps) - window_s - 0.5
     n = max(1, min(n, int(usable // (window_s + gap_s)) + 1))
@@ -36,8 +36,8 @@ def spaced_windows(n_frames: int, fps: Fraction, n: int, window_s: int = 2, gap_
 def ffmpeg_baseline_argv(path: Path, start_s: Fraction, cfg, info) -> list[str]:
     """Bare ffmpeg doing the same work for one window: seek, decode, ``fps`` frame selection, the same
     bilinear short-side scale and centre crop, rgb24 on a pipe. ``cfg``/``info``: VideoConfig/VideoInfo."""
-    from pipeline.ffmpeg_bin import ffmpeg_exe
-    from pipeline.video import resize_geometry
+    from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
+    from egoimu.pipeline.video import resize_geometry
 
     rw, rh, cx, cy = resize_geometry(info.width, info.height, cfg.size, cfg.crop)
     side, threads = cfg.crop_size, str(cfg.threads)
@@ -73,7 +73,7 @@ def _frames(decoded) -> int:
 
 def bench_decode_vs_ffmpeg(cache: Path, size: Sizes) -> dict:
     """``decode_vs_ffmpeg``: frames/s of ``decode_clips`` on isolated windows ÷ bare ffmpeg on the same."""
-    from pipeline.video import VideoConfig, decode_clips, probe_video
+    from egoimu.pipeline.video import VideoConfig, decode_clips, probe_video
 
     _, path = hd_video(cache, size)
     cfg = VideoConfig()
@@ -91,8 +91,8 @@ def bench_decode_vs_ffmpeg(cache: Path, size: Sizes) -> dict:
 
 def segment_windows(root: Path, video: Path, info) -> list[Fraction]:
     """Clip starts the build places for the video's annotated segments (centred, snapped, clamped)."""
-    from pipeline.clips import ClipConfig, segment_clip_start
-    from pipeline.sources.epic import read_annotations
+    from egoimu.pipeline.clips import ClipConfig, segment_clip_start
+    from egoimu.pipeline.sources.epic import read_annotations
 
     segments, _ = read_annotations(root / "EPIC_100_train.csv")
     starts = [segment_clip_start(s.start_s, s.stop_s, info.n_frames, info.fps, ClipConfig())
@@ -112,7 +112,7 @@ def overlap_share(starts: list[Fraction], window_s: int = 2) -> float:
 
 def bench_merged_vs_per_clip(cache: Path, size: Sizes) -> dict:
     """``merged_vs_per_clip``: clips/s of merged-window decoding ÷ one decode per clip, on replayed timings."""
-    from pipeline.video import VideoConfig, decode_clips, decode_clips_per_clip, probe_video
+    from egoimu.pipeline.video import VideoConfig, decode_clips, decode_clips_per_clip, probe_video
 
     root, path = hd_video(cache, size)
     cfg = VideoConfig()

@@ -27,7 +27,7 @@ def load_build(cache: Path, size: Sizes) -> tuple[Path, Path]:
 
 def _stream(out: Path, size: Sizes):
     """(SplitIndex, ClipStream, DataConfig, batches) over the train split, single-process, no flips."""
-    from train.data import ClipStream, DataConfig, SplitIndex
+    from egoimu.train.data import ClipStream, DataConfig, SplitIndex
 
     index = SplitIndex.open(out, "train")
     cfg = DataConfig(batch_size=min(size.batch_size, index.n), num_workers=0, hflip=0.0)
@@ -48,7 +48,7 @@ def consume(batches: Iterable[dict], n_batches: int) -> int:
 
 def loader_pass(stream, cfg, n_batches: int) -> int:
     """Clips delivered by ``make_loader(stream)`` (epoch 0) in its first ``n_batches`` batches."""
-    from train.data import make_loader
+    from egoimu.train.data import make_loader
 
     stream.set_epoch(0)
     return consume(make_loader(stream, cfg), n_batches)
@@ -95,8 +95,8 @@ class Mp4Clips:
     resized by decord to the short side, centre-cropped (one reader per video, opened once)."""
 
     def __init__(self, root: Path, index) -> None:
-        from pipeline.sources.epic import find_recording
-        from pipeline.video import VideoConfig, probe_video, resize_geometry
+        from egoimu.pipeline.sources.epic import find_recording
+        from egoimu.pipeline.video import VideoConfig, probe_video, resize_geometry
 
         self.cfg = VideoConfig()
         self.clips = index.clips
@@ -115,7 +115,7 @@ class Mp4Clips:
 
     def clip(self, i: int) -> np.ndarray:
         """Frames (48, S, S, 3) uint8 of global clip ``i``."""
-        from pipeline.video import clip_source_indices, snap_to_grid
+        from egoimu.pipeline.video import clip_source_indices, snap_to_grid
 
         row = self.clips.iloc[int(i)]
         info, (_, _, cx, cy) = self.videos[row.video_id]

@@ -36,7 +36,7 @@ def train_run(cache: Path, size: Sizes) -> dict:
     key = (str(cache), size)
     if key in _RUNS:
         return _RUNS[key]
-    from train.data import SplitIndex
+    from egoimu.train.data import SplitIndex
 
     out = train_data(cache, size)
     per_epoch = SplitIndex.open(out, "train").n // size.batch_size

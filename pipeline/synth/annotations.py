@@ -10,7 +10,7 @@ Formats follow the real files exactly (see ``../shared/data/README.md``):
 - ``EPIC_100_video_info.csv``: ``video_id,duration,fps,resolution``, fps written as the real file
   writes it (``50.0``, ``59.9400599400599``, ``29.97002997002997``).
 - class tables ``id,key,instances,category``: ``\\r\\n`` line ends and no final newline, like the real
-  files; either the embedded compact rows (:mod:`pipeline.synth.classes`) or byte copies of the real
+  files; either the embedded compact rows (:mod:`egoimu.pipeline.synth.classes`) or byte copies of the real
   files from ``--classes-dir``.
 
 Times inside the generator are exact: a segment's start/stop are whole centiseconds and its narration
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.synth import classes as C
+from egoimu.pipeline.synth import classes as C
 
 ANNOTATION_COLUMNS = (
     "narration_id", "participant_id", "video_id", "narration_timestamp", "start_timestamp",

@@ -6,13 +6,13 @@ import importlib
 import sys
 
 KINDS = {
-    "epic": ("pipeline.synth.epic", "EPIC-KITCHENS-100 layout: videos, GoPro IMU CSVs, annotations"),
-    "dogcentric": ("pipeline.synth.dogcentric", "DogCentric-Activity layout: per-activity .avi clips"),
+    "epic": ("egoimu.pipeline.synth.epic", "EPIC-KITCHENS-100 layout: videos, GoPro IMU CSVs, annotations"),
+    "dogcentric": ("egoimu.pipeline.synth.dogcentric", "DogCentric-Activity layout: per-activity .avi clips"),
 }
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch to ``pipeline.synth.<kind>.main``; returns the exit status."""
+    """Dispatch to ``egoimu.pipeline.synth.<kind>.main``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: egoimu synth {epic,dogcentric} OUT [options]\n")

@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.ffmpeg_bin import ffmpeg_exe
-from pipeline.sources.dogcentric import ACTIVITIES, DOGS, HEAD_MOTION_ACTIVITIES
+from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
+from egoimu.pipeline.sources.dogcentric import ACTIVITIES, DOGS, HEAD_MOTION_ACTIVITIES
 
 # Activity (= file prefix) -> folder, where the folder is named otherwise (README: DogCentric).
 FOLDERS = {"public": {"LookLeft": "Left", "LookRight": "Right", "Ball": "Play"},

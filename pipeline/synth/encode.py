@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.ffmpeg_bin import ffmpeg_exe
+from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
 
 
 def h264_args(out: Path, width: int, height: int, fps: Fraction, *, full_range: bool = False,

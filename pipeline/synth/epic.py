@@ -13,7 +13,7 @@ Writes (readable by a reader written for the real dataset)::
     OUT/faults.json                   with --faults (see faults.py for kinds, records, video needs)
 
 The EPIC-55-style video lasts max(seconds / 4, 4 s); its segments go to the validation CSV. IMU
-files, timing model and number formats: see :mod:`pipeline.synth.imu` (also copied into
+files, timing model and number formats: see :mod:`egoimu.pipeline.synth.imu` (also copied into
 dataset.json as ``imu_model``).
 
 ``OUT/synth_truth/dataset.json``: the generator config (``config``) and the sha256 of its canonical
@@ -80,13 +80,13 @@ import numpy as np
 from tqdm import tqdm
 
 from egoimu import __version__
-from pipeline.synth import annotations as A
-from pipeline.synth import classes as C
-from pipeline.synth import faults as F
-from pipeline.synth import imu, scene, visual
-from pipeline.synth.encode import FrameWriter, h264_args
-from pipeline.synth.motion import Action, MotionStyle, build_trajectory
-from pipeline.synth.truth import FRAME_KEYS, IMU_KEYS, canonical_json, save_npz, sha256_text
+from egoimu.pipeline.synth import annotations as A
+from egoimu.pipeline.synth import classes as C
+from egoimu.pipeline.synth import faults as F
+from egoimu.pipeline.synth import imu, scene, visual
+from egoimu.pipeline.synth.encode import FrameWriter, h264_args
+from egoimu.pipeline.synth.motion import Action, MotionStyle, build_trajectory
+from egoimu.pipeline.synth.truth import FRAME_KEYS, IMU_KEYS, canonical_json, save_npz, sha256_text
 
 FPS_CHOICES = {"50": Fraction(50), "59.94": Fraction(60000, 1001), "60000/1001": Fraction(60000, 1001),
                "29.97": Fraction(30000, 1001), "30000/1001": Fraction(30000, 1001)}

@@ -39,9 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.ffmpeg_bin import ffmpeg_exe
-from pipeline.synth import annotations as A
-from pipeline.synth.imu import js_number
+from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
+from egoimu.pipeline.synth import annotations as A
+from egoimu.pipeline.synth.imu import js_number
 
 FAULT_KINDS = ("truncated_mp4", "missing_gyro", "empty_accl", "imu_gap", "nan_rows", "non_monotonic_ms",
                "segment_past_end", "unknown_verb_class", "malformed_row")

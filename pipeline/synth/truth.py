@@ -1,7 +1,7 @@
 """Ground truth written beside a synthetic EPIC dataset: ``OUT/synth_truth/`` (outside EPIC's layout).
 
 Contents and every key of the truth files (shape, dtype, unit): see the docstring of
-:mod:`pipeline.synth.epic`.
+:mod:`egoimu.pipeline.synth.epic`.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.synth.motion import HEAD_SIGNATURE, family_of, hold_window, min_jerk
-from pipeline.synth.scene import noun_color
+from egoimu.pipeline.synth.motion import HEAD_SIGNATURE, family_of, hold_window, min_jerk
+from egoimu.pipeline.synth.scene import noun_color
 
 VISUAL_KIND = {
     "take": "appear", "scoop": "appear", "remove": "rise", "put": "disappear", "insert": "shrink",

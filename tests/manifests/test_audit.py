@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from manifests import audit
-from manifests import shardfmt as sf
-from manifests.schema import read_table
+from egoimu.manifests import audit
+from egoimu.manifests import shardfmt as sf
+from egoimu.manifests.schema import read_table
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -86,7 +86,7 @@ def test_fresh_build_passes_default_deep_and_console_script(built_epic, tmp_path
         names = set(mine.verb[mine.verb_class == rep["majority_verb"]["verb_class"]])
         assert set(rep["majority_verb"]["verb"].split("/")) <= names
         assert f"  participants: {' '.join(rep['participants'])}" in text
-    # the console script (egoimu/cli.py dispatches "audit" to manifests.audit)
+    # the console script (egoimu/cli.py dispatches "audit" to egoimu.manifests.audit)
     exe = Path(sys.executable).with_name("egoimu")
     proc = subprocess.run([str(exe), "audit", str(src), "--json", str(tmp_path / "cli.json")],
                           capture_output=True, text=True, timeout=120)
@@ -325,7 +325,7 @@ def test_deep_read_values(tmp_path) -> None:
 
 
 def test_audit_imports_only_the_ground_floor() -> None:
-    code = "import json, sys, manifests.audit; print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    code = "import json, sys, egoimu.manifests.audit; print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     forbidden = {"pipeline", "train", "torch", "dask", "distributed", "decord", "simplejpeg", "PIL", "cv2"}
     assert not set(json.loads(proc.stdout)) & forbidden

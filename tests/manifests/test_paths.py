@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from manifests.paths import PathEscapeError, resolve_inside, to_relative
+from egoimu.manifests.paths import PathEscapeError, resolve_inside, to_relative
 
 
 @pytest.fixture()

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from manifests import schema
-from manifests.paths import PathEscapeError
-from manifests.schema import Manifest, ManifestError
+from egoimu.manifests import schema
+from egoimu.manifests.paths import PathEscapeError
+from egoimu.manifests.schema import Manifest, ManifestError
 
 CONFIG = {"clips": {"window_s": 2, "out_fps": 24}, "video": {"encoding": "raw", "size": 256}}
 SHA = "0123456789abcdef" * 4

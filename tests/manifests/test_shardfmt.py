@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from manifests import shardfmt as sf
+from egoimu.manifests import shardfmt as sf
 
 ATTRS = {"config_sha256": "ab" * 32, "split": "train", "shard_index": 3, "egoimu_version": "0.1.0"}
 SMALL = dict(frames=4, size=16)

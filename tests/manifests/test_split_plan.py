@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from manifests import split_plan as sp
+from egoimu.manifests import split_plan as sp
 
 REPO = Path(__file__).resolve().parents[2]
 NAMES = sp.SPLIT_NAMES

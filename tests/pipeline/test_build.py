@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from manifests.schema import Manifest
-from pipeline.build import main as build_main
+from egoimu.manifests.schema import Manifest
+from egoimu.pipeline.build import main as build_main
 
 EGOIMU = str(Path(sys.executable).with_name("egoimu"))
 
@@ -217,7 +217,7 @@ def test_every_planted_fault_is_a_recorded_rejection(epic_faulty_spread, tmp_pat
 def test_encodings_round_trip(built_epic, tmp_path, encoding):
     import simplejpeg
 
-    from manifests.shardfmt import read_clip, split_jpeg_frames
+    from egoimu.manifests.shardfmt import read_clip, split_jpeg_frames
 
     root, out = built_epic
     target = tmp_path / encoding
@@ -238,8 +238,8 @@ def test_encodings_round_trip(built_epic, tmp_path, encoding):
 
 def test_dogcentric_video_only_build(tmp_path):
     """DogCentric: video only; label and dog from the file names; glitch files accounted for."""
-    from pipeline.sources.dogcentric import ACTIVITIES
-    from pipeline.synth.dogcentric import SynthDogConfig, generate_dogcentric
+    from egoimu.pipeline.sources.dogcentric import ACTIVITIES
+    from egoimu.pipeline.synth.dogcentric import SynthDogConfig, generate_dogcentric
 
     root = tmp_path / "dogs"
     generate_dogcentric(root, SynthDogConfig(clips_per_activity=1, seed=5, glitches=True), workers=2)

@@ -2,7 +2,7 @@ from fractions import Fraction
 
 import pytest
 
-from pipeline.clips import (
+from egoimu.pipeline.clips import (
     SEGMENT_OUTSIDE_VIDEO,
     VIDEO_TOO_SHORT,
     ClipConfig,

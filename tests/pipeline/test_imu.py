@@ -1,4 +1,4 @@
-"""pipeline.imu on synthetic GoPro-like streams with known true sample times.
+"""egoimu.pipeline.imu on synthetic GoPro-like streams with known true sample times.
 
 The generator follows the real files' quirks (shared/data/README.md): a constant-rate sensor whose
 samples are cut into ~1 s payloads with jittered boundaries (195-205 samples at 200 Hz), every payload
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from pipeline.imu import (
+from egoimu.pipeline.imu import (
     CHANNELS,
     DEFAULT_IMU,
     ImuConfig,

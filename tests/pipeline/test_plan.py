@@ -4,10 +4,10 @@ from fractions import Fraction
 
 import pytest
 
-from pipeline.config import BuildConfig, ShardConfig, SplitConfig
-from pipeline.plan import assign_splits, place_clips, rows_from_sources, shard_tasks, window_rows, with_splits
-from pipeline.recordings import RecordingResult
-from pipeline.sources.epic import Rejection, Segment
+from egoimu.pipeline.config import BuildConfig, ShardConfig, SplitConfig
+from egoimu.pipeline.plan import assign_splits, place_clips, rows_from_sources, shard_tasks, window_rows, with_splits
+from egoimu.pipeline.recordings import RecordingResult
+from egoimu.pipeline.sources.epic import Rejection, Segment
 
 
 def _seg(nid, pid, vid, a, b, line=2, source="a.csv"):

@@ -1,4 +1,4 @@
-"""pipeline.spectrogram: shape, bin placement, edge behaviour, agreement with scipy, streaming stats."""
+"""egoimu.pipeline.spectrogram: shape, bin placement, edge behaviour, agreement with scipy, streaming stats."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from pipeline.spectrogram import RunningStats, SpecConfig, channel_stats, spectrogram
+from egoimu.pipeline.spectrogram import RunningStats, SpecConfig, channel_stats, spectrogram
 
 FS = 198.0
 N = 396

@@ -1,4 +1,4 @@
-"""Tests of pipeline.video with real ffmpeg and decord on small MP4s made here.
+"""Tests of egoimu.pipeline.video with real ffmpeg and decord on small MP4s made here.
 
 Every test video frame encodes its own index as a 4×4 grid of black/white 24-px blocks (12 index
 bits + 4 check bits) in the centre 96×96 of a 160×96 frame, so after H.264, the short-side resize
@@ -20,9 +20,9 @@ import numpy as np
 import psutil
 import pytest
 
-from pipeline import _video_child as child
-from pipeline import video as V
-from pipeline.ffmpeg_bin import ffmpeg_exe
+from egoimu.pipeline import _video_child as child
+from egoimu.pipeline import video as V
+from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
 
 W, H, BLOCK = 160, 96, 24
 RATES = {"50": Fraction(50), "59.94": Fraction(60000, 1001), "29.97": Fraction(30000, 1001)}

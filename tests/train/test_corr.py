@@ -12,11 +12,11 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from train.config import TrainConfig
-from train.eval.cli import main as eval_main
-from train.eval.corr import correspondence_auc, embed_split
-from train.loop import build_model
-from train.loop import main as train_main
+from egoimu.train.config import TrainConfig
+from egoimu.train.eval.cli import main as eval_main
+from egoimu.train.eval.corr import correspondence_auc, embed_split
+from egoimu.train.loop import build_model
+from egoimu.train.loop import main as train_main
 
 
 def test_perfect_and_inverted_matching():

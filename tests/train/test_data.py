@@ -1,8 +1,8 @@
-"""train.data: exactly-once evaluation, equal-batch training partitions over ranks x workers, seeded order
+"""egoimu.train.data: exactly-once evaluation, equal-batch training partitions over ranks x workers, seeded order
 with a rotating left-out tail, exact resume, Fletcher32 damage, manifest/shard checks, consistent flips.
 
 The data are handmade: tiny shards (48 frames of 16 x 16, the paper's imu/spec shapes; spec computed from
-imu with the pipeline's spectrogram) and a valid manifest written through ``manifests.schema``. The train
+imu with the pipeline's spectrogram) and a valid manifest written through ``egoimu.manifests.schema``. The train
 split is raw, validation lossless, test JPEG; clips.csv lists clips in an order different from the shards'.
 """
 
@@ -23,14 +23,14 @@ import pytest
 import simplejpeg
 import torch
 
-from manifests import schema
-from manifests import shardfmt as sf
-from pipeline.spectrogram import spectrogram
-from train.augment import FLIP_NEGATE, flip_decisions
-from train.data import ClipStream, DataConfig, DataError, SplitIndex, make_loader, video_to_float
+from egoimu.manifests import schema
+from egoimu.manifests import shardfmt as sf
+from egoimu.pipeline.spectrogram import spectrogram
+from egoimu.train.augment import FLIP_NEGATE, flip_decisions
+from egoimu.train.data import ClipStream, DataConfig, DataError, SplitIndex, make_loader, video_to_float
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = {"test": "train.data", "size": 16}
+CONFIG = {"test": "egoimu.train.data", "size": 16}
 CFG_SHA = schema.config_sha256(CONFIG)
 SIZES = {"train": 23, "validation": 5, "test": 4}
 PARTICIPANTS = {"train": ("P01", "P02"), "validation": ("P03",), "test": ("P04",)}
@@ -360,7 +360,7 @@ def test_video_to_float() -> None:
 
 
 def test_imports_without_pipeline_or_jpeg_codec() -> None:
-    code = ("import sys, train.data, train.augment; "
+    code = ("import sys, egoimu.train.data, egoimu.train.augment; "
             "bad = [m for m in ('pipeline', 'dask', 'decord', 'simplejpeg', 'scipy') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)

@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 import torch
 
-from train import config as tc
-from train.config import PRESETS, ConfigError, TrainConfig
-from train.loop import CKPT_FORMAT, build_model, lr_factor, main, make_optimizer, parse_args, resolve_config
-from train.models.slowfast import SlowFastSmall
+from egoimu.train import config as tc
+from egoimu.train.config import PRESETS, ConfigError, TrainConfig
+from egoimu.train.loop import CKPT_FORMAT, build_model, lr_factor, main, make_optimizer, parse_args, resolve_config
+from egoimu.train.models.slowfast import SlowFastSmall
 
 SMALL = ["--model", "small", "batch_size=4", "log_every=1", "warmup_steps=2", "ckpt_every=0"]
 TIMING = ("clips_per_s", "data_wait", "rss_mb", "rss_total_mb")  # measured, not deterministic

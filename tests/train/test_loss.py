@@ -17,8 +17,8 @@ import pytest
 import torch
 from torch import nn
 
-from train import dist as tdist
-from train.loss import ContrastiveLoss, contrastive_loss
+from egoimu.train import dist as tdist
+from egoimu.train.loss import ContrastiveLoss, contrastive_loss
 
 REPO = Path(__file__).resolve().parents[2]
 WORLD = 2

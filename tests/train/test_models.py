@@ -7,17 +7,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from train.loss import ContrastiveLoss
-from train.models.heads import Encoder, ProjectionHead
-from train.models.registry import BACKBONES, build_backbone, build_encoders
-from train.models.slowfast import (
+from egoimu.train.loss import ContrastiveLoss
+from egoimu.train.models.heads import Encoder, ProjectionHead
+from egoimu.train.models.registry import BACKBONES, build_backbone, build_encoders
+from egoimu.train.models.slowfast import (
     CheckpointError,
     SlowFastR50,
     SlowFastSmall,
     load_pytorchvideo_checkpoint,
     parameter_count,
 )
-from train.models.vgg import VGG16, VGG16_CFG, VGGSmall
+from egoimu.train.models.vgg import VGG16, VGG16_CFG, VGGSmall
 
 TSV = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "pytorchvideo_slowfast_r50_state_dict.tsv"
 R50_PARAMS_WITH_HEAD = 34_566_488  # pytorchvideo slowfast_r50, 400 classes

@@ -15,13 +15,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from train.checkpoint import init_video_weights, read_checkpoint
-from train.config import ConfigError, TrainConfig
-from train.data import DataError, SplitIndex
-from train.loop import ContrastivePair, build_model, check_verb_labels, main, make_optimizer
-from train.models.classifier import VerbClassifier, verb_loss, verb_top1
-from train.models.heads import Encoder
-from train.models.registry import build_encoder
+from egoimu.train.checkpoint import init_video_weights, read_checkpoint
+from egoimu.train.config import ConfigError, TrainConfig
+from egoimu.train.data import DataError, SplitIndex
+from egoimu.train.loop import ContrastivePair, build_model, check_verb_labels, main, make_optimizer
+from egoimu.train.models.classifier import VerbClassifier, verb_loss, verb_top1
+from egoimu.train.models.heads import Encoder
+from egoimu.train.models.registry import build_encoder
 
 SMALL = ["--model", "small", "batch_size=4", "log_every=1", "warmup_steps=2", "ckpt_every=0", "num_workers=0"]
 

@@ -9,11 +9,11 @@ import importlib
 import sys
 
 EVALUATIONS: dict[str, tuple[str, str]] = {  # name -> (module, summary)
-    "corr": ("train.eval.corr", "correspondence ROC-AUC, recall@k, MRR of video vs head motion (paper Table 3)"),
-    "supervised": ("train.eval.supervised_cli",
+    "corr": ("egoimu.train.eval.corr", "correspondence ROC-AUC, recall@k, MRR of video vs head motion (paper Table 3)"),
+    "supervised": ("egoimu.train.eval.supervised_cli",
                    "video-only, head-motion-only and ensemble verb classifiers (paper Tables 1 and 2)"),
-    "probe": ("train.eval.probe_cli", "linear probe on frozen video features, EPIC verbs (paper Table 4)"),
-    "dogcentric": ("train.eval.dogcentric_cli",
+    "probe": ("egoimu.train.eval.probe_cli", "linear probe on frozen video features, EPIC verbs (paper Table 4)"),
+    "dogcentric": ("egoimu.train.eval.dogcentric_cli",
                    "linear probe on DogCentric's head-motion activities, 2 folds by dog (paper Table 5)"),
 }
 

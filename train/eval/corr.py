@@ -2,11 +2,11 @@
 
 Every clip of a split is embedded on both sides (video and head-motion encoder, eval mode, no gradient;
 the embeddings after the projection heads, which the loss compares) and all N x N (video i, head motion j)
-pairs are scored by cosine similarity (:func:`train.eval.metrics.pair_scores`); the N pairs i = j are the
+pairs are scored by cosine similarity (:func:`egoimu.train.eval.metrics.pair_scores`); the N pairs i = j are the
 positives. The paper reports the ROC-AUC over all pairs (:func:`correspondence_auc`, also the trainer's
 per-epoch validation number); chance is 0.5.
 
-Command (the result file of ``train.eval.results``, evaluation "corr", table 3)::
+Command (the result file of ``egoimu.train.eval.results``, evaluation "corr", table 3)::
 
     egoimu eval corr RUN [--split test] [--data DATA_ROOT] [--checkpoint PATH] [--batch-size-auc B]
                          [--n-boot 200] [--seed 0] [--label L] [--out-dir DIR] [--json FILE]
@@ -16,13 +16,13 @@ unless ``--checkpoint`` (an egoimu checkpoint) is given. The run needs both enco
 Metrics (:func:`correspondence_report`, all on the same score matrix):
 
 - ``roc_auc``: all N positives against every other pair, except pairs of clips of the same video whose
-  windows overlap (clips.csv ``start_s``/``end_s``; :func:`train.eval.metrics.overlap_mask`): they share
+  windows overlap (clips.csv ``start_s``/``end_s``; :func:`egoimu.train.eval.metrics.overlap_mask`): they share
   head motion, so they are not negatives (ours; ``roc_auc_all_pairs`` is the paper's count with them);
 - ``roc_auc_batch``: negatives only within blocks of B clips after a permutation seeded with ``--seed``
   (B: ``--batch-size-auc``, default the run's global training batch): what the loss sees;
 - ``roc_auc_shifted``: negatives only from the same video at non-overlapping times (null when no clip
   has one); ``v2i_*`` / ``i2v_*``: recall@1, recall@5 and MRR of retrieval in both directions;
-- 95 % CIs: percentile bootstrap over clips (:func:`train.eval.metrics.bootstrap_pairs_ci`: rows and columns
+- 95 % CIs: percentile bootstrap over clips (:func:`egoimu.train.eval.metrics.bootstrap_pairs_ci`: rows and columns
   resampled together, a clip's copies never negatives of each other), ``--n-boot`` resamples (default
   200, fewer than the probes' 1000 because every resample re-scores ~N² pairs), the same draws for every
   metric (one seed). The ROC-AUCs of the resamples use a sort-based Mann-Whitney count, equal to
@@ -47,9 +47,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from train.config import ConfigError, TrainConfig
-from train.data import SplitIndex
-from train.eval.metrics import (
+from egoimu.train.config import ConfigError, TrainConfig
+from egoimu.train.data import SplitIndex
+from egoimu.train.eval.metrics import (
     PAIR_METRICS,
     batch_blocks,
     bootstrap_pairs_ci,
@@ -58,7 +58,7 @@ from train.eval.metrics import (
     pair_scores,
     shifted_negatives,
 )
-from train.eval.representations import (
+from egoimu.train.eval.representations import (
     Representation,
     RepresentationError,
     add_result_args,
@@ -69,7 +69,7 @@ from train.eval.representations import (
     run_command,
     write_summary,
 )
-from train.models.slowfast import CheckpointError
+from egoimu.train.models.slowfast import CheckpointError
 
 MAX_ROC_POINTS = 201
 RETRIEVAL = tuple(m for m in PAIR_METRICS if m != "roc_auc")  # v2i/i2v recall@1, recall@5, mrr
@@ -294,7 +294,7 @@ def _load(args: argparse.Namespace) -> Representation:
 
 def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
     """Embed, score and write the result file; returns (result, its path)."""
-    from train.eval.results import ci, data_conditions, make_result, result_name, write_result
+    from egoimu.train.eval.results import ci, data_conditions, make_result, result_name, write_result
 
     if args.n_boot < 0 or (args.batch_size_auc is not None and args.batch_size_auc < 2):
         raise RepresentationError(f"need --n-boot >= 0 and --batch-size-auc >= 2, got {args.n_boot} and "

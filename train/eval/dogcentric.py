@@ -5,7 +5,7 @@ Paper (section 3.1): the four activities with head motion (Walk, Shake, Look at 
 dogs are Hime, Ku, Ringo and Ryu; the paper does not say which two went together, so every evaluation here
 runs all three pairings (:func:`dog_pairings`) and :func:`pairings_summary` reports their spread.
 
-Per fold (ours where the paper is silent): the probe of :mod:`train.eval.probe` is trained on the clips of
+Per fold (ours where the paper is silent): the probe of :mod:`egoimu.train.eval.probe` is trained on the clips of
 one pair of dogs and tested on the other pair's; both directions are run and the pairing's accuracy is the
 mean of the two fold accuracies (the paper's "mean accuracy"; the pooled accuracy over all test clips is
 reported too). C is fixed when given; otherwise it is chosen inside the training pair by leave-one-dog-out
@@ -13,7 +13,7 @@ reported too). C is fixed when given; otherwise it is chosen inside the training
 is refit on both training dogs. Test dogs never influence C.
 
 Selecting the clips is the caller's job (:func:`head_motion_mask` on activity names). The names mirror
-``pipeline.sources.dogcentric`` (which ``train`` must not import).
+``egoimu.pipeline.sources.dogcentric`` (which ``train`` must not import).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from train.eval.probe import DEFAULT_CS, choose_c, fit_probe_at, predict
+from egoimu.train.eval.probe import DEFAULT_CS, choose_c, fit_probe_at, predict
 
 #: The dataset's four dogs.
 DOGS: tuple[str, ...] = ("Hime", "Ku", "Ringo", "Ryu")

@@ -7,9 +7,9 @@
 DOG_OUT is a video-only build of ``egoimu build ROOT DOG_OUT --source dogcentric``: every clip in the
 ``test`` split, the dog in ``participant_id``, the activity in ``verb`` / ``verb_class`` (names in
 manifest.json's ``source.class_names``). The representation's video backbone features of those clips
-(:mod:`train.eval.embed`, cached) are restricted to the paper's four head-motion activities (Walk, Shake,
-LookLeft, LookRight; :func:`train.eval.dogcentric.head_motion_mask`), and
-:func:`train.eval.dogcentric.pairings_summary` runs the 2-fold probe for each of the three ways to pair
+(:mod:`egoimu.train.eval.embed`, cached) are restricted to the paper's four head-motion activities (Walk, Shake,
+LookLeft, LookRight; :func:`egoimu.train.eval.dogcentric.head_motion_mask`), and
+:func:`egoimu.train.eval.dogcentric.pairings_summary` runs the 2-fold probe for each of the three ways to pair
 the four dogs (C fixed with ``--C``, else chosen by leave-one-dog-out inside the training pair).
 
 Result file (evaluation "dogcentric", table 5): metric ``top1`` = the mean over the three pairings of the
@@ -29,17 +29,17 @@ from typing import Any
 
 import numpy as np
 
-from train.eval.probe_cli import accuracy_ci, named_confusion, percent, probe_parser, probe_setup
-from train.eval.representations import RepresentationError, run_command, write_summary
+from egoimu.train.eval.probe_cli import accuracy_ci, named_confusion, percent, probe_parser, probe_setup
+from egoimu.train.eval.representations import RepresentationError, run_command, write_summary
 
 
 def fold_predictions(features: np.ndarray, labels: np.ndarray, dogs: np.ndarray, pairing: dict[str, Any],
                      seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Each clip's test prediction and fold (0 or 1) in one pairing of
-    :func:`train.eval.dogcentric.two_fold_detail` (refitted with each fold's C: lbfgs is deterministic, so
+    :func:`egoimu.train.eval.dogcentric.two_fold_detail` (refitted with each fold's C: lbfgs is deterministic, so
     the predictions are the ones it counted, which is checked). Returns (pred (N,), fold (N,) int64; -1 and
     the input label dtype for clips of dogs outside the pairing)."""
-    from train.eval.probe import fit_probe_at, predict
+    from egoimu.train.eval.probe import fit_probe_at, predict
 
     pred = np.empty(len(labels), dtype=labels.dtype)
     fold = np.full(len(labels), -1, dtype=np.int64)
@@ -71,10 +71,10 @@ def table5_accuracy(correct: np.ndarray, fold: np.ndarray) -> float:
 
 def run_dogcentric(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     """Features, the three pairings' folds, the bootstrap, the result file; returns (result, its path)."""
-    from train.eval.dogcentric import DOGS, HEAD_MOTION_ACTIVITIES, head_motion_mask, pairings_summary
-    from train.eval.embed import features_for
-    from train.eval.metrics import bootstrap_ci
-    from train.eval.results import ci, class_names, data_conditions, make_result, result_name, write_result
+    from egoimu.train.eval.dogcentric import DOGS, HEAD_MOTION_ACTIVITIES, head_motion_mask, pairings_summary
+    from egoimu.train.eval.embed import features_for
+    from egoimu.train.eval.metrics import bootstrap_ci
+    from egoimu.train.eval.results import ci, class_names, data_conditions, make_result, result_name, write_result
 
     rep, folder, cache, name = probe_setup(args)
     features, table = features_for(rep, args.data, args.split, cache_dir=cache, labelled_only=True)

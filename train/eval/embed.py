@@ -4,13 +4,13 @@
                  (--data OUT [--split test] [--labelled-only] | VIDEO...) --out FILE.h5 [--imu]
                  [--batch-size B] [--num-workers W] [--device auto|cpu|cuda]
 
-The representation (RUN, ``--random``, ``--checkpoint``) is :mod:`train.eval.representations`'. The
+The representation (RUN, ``--random``, ``--checkpoint``) is :mod:`egoimu.train.eval.representations`'. The
 features are the video encoder's backbone output before the projection head (``Encoder.features``), and
 with ``--imu`` the head-motion encoder's (``--data`` only: video files carry no head motion).
 
 Video files (``VIDEO...``; needs ``egoimu[pipeline]`` for the decoder, imported only here) are tiled into
 consecutive windows of the clip length (2 s = 48 frames at 24 fps) from their first frame, decoded and
-resized exactly as the build does (:mod:`pipeline.video`: short side to 256, centre crop); a tail shorter
+resized exactly as the build does (:mod:`egoimu.pipeline.video`: short side to 256, centre crop); a tail shorter
 than a window is left out.
 
 The file (``FEATURES_FORMAT``; written once, to a temporary name then renamed):
@@ -46,8 +46,8 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from train.data import SplitIndex
-from train.eval.representations import (
+from egoimu.train.data import SplitIndex
+from egoimu.train.eval.representations import (
     Representation,
     RepresentationError,
     add_representation_args,
@@ -156,8 +156,8 @@ def embed_data(rep: Representation, data_root: str | Path, split: str, *, imu: b
 
 def _decoder() -> tuple[Any, ...]:
     try:
-        from pipeline.ffmpeg_bin import FFmpegNotFound
-        from pipeline.video import VideoConfig, VideoError, clip_source_indices, decode_clips, probe_video
+        from egoimu.pipeline.ffmpeg_bin import FFmpegNotFound
+        from egoimu.pipeline.video import VideoConfig, VideoError, clip_source_indices, decode_clips, probe_video
     except ImportError as exc:
         raise RepresentationError(f"embedding video files needs the pipeline's decoder: pip install "
                                   f"'egoimu[pipeline]' ({exc})") from None

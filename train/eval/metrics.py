@@ -1,7 +1,7 @@
 """Correspondence metrics (paper Table 3) beyond the plain ROC-AUC, with bootstrap confidence intervals.
 
 The paper scores every (video i, head motion j) pair of a split by cosine similarity and reports the ROC-AUC
-with positives i = j (``train.eval.corr.correspondence_auc``). This module adds, on the same (N, N) score
+with positives i = j (``egoimu.train.eval.corr.correspondence_auc``). This module adds, on the same (N, N) score
 matrix ``scores[i, j] = sim(video_i, imu_j)``:
 
 - **exclusions**: pairs (i, j), i != j, that must not count as negatives, e.g. two clips whose windows overlap

@@ -30,8 +30,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix
 from sklearn.preprocessing import StandardScaler
 
-from train.eval.metrics import bootstrap_ci
-from train.eval.supervised import per_class_accuracy
+from egoimu.train.eval.metrics import bootstrap_ci
+from egoimu.train.eval.supervised import per_class_accuracy
 
 DEFAULT_CS: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0)  # ours: the paper gives no grid
 
@@ -127,7 +127,7 @@ def evaluate_probe(
     """Top-1 accuracy of a fitted probe on (x (N, D), y (N,)), with a bootstrap CI over clips.
 
     Returns dict: ``top1`` (float), ``top1_ci`` (low, high) (percentile bootstrap, ``n_boot`` resamples of
-    the N clips, :func:`train.eval.metrics.bootstrap_ci`), ``n``, ``classes`` (K,) (sorted union of the
+    the N clips, :func:`egoimu.train.eval.metrics.bootstrap_ci`), ``n``, ``classes`` (K,) (sorted union of the
     training labels and y's labels: the confusion matrix's order), ``confusion`` (K, K) int64 (rows: true,
     columns: predicted), ``per_class`` {label: accuracy} for every label present in y, ``predictions`` (N,),
     ``unseen_classes`` (labels of y the probe never saw in training) and ``n_unseen`` (clips with such labels).

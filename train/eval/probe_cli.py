@@ -4,11 +4,11 @@
                       [--representation NAME] [--label L] [--out-dir DIR] [--cache DIR] [--Cs C ...]
                       [--n-boot 1000] [--seed 0] [--json FILE]
 
-The representation's video backbone features (:mod:`train.eval.embed`, cached in ``--cache``, default
+The representation's video backbone features (:mod:`egoimu.train.eval.embed`, cached in ``--cache``, default
 ``OUT_DIR/features``) of the labelled clips (verb_class >= 0) of the build's train, validation and test
-splits; :func:`train.eval.probe.fit_linear_probe` on train with C chosen on validation (grid ``--Cs``),
-:func:`train.eval.probe.evaluate_probe` on test: top-1 with a percentile-bootstrap 95 % CI over the test
-clips (``--n-boot`` resamples, ``--seed``). The result file (``train.eval.results``, evaluation "probe",
+splits; :func:`egoimu.train.eval.probe.fit_linear_probe` on train with C chosen on validation (grid ``--Cs``),
+:func:`egoimu.train.eval.probe.evaluate_probe` on test: top-1 with a percentile-bootstrap 95 % CI over the test
+clips (``--n-boot`` resamples, ``--seed``). The result file (``egoimu.train.eval.results``, evaluation "probe",
 table 4) adds the representation ("random" | "self-supervised" | "supervised" | "kinetics" | "checkpoint",
 detected from the source, ``--representation`` overrides), per-class accuracy by class name, the confusion
 matrix of the 10 most frequent test classes (the rest pooled as "other"), C and the validation accuracy of
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from train.eval.representations import (
+from egoimu.train.eval.representations import (
     NAMES,
     Representation,
     RepresentationError,
@@ -71,7 +71,7 @@ def named_confusion(y_true: Any, y_pred: Any, names: Mapping[int, str] | None = 
 def probe_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """The options probe and dogcentric share: the representation's, --data, --representation, --cache, --Cs,
     and the result file's (--label, --out-dir, --json, --n-boot 1000)."""
-    from train.eval.probe import DEFAULT_CS
+    from egoimu.train.eval.probe import DEFAULT_CS
 
     p = argparse.ArgumentParser(prog=prog, description=description)
     add_representation_args(p)
@@ -97,16 +97,16 @@ def probe_setup(args: argparse.Namespace) -> tuple[Representation, Path, Path, s
 
 
 def accuracy_ci(result: dict[str, Any], n_boot: int) -> tuple[float, float | None, float | None]:
-    """(top1, low, high) of :func:`train.eval.probe.evaluate_probe`'s dict; no interval when n_boot is 0."""
+    """(top1, low, high) of :func:`egoimu.train.eval.probe.evaluate_probe`'s dict; no interval when n_boot is 0."""
     low, high = result["top1_ci"]
     return (result["top1"], low, high) if n_boot > 0 else (result["top1"], None, None)
 
 
 def run_probe(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
     """Features, probe, evaluation, result file; returns (result, its path)."""
-    from train.eval.embed import features_for
-    from train.eval.probe import evaluate_probe, fit_linear_probe
-    from train.eval.results import ci, class_names, data_conditions, make_result, result_name, write_result
+    from egoimu.train.eval.embed import features_for
+    from egoimu.train.eval.probe import evaluate_probe, fit_linear_probe
+    from egoimu.train.eval.results import ci, class_names, data_conditions, make_result, result_name, write_result
 
     rep, folder, cache, name = probe_setup(args)
     xs, ys = {}, {}

@@ -15,10 +15,10 @@ A *representation* is a video encoder (and, where there is one, a head-motion en
   "checkpoint". ``--checkpoint`` also takes an egoimu checkpoint file, which is then a ``run``.
 
 Features (:func:`encode_split`): the encoders run in eval mode without gradients (autocast as the config's
-``amp``) on the inputs the trainer gives them (:func:`train.config.model_inputs`: for ``--model small`` the
+``amp``) on the inputs the trainer gives them (:func:`egoimu.train.config.model_inputs`: for ``--model small`` the
 pooled frames / frame differences it was trained on). The linear probes use the backbone features before
 the projection head (``Encoder.features``: (N, 2304) for SlowFast-R50, (N, 320) for ``small``); the
-correspondence uses the projected embeddings (``train.eval.corr.embed_split``).
+correspondence uses the projected embeddings (``egoimu.train.eval.corr.embed_split``).
 
 The command-line helpers at the end give ``egoimu embed`` and ``egoimu eval probe|dogcentric`` the same
 options and error handling.
@@ -40,9 +40,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from train.config import ConfigError, TrainConfig, autocast, data_config, model_inputs
-from train.data import ClipStream, DataError, SplitIndex, make_loader
-from train.models.slowfast import CheckpointError, load_pytorchvideo_checkpoint
+from egoimu.train.config import ConfigError, TrainConfig, autocast, data_config, model_inputs
+from egoimu.train.data import ClipStream, DataError, SplitIndex, make_loader
+from egoimu.train.models.slowfast import CheckpointError, load_pytorchvideo_checkpoint
 
 KINDS = ("run", "random", "pytorchvideo")
 NAMES = ("random", "self-supervised", "supervised", "kinetics", "checkpoint")
@@ -138,7 +138,7 @@ def _torch_load(path: Path) -> Any:
 
 
 def _is_egoimu(obj: Any) -> bool:
-    from train.loop import CKPT_FORMAT  # lazily: train.loop imports this package's corr module
+    from egoimu.train.loop import CKPT_FORMAT  # lazily: egoimu.train.loop imports this package's corr module
 
     return isinstance(obj, dict) and obj.get("format") == CKPT_FORMAT
 
@@ -154,7 +154,7 @@ def checkpoint_objective(path: str | Path) -> str | None:
 
 def _random_model(cfg: TrainConfig, seed: int) -> nn.Module:
     """``build_model(cfg)`` after ``torch.manual_seed(seed)`` (as the trainer), the global RNG untouched."""
-    from train.loop import build_model
+    from egoimu.train.loop import build_model
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -163,7 +163,7 @@ def _random_model(cfg: TrainConfig, seed: int) -> nn.Module:
 
 def _from_egoimu(ckpt: dict[str, Any], path: Path, overrides: dict[str, Any], device: torch.device
                  ) -> Representation:
-    from train.loop import build_model, load_model_state
+    from egoimu.train.loop import build_model, load_model_state
 
     cfg = TrainConfig.from_dict(ckpt["config"], f"{path} config").replace(overrides, "command line")
     model = build_model(cfg)
@@ -199,7 +199,7 @@ def load_representation(
     overrides = {k: v for k, v in (("batch_size", batch_size), ("num_workers", num_workers)) if v is not None}
     if run:
         path = Path(run) / "last.pt"
-        from train.loop import read_checkpoint
+        from egoimu.train.loop import read_checkpoint
 
         return _from_egoimu(read_checkpoint(path), path, overrides, dev)
     chosen = str(random or model)
@@ -246,7 +246,7 @@ def frozen(modules: Sequence[nn.Module | None]) -> Iterator[None]:
 def encode_batch(batch: Mapping[str, Any], cfg: TrainConfig, device: torch.device,
                  encoders: Mapping[str, Encode]) -> dict[str, torch.Tensor]:
     """One loader batch through ``encoders`` (name -> fn(video, spec)): {name: (B, D) float32 on the CPU}.
-    The inputs are :func:`train.config.model_inputs`' (call inside :func:`frozen`)."""
+    The inputs are :func:`egoimu.train.config.model_inputs`' (call inside :func:`frozen`)."""
     video, spec = model_inputs(batch, cfg, device)  # type: ignore[arg-type]
     with autocast(cfg, device):
         return {name: fn(video, spec).float().cpu() for name, fn in encoders.items()}

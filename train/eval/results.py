@@ -90,10 +90,10 @@ def _plain(obj: Any) -> Any:
 
 def data_conditions(data_root: str | Path, split: str | None = None) -> dict[str, Any]:
     """Conditions of a build's data: ``data`` (absolute path), ``split``, ``manifest_sha256`` (of manifest.json's
-    bytes, as :class:`train.data.SplitIndex`),
+    bytes, as :class:`egoimu.train.data.SplitIndex`),
     and ``synthetic``, ``generator``, ``signals`` from manifest.json's ``source`` (absent in builds older than
     it: ``synthetic`` is then None, meaning unknown)."""
-    from manifests.schema import SUMMARY_FILENAME
+    from egoimu.manifests.schema import SUMMARY_FILENAME
 
     root = Path(data_root)
     raw = (root / SUMMARY_FILENAME).read_bytes()
@@ -181,7 +181,7 @@ def class_names(data_root: str | Path) -> dict[int, str]:
     activities); for a build without them, the most frequent raw ``verb`` of each class in clips.csv."""
     import pandas as pd
 
-    from manifests.schema import SUMMARY_FILENAME
+    from egoimu.manifests.schema import SUMMARY_FILENAME
 
     root = Path(data_root)
     names = (json.loads((root / SUMMARY_FILENAME).read_text(encoding="utf-8")).get("source") or {}).get("class_names")

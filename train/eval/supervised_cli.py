@@ -7,11 +7,11 @@
 VIDEO_RUN must be a run trained with ``objective=verb_video``, IMU_RUN one with ``objective=verb_imu``
 (``egoimu train DATA --run-dir RUN --objective verb_video``); each is read from its ``last.pt``, whose saved
 config rebuilds the model. Both classify every labelled clip (verb_class >= 0) of the split (eval mode, no
-gradient, manifest order; :func:`train.eval.representations.encode_split`); their softmax probabilities and
+gradient, manifest order; :func:`egoimu.train.eval.representations.encode_split`); their softmax probabilities and
 the ensemble (the mean of the two, paper section 3.2) give, via
-:func:`train.eval.supervised.supervised_tables`, Table 1 (per-verb accuracy of the 5 most frequent verbs of
+:func:`egoimu.train.eval.supervised.supervised_tables`, Table 1 (per-verb accuracy of the 5 most frequent verbs of
 the split) and Table 2 (clips correct by video only, head motion only, both, neither), and the three overall
-top-1 accuracies with 95 % percentile bootstrap intervals over clips (:func:`train.eval.metrics.bootstrap_ci`,
+top-1 accuracies with 95 % percentile bootstrap intervals over clips (:func:`egoimu.train.eval.metrics.bootstrap_ci`,
 ``--n-boot`` resamples, 0 = no interval; ``--seed``; the same resamples for all three).
 
 Output: ONE result file (train/eval/results.py, evaluation "supervised", table 1; metrics ``top1_video``,
@@ -34,11 +34,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from train.checkpoint import load_model_state, read_checkpoint
-from train.config import VERB_OBJECTIVES, ConfigError, TrainConfig
-from train.data import DataError, SplitIndex
-from train.eval.metrics import bootstrap_ci
-from train.eval.representations import (
+from egoimu.train.checkpoint import load_model_state, read_checkpoint
+from egoimu.train.config import VERB_OBJECTIVES, ConfigError, TrainConfig
+from egoimu.train.data import DataError, SplitIndex
+from egoimu.train.eval.metrics import bootstrap_ci
+from egoimu.train.eval.representations import (
     add_result_args,
     encode_split,
     pick_device,
@@ -46,9 +46,9 @@ from train.eval.representations import (
     sha256_file,
     write_summary,
 )
-from train.eval.results import ci, class_names, data_conditions, make_result, result_name, write_result
-from train.eval.supervised import correct_by_table, ensemble_probs, softmax, supervised_tables
-from train.models.classifier import VerbClassifier
+from egoimu.train.eval.results import ci, class_names, data_conditions, make_result, result_name, write_result
+from egoimu.train.eval.supervised import correct_by_table, ensemble_probs, softmax, supervised_tables
+from egoimu.train.models.classifier import VerbClassifier
 
 PROG = "egoimu eval supervised"
 LABEL = "video and head-motion verb classifiers"
@@ -92,7 +92,7 @@ def load_classifier(run: Path, objective: str, args: argparse.Namespace, device:
     (``--batch-size`` / ``--num-workers`` applied) and the run's conditions (keys as
     ``Representation.conditions``). ConfigError naming the checkpoint when the run's objective is not
     ``objective``; CheckpointError when it is not a readable egoimu checkpoint."""
-    from train.loop import build_model  # lazily: train.loop imports this module
+    from egoimu.train.loop import build_model  # lazily: egoimu.train.loop imports this module
 
     path = run / "last.pt"
     ckpt = read_checkpoint(path)
@@ -132,7 +132,7 @@ def top1_ci(correct: np.ndarray, n_boot: int, seed: int) -> dict[str, float | No
 
 def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
     """Both runs on the split, the tables, the result file; returns (result, its path)."""
-    from train.eval.probe_cli import class_label, named_confusion  # lazily: the trainer imports this module
+    from egoimu.train.eval.probe_cli import class_label, named_confusion  # lazily: the trainer imports this module
 
     if args.n_boot < 0:
         raise ConfigError(f"--n-boot must be >= 0, got {args.n_boot}")

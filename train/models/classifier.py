@@ -8,7 +8,7 @@ supervised on EPIC-KITCHENS". :class:`VerbClassifier` is that model for either s
 linear layer is ours.
 
 It keeps the attribute names of the contrastive model, so that every evaluation reads either kind of
-checkpoint the same way: ``.video`` / ``.imu`` are :class:`~train.models.heads.Encoder`\\ s (the side not
+checkpoint the same way: ``.video`` / ``.imu`` are :class:`~egoimu.train.models.heads.Encoder`\\ s (the side not
 trained is None), ``model.video.backbone`` / ``model.video.features(x)`` give the features.
 """
 
@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from train.models.heads import Encoder
-from train.models.registry import SIDES, ModelName, Side, build_encoder
+from egoimu.train.models.heads import Encoder
+from egoimu.train.models.registry import SIDES, ModelName, Side, build_encoder
 
 
 def verb_loss(logits: torch.Tensor, verb: torch.Tensor) -> torch.Tensor:

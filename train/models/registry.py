@@ -19,9 +19,9 @@ from typing import Literal
 
 from torch import nn
 
-from train.models.heads import DEFAULT_EMBED_DIM, DEFAULT_HIDDEN_DIM, Encoder, HeadKind, ProjectionHead
-from train.models.slowfast import SlowFast, SlowFastR50, SlowFastSmall, load_pytorchvideo_checkpoint
-from train.models.vgg import VGG16, VGGSmall
+from egoimu.train.models.heads import DEFAULT_EMBED_DIM, DEFAULT_HIDDEN_DIM, Encoder, HeadKind, ProjectionHead
+from egoimu.train.models.slowfast import SlowFast, SlowFastR50, SlowFastSmall, load_pytorchvideo_checkpoint
+from egoimu.train.models.vgg import VGG16, VGGSmall
 
 ModelName = Literal["full", "small"]
 

@@ -6,9 +6,9 @@ report.json (``REPORT_SCHEMA``) holds, sorted and without timestamps (same input
 - ``inputs``: ``dirs``, ``results`` [{file, evaluation, table, label, seed}], ``runs`` [run names];
 - ``data_source``: ``status`` synthetic|real|unknown|mixed, ``generators``, ``files`` per kind,
   ``signal_tables`` (what a synthetic generator builds in);
-- ``paper``: the paper's numbers (:func:`train.report.paper.as_json`);
-- ``tables``: ``table1`` .. ``table5``, the run's numbers beside the paper's (:mod:`train.report.tables`);
-- ``claims``: [{id, table, statement, verdict, significant, comparisons}] (:mod:`train.report.claims`);
+- ``paper``: the paper's numbers (:func:`egoimu.train.report.paper.as_json`);
+- ``tables``: ``table1`` .. ``table5``, the run's numbers beside the paper's (:mod:`egoimu.train.report.tables`);
+- ``claims``: [{id, table, statement, verdict, significant, comparisons}] (:mod:`egoimu.train.report.claims`);
 - ``metrics``: every metric of every condition group; ``runs``: the training runs' summaries;
 - ``plots``: [{file, kind, title, source}]; ``notes``.
 """
@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from train.report import layout, paper, render
-from train.report.cells import ENVELOPE_NOTE, Cells, group_cells
-from train.report.claims import check_claims
-from train.report.collect import Collected, collect
-from train.report.plots import all_plots
-from train.report.source import data_source, source_blocks
-from train.report.tables import all_metrics, all_tables
+from egoimu.train.report import layout, paper, render
+from egoimu.train.report.cells import ENVELOPE_NOTE, Cells, group_cells
+from egoimu.train.report.claims import check_claims
+from egoimu.train.report.collect import Collected, collect
+from egoimu.train.report.plots import all_plots
+from egoimu.train.report.source import data_source, source_blocks
+from egoimu.train.report.tables import all_metrics, all_tables
 
 REPORT_SCHEMA = "egoimu.report/1"
 DEFAULT_TITLE = "egoimu report: How You Move Your Head Tells What You Do, reproduced"
@@ -101,7 +101,7 @@ def document(data: dict[str, Any]) -> list[render.Block]:
 def write_report(dirs: list[str | Path], out: str | Path, title: str = DEFAULT_TITLE) -> Report:
     """Collect everything under ``dirs`` and write report.md, report.html, report.json and the PNGs to ``out``.
 
-    Raises :class:`train.report.collect.ReportError` for unusable inputs (nothing is written then).
+    Raises :class:`egoimu.train.report.collect.ReportError` for unusable inputs (nothing is written then).
     """
     found = collect(list(dirs))
     out = Path(out)

@@ -17,7 +17,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from train.report.collect import Entry
+from egoimu.train.report.collect import Entry
 
 #: Conditions that differ between seeds of one setting (not part of a group's identity), also with a side
 #: prefix (``video_seed``, ``imu_run``: the supervised evaluation records both runs); any ``*_seed`` too

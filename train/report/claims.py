@@ -1,4 +1,4 @@
-"""The paper's claims (:data:`train.report.paper.CLAIMS`) checked on the run's numbers.
+"""The paper's claims (:data:`egoimu.train.report.paper.CLAIMS`) checked on the run's numbers.
 
 Each claim is one or more comparisons of two run values (percent). A claim "holds" when every comparison
 holds on the values (the means over seeds), "does not hold" when one fails, and is "not run" when a value is
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from train.report import fmt, paper
+from egoimu.train.report import fmt, paper
 
 HOLDS, FAILS, NOT_RUN = "holds", "does not hold", "not run"
 RELATIONS = {">": lambda a, b: a > b, "<": lambda a, b: a < b, ">=": lambda a, b: a >= b}
@@ -100,7 +100,7 @@ def _claim_d(t1: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def check_claims(tables: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The claims (a)-(e) of :data:`paper.CLAIMS` on ``tables`` (:func:`train.report.tables.all_tables`)."""
+    """The claims (a)-(e) of :data:`paper.CLAIMS` on ``tables`` (:func:`egoimu.train.report.tables.all_tables`)."""
     t3 = tables["table3"]["cells"]
     t4, t5 = tables["table4"]["rows"], tables["table5"]["rows"]
 

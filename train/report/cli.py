@@ -1,6 +1,6 @@
 """``egoimu report RUN_DIR... --out DIR [--title T]``: the paper's Tables 1-5 and claims from evaluation results.
 
-Reads every ``eval-*.json`` (:mod:`train.eval.results`) and every training run (``config.json`` +
+Reads every ``eval-*.json`` (:mod:`egoimu.train.eval.results`) and every training run (``config.json`` +
 ``metrics.jsonl``) under the given directories; writes ``report.md``, ``report.html``, ``report.json`` and PNG
 plots into DIR; prints the report's path, the headline numbers of Tables 3-5 and the claims' verdicts.
 Exit status 0, or 2 for unusable inputs (no results, a bad result file: the message names it).
@@ -12,9 +12,9 @@ import argparse
 import sys
 from typing import Any
 
-from train.report import fmt, paper
-from train.report.build import DEFAULT_TITLE, Report, write_report
-from train.report.collect import ReportError
+from egoimu.train.report import fmt, paper
+from egoimu.train.report.build import DEFAULT_TITLE, Report, write_report
+from egoimu.train.report.collect import ReportError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

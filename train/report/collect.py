@@ -1,4 +1,4 @@
-"""Collect what ``egoimu report`` reads: evaluation results (``eval-*.json``, :mod:`train.eval.results`) and
+"""Collect what ``egoimu report`` reads: evaluation results (``eval-*.json``, :mod:`egoimu.train.eval.results`) and
 training runs (a directory with ``config.json`` as ``egoimu train`` writes it, and ``metrics.jsonl``).
 
 Everything comes back sorted by path, so that the same inputs give the same report.
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from train.eval.results import ResultError, find_results, read_result
+from egoimu.train.eval.results import ResultError, find_results, read_result
 
 RUN_CONFIG = "config.json"
 RUN_METRICS = "metrics.jsonl"

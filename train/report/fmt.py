@@ -1,6 +1,6 @@
 """Number formatting shared by the report's Markdown, HTML and stdout: one style everywhere.
 
-A run value is an aggregate dict ``{value, low, high, std, k, per_seed}`` (:class:`train.report.cells.Agg`
+A run value is an aggregate dict ``{value, low, high, std, k, per_seed}`` (:class:`egoimu.train.report.cells.Agg`
 as JSON). One seed: ``"91.20 [89.00, 93.10]"``; several: ``"91.20 ± 1.10 [88.90, 93.40] (2 seeds: 90.42,
 91.98)"``, the bracket being the envelope of the per-seed CIs.
 """

@@ -1,14 +1,14 @@
-"""The report as document blocks (:mod:`train.report.render`): Tables 1-5 laid out like the paper's with the
+"""The report as document blocks (:mod:`egoimu.train.report.render`): Tables 1-5 laid out like the paper's with the
 paper's numbers beside the run's, the claims, the plots, the training runs and every metric."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from train.report import fmt, paper
-from train.report.cells import ENVELOPE_NOTE
-from train.report.render import Block, Bullets, Cell, Heading, Image, Para, Table
-from train.report.tables import VIDEO_CNN_ORDER, order
+from egoimu.train.report import fmt, paper
+from egoimu.train.report.cells import ENVELOPE_NOTE
+from egoimu.train.report.render import Block, Bullets, Cell, Heading, Image, Para, Table
+from egoimu.train.report.tables import VIDEO_CNN_ORDER, order
 
 COLUMN_NAMES = {"video": "Video", "imu": "Head-motion", "ensemble": "Ensemble", "video_only": "Video only",
                 "imu_only": "Head-motion only", "both": "Both", "neither": "Neither"}

@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from train.report.cells import Cells
-from train.report.collect import RunLog
+from egoimu.train.report.cells import Cells
+from egoimu.train.report.collect import RunLog
 
 VAL_NAMES = {"val_roc_auc": "validation ROC-AUC", "val_top1": "validation top-1"}
 

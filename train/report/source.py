@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from train.report import render
-from train.report.collect import Entry
+from egoimu.train.report import render
+from egoimu.train.report.collect import Entry
 
 SYNTHETIC_TITLE = "SYNTHETIC DATA: these numbers are no evidence about the method on real data"
 UNKNOWN_TITLE = "DATA SOURCE UNKNOWN: some results do not record whether their data is synthetic"

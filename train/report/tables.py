@@ -1,5 +1,6 @@
 """The run's numbers for the paper's Tables 1-5 beside the paper's, as plain JSON-able dicts (report.json's
-``tables``); :mod:`train.report.layout` lays them out, :mod:`train.report.claims` checks the claims on them.
+``tables``); :mod:`egoimu.train.report.layout` lays them out, :mod:`egoimu.train.report.claims` checks the
+claims on them.
 
 Units: accuracies and ROC-AUCs in percent (the results hold fractions; they are multiplied by 100 here),
 Table 2 in clip counts. A run value is a list of condition groups (``run``), each
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from train.report import paper
-from train.report.cells import Agg, Cells, Group, aggregate, list_rows
+from egoimu.train.report import paper
+from egoimu.train.report.cells import Agg, Cells, Group, aggregate, list_rows
 
 PCT = 100.0
 COLUMNS1 = ("video", "imu", "ensemble")

@@ -1,4 +1,4 @@
-from pipeline.sources.dogcentric import (
+from egoimu.pipeline.sources.dogcentric import (
     DUPLICATE_CLIP,
     NOT_A_CLIP,
     canonical_activity,

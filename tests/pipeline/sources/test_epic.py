@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.sources.epic import (
+from egoimu.pipeline.sources.epic import (
     BAD_TIMESTAMP,
     DUPLICATE_ID,
     MALFORMED_ROW,

@@ -13,9 +13,9 @@ import decord
 import numpy as np
 import pytest
 
-from pipeline.sources.dogcentric import DUPLICATE_CLIP, NOT_A_CLIP, canonical_activity, scan_dogcentric
-from pipeline.synth import cli as synth_cli
-from pipeline.synth.dogcentric import SynthDogConfig, config_sha256, generate_dogcentric
+from egoimu.pipeline.sources.dogcentric import DUPLICATE_CLIP, NOT_A_CLIP, canonical_activity, scan_dogcentric
+from egoimu.pipeline.synth import cli as synth_cli
+from egoimu.pipeline.synth.dogcentric import SynthDogConfig, config_sha256, generate_dogcentric
 
 DOGS = {"Hime", "Ku", "Ringo", "Ryu"}
 # The README's facts, written out independently of the module: folder -> file prefix.
@@ -106,7 +106,7 @@ def test_raw_layout_and_glitches(raw_ds: Path) -> None:
 
 
 def test_the_reader_sees_the_truth(raw_ds: Path) -> None:
-    """pipeline.sources.dogcentric finds every clip once and accounts for every glitch."""
+    """egoimu.pipeline.sources.dogcentric finds every clip once and accounts for every glitch."""
     clips, rejections = scan_dogcentric(raw_ds)
     truth = {(c["path"], c["activity"], c["dog"], c["start_frame"]) for c in _truth(raw_ds)["clips"]}
     assert {(c.path, c.activity, c.dog, c.start_frame) for c in clips} == truth

@@ -11,8 +11,8 @@ import decord
 import pandas as pd
 import pytest
 
-from pipeline.ffmpeg_bin import ffmpeg_exe
-from pipeline.synth import epic
+from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
+from egoimu.pipeline.synth import epic
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:

@@ -7,7 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from pipeline.synth.epic import SynthEpicConfig, generate_epic
+from egoimu.pipeline.synth.epic import SynthEpicConfig, generate_epic
 
 
 def _digests(root: Path) -> dict[str, str]:

@@ -10,7 +10,7 @@ import decord
 import pandas as pd
 import pytest
 
-from pipeline.synth.faults import FAULT_KINDS, UNKNOWN_VERB_CLASS, decodable_frames
+from egoimu.pipeline.synth.faults import FAULT_KINDS, UNKNOWN_VERB_CLASS, decodable_frames
 
 
 def _faults(out):

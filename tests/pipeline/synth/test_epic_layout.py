@@ -13,9 +13,9 @@ import decord
 import numpy as np
 import pandas as pd
 
-from pipeline.ffmpeg_bin import ffmpeg_exe
-from pipeline.synth import classes as C
-from pipeline.synth.truth import FRAME_KEYS, IMU_KEYS
+from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
+from egoimu.pipeline.synth import classes as C
+from egoimu.pipeline.synth.truth import FRAME_KEYS, IMU_KEYS
 
 ANNOTATIONS = ("EPIC_100_train.csv", "EPIC_100_validation.csv")
 FPS = {"50.0": Fraction(50), "59.9400599400599": Fraction(60000, 1001), "29.97002997002997": Fraction(30000, 1001)}

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.transform import Rotation
 
-from pipeline.synth.motion import R0, RATE_HZ, Action, G, MotionStyle, build_trajectory
+from egoimu.pipeline.synth.motion import R0, RATE_HZ, Action, G, MotionStyle, build_trajectory
 
 
 def _phase_shifts(frames: np.ndarray) -> np.ndarray:

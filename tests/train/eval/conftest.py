@@ -10,7 +10,7 @@ TINY = ["--model", "small", "--steps", "2", "warmup_steps=1", "batch_size=4", "n
 
 
 def _train(data: Path, run: Path, *extra: str) -> Path:
-    from train.loop import main as train_main
+    from egoimu.train.loop import main as train_main
 
     assert train_main([str(data), "--run-dir", str(run), *TINY, *extra]) == 0
     return run

@@ -12,8 +12,8 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from train.config import TrainConfig
-from train.eval.corr import (
+from egoimu.train.config import TrainConfig
+from egoimu.train.eval.corr import (
     _auc,
     _batch_auc,
     _shifted_auc,
@@ -25,9 +25,9 @@ from train.eval.corr import (
     variant,
     variant_label,
 )
-from train.eval.metrics import correspondence_metrics, overlap_mask, pair_scores, shifted_negatives
-from train.eval.results import read_result
-from train.models.slowfast import SlowFastSmall
+from egoimu.train.eval.metrics import correspondence_metrics, overlap_mask, pair_scores, shifted_negatives
+from egoimu.train.eval.results import read_result
+from egoimu.train.models.slowfast import SlowFastSmall
 
 NAMES = ("roc_auc", "roc_auc_batch", "roc_auc_shifted", "v2i_recall@1", "v2i_recall@5", "v2i_mrr", "i2v_recall@1",
          "i2v_recall@5", "i2v_mrr")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from train.eval.dogcentric import (
+from egoimu.train.eval.dogcentric import (
     DOGS,
     HEAD_MOTION_ACTIVITIES,
     dog_pairings,

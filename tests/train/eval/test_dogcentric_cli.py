@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import torch
 
-from train.eval.dogcentric import DOGS, HEAD_MOTION_ACTIVITIES
-from train.eval.dogcentric_cli import main, table5_accuracy
-from train.eval.probe_cli import main as probe_main
-from train.eval.results import read_result
-from train.models.slowfast import SlowFastSmall
+from egoimu.train.eval.dogcentric import DOGS, HEAD_MOTION_ACTIVITIES
+from egoimu.train.eval.dogcentric_cli import main, table5_accuracy
+from egoimu.train.eval.probe_cli import main as probe_main
+from egoimu.train.eval.results import read_result
+from egoimu.train.models.slowfast import SlowFastSmall
 
 
 def test_table5_accuracy_is_the_mean_over_pairings_of_fold_means():
@@ -29,8 +29,8 @@ def test_table5_accuracy_is_the_mean_over_pairings_of_fold_means():
 @pytest.fixture(scope="module")
 def dog_build(tmp_path_factory) -> Path:
     """One clip per dog and head-motion activity (16) plus 6 others, 160x120, built video-only."""
-    from pipeline.build import main as build_main
-    from pipeline.synth.cli import main as synth_main
+    from egoimu.pipeline.build import main as build_main
+    from egoimu.pipeline.synth.cli import main as synth_main
 
     base = tmp_path_factory.mktemp("dogs")
     assert synth_main(["dogcentric", str(base / "dogs"), "--clips-per-activity", "1", "--seed", "5", "--quiet",

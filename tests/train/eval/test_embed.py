@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
-from train.eval.embed import features_for, main, read_features
-from train.eval.representations import load_representation, sha256_file
-from train.models.slowfast import SlowFastSmall
+from egoimu.train.eval.embed import features_for, main, read_features
+from egoimu.train.eval.representations import load_representation, sha256_file
+from egoimu.train.models.slowfast import SlowFastSmall
 
 
 def written(data: Path, split: str) -> pd.DataFrame:
@@ -74,7 +74,7 @@ def test_random_init_is_seeded_and_the_cache_is_reused(built_epic, tmp_path):
 
 
 def _mp4(path: Path, seconds: float) -> Path:
-    from pipeline.ffmpeg_bin import ffmpeg_exe
+    from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
 
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi", "-i",
                     f"testsrc=duration={seconds}:size=160x120:rate=30", "-pix_fmt", "yuv420p", str(path)],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from train.eval.probe import choose_c, evaluate_probe, fit_linear_probe, fit_probe_at, predict, predict_proba
+from egoimu.train.eval.probe import choose_c, evaluate_probe, fit_linear_probe, fit_probe_at, predict, predict_proba
 
 
 def blobs(n_per: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

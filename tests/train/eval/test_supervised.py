@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from train.eval.supervised import (
+from egoimu.train.eval.supervised import (
     correct_by_class,
     correct_by_table,
     ensemble_probs,

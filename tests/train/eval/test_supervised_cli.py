@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from train.eval.cli import main as eval_main
-from train.eval.results import read_result, result_name
-from train.eval.supervised_cli import LABEL
-from train.loop import main as train_main
+from egoimu.train.eval.cli import main as eval_main
+from egoimu.train.eval.results import read_result, result_name
+from egoimu.train.eval.supervised_cli import LABEL
+from egoimu.train.loop import main as train_main
 
 TINY = ["--model", "small", "--steps", "2", "warmup_steps=1", "batch_size=4", "num_workers=0", "eval_every_epoch=0"]
 

@@ -1,4 +1,4 @@
-"""Hand-built inputs for ``egoimu report``: result files written with train.eval.results and plain run dirs."""
+"""Hand-built inputs for ``egoimu report``: result files written with egoimu.train.eval.results and plain run dirs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from train.eval.results import ci, make_result, result_name, write_result
+from egoimu.train.eval.results import ci, make_result, result_name, write_result
 
 SIGNALS = {
     "take": {"head": "pitch down and back", "head_strength": "strong", "video": "object fades in",
@@ -126,7 +126,7 @@ def builders() -> SimpleNamespace:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The standard synthetic inputs (:func:`build_inputs`), reported once per module; the output directory."""
-    from train.report import main
+    from egoimu.train.report import main
 
     root = tmp_path_factory.mktemp("report")
     build_inputs(root / "in", synthetic=True)

@@ -7,13 +7,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from train.eval.results import read_result
-from train.report import fmt, render
-from train.report.cells import aggregate, group_cells, is_per_seed, wilson
-from train.report.claims import check_claims, compare, overlap
-from train.report.collect import Entry, ReportError, find_runs
-from train.report.source import data_source, source_blocks
-from train.report.tables import all_tables
+from egoimu.train.eval.results import read_result
+from egoimu.train.report import fmt, render
+from egoimu.train.report.cells import aggregate, group_cells, is_per_seed, wilson
+from egoimu.train.report.claims import check_claims, compare, overlap
+from egoimu.train.report.collect import Entry, ReportError, find_runs
+from egoimu.train.report.source import data_source, source_blocks
+from egoimu.train.report.tables import all_tables
 
 
 def _entries(paths: list[Path]) -> list[Entry]:

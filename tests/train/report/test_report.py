@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from train.report import main
-from train.report.build import REPORT_SCHEMA
-from train.report.source import SYNTHETIC_TITLE, UNKNOWN_TITLE
+from egoimu.train.report import main
+from egoimu.train.report.build import REPORT_SCHEMA
+from egoimu.train.report.source import SYNTHETIC_TITLE, UNKNOWN_TITLE
 
 TABLE_KEYS = {"table1", "table2", "table3", "table4", "table5"}
 
@@ -103,7 +103,7 @@ def test_runs_are_read(report: Path) -> None:
 
 
 def test_resumed_metrics_keep_the_last_line(tmp_path: Path, builders: SimpleNamespace) -> None:
-    from train.report.collect import find_runs
+    from egoimu.train.report.collect import find_runs
 
     builders.run_dir(tmp_path, "r")
     (run,) = find_runs([tmp_path])
