@@ -41,10 +41,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from egoimu.manifests.geometry import ClipGeometry, GeometryError
 from egoimu.manifests.paths import PathEscapeError, check_relative, resolve_inside
 from egoimu.manifests.shardfmt import IMU_CHANNELS
 
-MANIFEST_SCHEMA_VERSION: int = 1
+MANIFEST_SCHEMA_VERSION: int = 2  # 2: config.geometry (the clip geometry contract) replaces per-stage shapes
 VERSION_COLUMN = "schema_version"
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 SPLIT_MODES: tuple[str, ...] = ("planned", "canonical", "file", "single")
@@ -328,7 +329,8 @@ def _num_list(value: Any, n: int) -> bool:
 def validate_summary(summary: Mapping[str, Any], file: str | Path = "<summary>") -> dict[str, Any]:
     """Check the summary (``manifest.json``) and return it as a dict; raises :class:`ManifestError`.
 
-    Keys: schema_version (int), egoimu_version (str), config (dict), config_sha256 (= config_sha256(config)),
+    Keys: schema_version (int), egoimu_version (str), config (dict with a consistent clip geometry as its
+    ``geometry`` section, :mod:`egoimu.manifests.geometry`), config_sha256 (= config_sha256(config)),
     split {mode: planned|canonical|file|single (one split for all, e.g. DogCentric),
     ratio: [3 numbers >= 0] | null, seed: int | null},
     counts {split: {clips, participants: int, verbs: {verb_class (str int >= -1): count}}} with the verbs
@@ -352,6 +354,7 @@ def validate_summary(summary: Mapping[str, Any], file: str | Path = "<summary>")
         raise fail("config", "egoimu_version must be a string and config an object")
     if s["config_sha256"] != config_sha256(s["config"]):
         raise fail("config_sha256", "does not match the sha256 of the canonical JSON of config")
+    summary_geometry(s, file)
     split = s["split"]
     if not (isinstance(split, dict) and split.get("mode") in SPLIT_MODES
             and (split.get("ratio") is None or (_num_list(split["ratio"], 3) and min(split["ratio"]) >= 0))
@@ -384,6 +387,17 @@ def validate_summary(summary: Mapping[str, Any], file: str | Path = "<summary>")
         raise fail("accounting", f"input {acc['input']} != written {acc['written']} + rejected "
                                  f"{sum(acc['rejected_by_reason'].values())}")
     return s
+
+
+def summary_geometry(summary: Mapping[str, Any], file: str | Path = "<summary>") -> ClipGeometry:
+    """The build's clip geometry: ``manifest.json``'s ``config.geometry``; raises :class:`ManifestError`."""
+    config = summary.get("config")
+    if not isinstance(config, dict) or not isinstance(config.get("geometry"), dict):
+        raise ManifestError(file, "config.geometry: missing (the build's clip geometry)")
+    try:
+        return ClipGeometry.from_dict(config["geometry"], "config.geometry")
+    except GeometryError as exc:
+        raise ManifestError(file, str(exc)) from None
 
 
 def write_summary(summary: Mapping[str, Any], path: str | Path) -> None:
@@ -434,6 +448,11 @@ class Manifest:
         for name, fname in FILENAMES.items():
             write_table(getattr(self, name), self.root / fname, name)
         write_summary(self.summary, self.root / SUMMARY_FILENAME)
+
+    @property
+    def geometry(self) -> ClipGeometry:
+        """The build's clip geometry (``manifest.json``: ``config.geometry``)."""
+        return summary_geometry(self.summary, self.root / SUMMARY_FILENAME)
 
     def shards_for(self, split: str) -> list[Path]:
         """Resolved paths of ``split``'s shards, sorted by their relative path (refuses escapes)."""

@@ -6,7 +6,8 @@ filter, so every chunk is checksummed and a corrupt byte is reported for its dat
 fixed-length byte strings because variable-length data cannot be checksummed.
 
 ======================  ====================  ========  ===============================================
-dataset                 shape                 dtype     meaning
+dataset                 shape (default        dtype     meaning
+                        geometry)
 ======================  ====================  ========  ===============================================
 ``video``               (N, 48, 256, 256, 3)  uint8     RGB frames at 24 fps; encodings ``raw``/``lossless``
 ``video_jpeg``          (N, L)                uint8     encoding ``jpeg``: a clip's 48 JPEG files end to
@@ -24,6 +25,9 @@ dataset                 shape                 dtype     meaning
 ``video_id``            (N,)                  S32       EPIC ``video_id``
 ``start_s``, ``end_s``  (N,)                  float64   the clip window, seconds on the video timeline
 ======================  ====================  ========  ===============================================
+
+The shapes follow the build's :class:`~egoimu.manifests.geometry.ClipGeometry` (the table shows the paper's:
+48 frames, 256², 396 IMU samples, nfft 64, hop 8); a shard records it in its attributes.
 
 Video encodings: ``raw`` (no compression), ``lossless`` (deflate/gzip level 1 — the filter every HDF5
 build has; no shuffle, which is a no-op on 1-byte elements), ``jpeg`` (JPEG files made by the
@@ -44,6 +48,7 @@ order) gives a byte-identical file.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,6 +57,8 @@ from typing import Any
 
 import h5py
 import numpy as np
+
+from egoimu.manifests.geometry import DEFAULT_GEOMETRY, ClipGeometry, GeometryError
 
 SCHEMA_VERSION: int = 1
 #: HDF5 format bounds of every shard (v1 B-tree chunk indexes: readable by HDF5 1.8 and later).
@@ -95,18 +102,12 @@ class ShardFormatError(ValueError):
 class ShardLayout:
     """Geometry and encoding of one shard; the paper's values are the defaults.
 
-    ``jpeg_len`` (L, bytes) is the longest clip's JPEG payload in the shard; required (> 0) for the
-    ``jpeg`` encoding and 0 otherwise.
+    ``geometry`` fixes every shape (:mod:`egoimu.manifests.geometry`). ``jpeg_len`` (L, bytes) is the longest
+    clip's JPEG payload in the shard; required (> 0) for the ``jpeg`` encoding and 0 otherwise.
     """
 
     encoding: str = "raw"  # ours: raw | lossless | jpeg
-    frames: int = 48  # paper: 2 s at 24 fps
-    size: int = 256  # paper: 256 x 256 frames
-    out_fps: int = 24  # paper
-    imu_len: int = 396  # paper: 2 s at 198 Hz
-    imu_rate_hz: int = 198  # paper
-    nfft: int = 64  # paper
-    hop: int = 8  # ours
+    geometry: ClipGeometry = DEFAULT_GEOMETRY  # paper's clip geometry by default
     spec_window: str = "hann"  # ours
     spec_padding: str = "reflect"  # ours: centre frames, nfft/2 reflected samples at both edges
     spec_eps: float = 1e-6  # ours: log(|X| + eps)
@@ -115,38 +116,24 @@ class ShardLayout:
     def __post_init__(self) -> None:
         if self.encoding not in ENCODINGS:
             raise ValueError(f"unknown video encoding {self.encoding!r}; choose from {ENCODINGS}")
-        for name in ("frames", "size", "out_fps", "imu_len", "imu_rate_hz", "nfft", "hop"):
-            if int(getattr(self, name)) <= 0:
-                raise ValueError(f"ShardLayout.{name} must be positive, got {getattr(self, name)!r}")
+        if not isinstance(self.geometry, ClipGeometry):
+            raise ValueError(f"ShardLayout.geometry must be a ClipGeometry, got {self.geometry!r}")
         if not self.spec_eps > 0:
             raise ValueError(f"ShardLayout.spec_eps must be positive, got {self.spec_eps!r}")
         if (self.encoding == "jpeg") != (self.jpeg_len > 0):
             raise ValueError("ShardLayout.jpeg_len must be > 0 for the jpeg encoding and 0 otherwise, "
                              f"got {self.jpeg_len} with encoding {self.encoding!r}")
 
-    @property
-    def spec_bins(self) -> int:
-        """Frequency bins of the spectrogram: nfft // 2 + 1 (33)."""
-        return self.nfft // 2 + 1
-
-    @property
-    def spec_frames(self) -> int:
-        """Time frames of the centred STFT: 1 + imu_len // hop (50)."""
-        return 1 + self.imu_len // self.hop
-
-    @property
-    def video_datasets(self) -> tuple[str, ...]:
-        return ("video_jpeg", "video_jpeg_offsets") if self.encoding == "jpeg" else ("video",)
-
     def row_shapes(self) -> dict[str, tuple[int, ...]]:
         """Shape of one row (one clip) of every dataset, in creation order."""
+        g = self.geometry
         shapes: dict[str, tuple[int, ...]]
         if self.encoding == "jpeg":
-            shapes = {"video_jpeg": (self.jpeg_len,), "video_jpeg_offsets": (self.frames + 1,)}
+            shapes = {"video_jpeg": (self.jpeg_len,), "video_jpeg_offsets": (g.frames + 1,)}
         else:
-            shapes = {"video": (self.frames, self.size, self.size, 3)}
-        shapes["imu"] = (self.imu_len, len(IMU_CHANNELS))
-        shapes["spec"] = (len(IMU_CHANNELS), self.spec_bins, self.spec_frames)
+            shapes = {"video": (g.frames, g.frame_size, g.frame_size, 3)}
+        shapes["imu"] = (g.imu_len, len(IMU_CHANNELS))
+        shapes["spec"] = (len(IMU_CHANNELS), g.spec_bins, g.spec_frames)
         shapes.update({name: () for name in (*LABELS, *ID_WIDTHS, *TIMES)})
         return shapes
 
@@ -160,18 +147,24 @@ class ShardLayout:
         out.update({name: np.dtype(np.float64) for name in TIMES})
         return {name: out[name] for name in self.row_shapes()}
 
+    def clip_bytes(self) -> dict[str, int]:
+        """Bytes of one clip's rows, by dataset (the jpeg encoding's payload counted at ``jpeg_len``)."""
+        dtypes = self.dtypes()
+        return {name: math.prod(shape) * dtypes[name].itemsize for name, shape in self.row_shapes().items()}
+
     def shapes(self, n: int) -> dict[str, tuple[int, ...]]:
         """Full shape of every dataset for a shard of ``n`` clips."""
         return {name: (n, *shape) for name, shape in self.row_shapes().items()}
 
     def layout_attrs(self) -> dict[str, Any]:
         """The file attributes that follow from the layout (all but :data:`CALLER_ATTRS`)."""
+        g = self.geometry
         return {
             "schema_version": np.int64(SCHEMA_VERSION), "video_encoding": self.encoding,
-            "out_fps": np.int64(self.out_fps), "n_frames": np.int64(self.frames),
-            "frame_size": np.array([self.size, self.size], dtype=np.int64),
-            "imu_rate_hz": np.int64(self.imu_rate_hz), "imu_channels": list(IMU_CHANNELS),
-            "nfft": np.int64(self.nfft), "hop": np.int64(self.hop), "spec_window": self.spec_window,
+            "out_fps": np.int64(g.fps), "n_frames": np.int64(g.frames),
+            "frame_size": np.array([g.frame_size, g.frame_size], dtype=np.int64),
+            "imu_rate_hz": np.int64(g.imu_rate_hz), "imu_channels": list(IMU_CHANNELS),
+            "nfft": np.int64(g.nfft), "hop": np.int64(g.hop), "spec_window": self.spec_window,
             "spec_padding": self.spec_padding, "spec_eps": np.float64(self.spec_eps),
         }
 
@@ -253,8 +246,8 @@ def write_clip(h5file: h5py.File, row: int, record: Mapping[str, Any],
     values: dict[str, Any] = {}
     if layout.encoding == "jpeg":
         frames = record["video_jpeg_frames"]
-        if len(frames) != layout.frames:
-            raise ValueError(f"{where}: row {row}: {len(frames)} JPEG frames, expected {layout.frames}")
+        if len(frames) != layout.geometry.frames:
+            raise ValueError(f"{where}: row {row}: {len(frames)} JPEG frames, expected {layout.geometry.frames}")
         data, offsets = jpeg_payload(frames)
         if data.size > layout.jpeg_len:
             raise ValueError(f"{where}: row {row}: JPEG payload {data.size} B exceeds L={layout.jpeg_len}")
@@ -358,8 +351,10 @@ def _check_attr(path: str | Path, name: str, value: Any) -> None:
 def validate_shard_attrs(h5file: h5py.File, path: str | Path) -> ShardLayout:
     """Check the file attributes (presence, schema version, values) and return the shard's layout.
 
-    Raises :class:`ShardFormatError` naming ``path`` and the attribute. For jpeg shards the layout's
-    ``jpeg_len`` comes from the ``video_jpeg`` dataset.
+    Raises :class:`ShardFormatError` naming ``path`` and the attribute. The geometry is rebuilt from the
+    attributes (``window_s = n_frames / out_fps``) and must be consistent, and the ``imu`` dataset must hold
+    its ``imu_len`` samples a clip. For jpeg shards the layout's ``jpeg_len`` comes from the ``video_jpeg``
+    dataset.
     """
     attrs = h5file.attrs
     for name in ATTRS:
@@ -376,19 +371,22 @@ def validate_shard_attrs(h5file: h5py.File, path: str | Path) -> ShardLayout:
         raise ShardFormatError(path, f"expected [size, size], got {frame_size}", attribute="frame_size")
     encoding = str(attrs["video_encoding"])
     jpeg_len = int(h5file["video_jpeg"].shape[1]) if encoding == "jpeg" and "video_jpeg" in h5file else 0
+    n_frames, fps = int(attrs["n_frames"]), int(attrs["out_fps"])
     try:
-        return ShardLayout(encoding=encoding, frames=int(attrs["n_frames"]), size=frame_size[0],
-                           out_fps=int(attrs["out_fps"]), imu_len=_imu_len(h5file),
-                           imu_rate_hz=int(attrs["imu_rate_hz"]), nfft=int(attrs["nfft"]),
-                           hop=int(attrs["hop"]), spec_window=str(attrs["spec_window"]),
-                           spec_padding=str(attrs["spec_padding"]), spec_eps=float(attrs["spec_eps"]),
-                           jpeg_len=jpeg_len if encoding == "jpeg" else 0)
+        geometry = ClipGeometry(window_s=n_frames / fps if fps > 0 else 0.0, fps=fps,
+                                imu_rate_hz=int(attrs["imu_rate_hz"]), nfft=int(attrs["nfft"]),
+                                hop=int(attrs["hop"]), frame_size=frame_size[0])
+        if geometry.frames != n_frames:
+            raise GeometryError(f"n_frames {n_frames} at out_fps {fps} is not a whole clip")
+        layout = ShardLayout(encoding=encoding, geometry=geometry, spec_window=str(attrs["spec_window"]),
+                             spec_padding=str(attrs["spec_padding"]), spec_eps=float(attrs["spec_eps"]),
+                             jpeg_len=jpeg_len if encoding == "jpeg" else 0)
     except ValueError as exc:
-        raise ShardFormatError(path, str(exc)) from exc
-
-
-def _imu_len(h5file: h5py.File) -> int:
-    return int(h5file["imu"].shape[1]) if "imu" in h5file and h5file["imu"].ndim == 3 else 1
+        raise ShardFormatError(path, f"inconsistent clip geometry in the attributes: {exc}") from exc
+    if "imu" in h5file and h5file["imu"].ndim == 3 and h5file["imu"].shape[1] != geometry.imu_len:
+        raise ShardFormatError(path, f"{h5file['imu'].shape[1]} IMU samples a clip, but the attributes' geometry "
+                                     f"({geometry.describe()}) has {geometry.imu_len}", dataset="imu")
+    return layout
 
 
 def validate_shard(h5file: h5py.File, path: str | Path) -> tuple[ShardLayout, int]:

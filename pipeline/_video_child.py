@@ -335,7 +335,7 @@ def split_for_select(run: tuple[int, ...], starts: Sequence[Fraction], fps: Frac
     cur: list[int] = []
     terms: list = []
     for r in run:
-        term = clip_term(starts[r], fps, Fraction(cfg.out_fps), cfg.n_frames)
+        term = clip_term(starts[r], fps, Fraction(cfg.geometry.fps), cfg.geometry.frames)
         if cur and len(select_terms(terms + [term])) > MAX_SELECT_TERMS:
             out.append(tuple(cur))
             cur, terms = [], []
@@ -347,7 +347,7 @@ def split_for_select(run: tuple[int, ...], starts: Sequence[Fraction], fps: Frac
 def _spawn_ffmpeg(path: str, run: tuple[int, ...], uniq: list[int], starts: Sequence[Fraction], cfg: Any,
                   info: Any, scale: tuple[int, int], crop: tuple[int, int, int], label: str,
                   attempt: int) -> FrameStream:
-    terms = [clip_term(starts[r], info.fps, Fraction(cfg.out_fps), cfg.n_frames) for r in run]
+    terms = [clip_term(starts[r], info.fps, Fraction(cfg.geometry.fps), cfg.geometry.frames) for r in run]
     seek: Fraction | None = info.start_s + (uniq[0] - SEEK_MARGIN_FRAMES) / info.fps
     if attempt:
         back = SEEK_RETRY_BACK_S[attempt - 1]
@@ -365,7 +365,7 @@ def _ffmpeg_run(path: str, run: tuple[int, ...], uniq: list[int], targets: dict,
     for attempt in range(len(SEEK_RETRY_BACK_S) + 1):
         with _spawn_ffmpeg(path, run, uniq, starts, cfg, info, scale, crop, label, attempt) as stream:
             try:
-                yield from _fan_out(stream, uniq, targets, crop[2], cfg.n_frames)
+                yield from _fan_out(stream, uniq, targets, crop[2], cfg.geometry.frames)
             except ChildFailed as exc:
                 if exc.overshoot and attempt < len(SEEK_RETRY_BACK_S):
                     continue
@@ -415,7 +415,7 @@ def decode_runs(path: str, runs: list[tuple[int, ...]], idx: Sequence[np.ndarray
                         argv, env = decord_argv(spec_file)
                         dec = FrameStream(argv, timeout_s=cfg.timeout_s, label=label, env=env)
                     dec.label = label
-                    source = _fan_out(dec, uniq, targets, crop[2], cfg.n_frames)
+                    source = _fan_out(dec, uniq, targets, crop[2], cfg.geometry.frames)
                 for r, frames in source:
                     done.add(r)
                     yield r, frames

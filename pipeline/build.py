@@ -20,6 +20,7 @@ from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
+from egoimu.manifests.shardfmt import ShardLayout
 from egoimu.pipeline.config import BuildConfig, ShardConfig, SplitConfig
 from egoimu.pipeline.graph import dask_client, run_tasks
 from egoimu.pipeline.manifest_writer import print_summary, source_record, write_manifests
@@ -227,14 +228,15 @@ def _remove_stale(out: Path, planned: set[str]) -> None:
 
 def print_plan(rows: list[ClipRow], tasks: list, cfg: BuildConfig) -> None:
     """The dry run's report: planned clips and participants per split, rejections, estimated bytes."""
-    per_clip = cfg.video.n_frames * cfg.video.crop_size ** 2 * 3 + cfg.imu.n_samples * 6 * 4 + 6 * 33 * 50 * 4
-    ratio = {"raw": 1.0, "lossless": 0.5, "jpeg": 0.08}[cfg.shard.encoding]
-    print(f"plan (config {cfg.sha256()[:12]}, split {cfg.split.mode}):")
+    sizes = ShardLayout(geometry=cfg.geometry).clip_bytes()  # raw bytes a clip, by dataset
+    ratio = {"raw": 1.0, "lossless": 0.5, "jpeg": 0.08}[cfg.shard.encoding]  # video stored / raw (measured)
+    per_clip = sizes.pop("video") * ratio + sum(sizes.values())
+    print(f"plan (config {cfg.sha256()[:12]}, split {cfg.split.mode}; clips of {cfg.geometry.describe()}):")
     for split in ("train", "validation", "test"):
         mine = [r for r in rows if r.planned and r.split == split]
         people = sorted({r.participant_id for r in mine})
         n_shards = sum(1 for t in tasks if t.split == split)
-        print(f"  {split:<10} {len(mine):>7} clips  {n_shards:>4} shards  ~{len(mine) * per_clip * ratio / 1e9:7.2f} GB"
+        print(f"  {split:<10} {len(mine):>7} clips  {n_shards:>4} shards  ~{len(mine) * per_clip / 1e9:7.2f} GB"
               f"  participants: {' '.join(people) or '-'}")
     rejected = Counter(r.reason for r in rows if not r.planned)
     print(f"  rejected before decoding: {sum(rejected.values())}" +

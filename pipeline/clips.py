@@ -14,8 +14,10 @@ Optionally, unlabelled self-supervised windows tile a video with a fixed stride 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from fractions import Fraction
+
+from egoimu.manifests.geometry import DEFAULT_GEOMETRY, ClipGeometry
 
 SEGMENT_OUTSIDE_VIDEO = "segment_outside_video"
 VIDEO_TOO_SHORT = "video_too_short"
@@ -23,23 +25,18 @@ VIDEO_TOO_SHORT = "video_too_short"
 
 @dataclass(frozen=True)
 class ClipConfig:
-    """Clip-plan settings; ``# paper`` = stated in arXiv 2110.01680, ``# ours`` = egoimu's choice."""
+    """Clip-plan settings; ``# paper`` = stated in arXiv 2110.01680, ``# ours`` = egoimu's choice.
 
-    window_s: int = 2  # paper: 2-second clips
-    out_fps: int = 24  # paper: 24 fps
+    The window and the grid (``geometry.window_s``, ``geometry.fps``) are the build's clip geometry
+    (:mod:`egoimu.manifests.geometry`), not settings of this stage.
+    """
+
+    geometry: ClipGeometry = DEFAULT_GEOMETRY  # paper: the build's clip geometry (BuildConfig.geometry)
     placement: str = "centre"  # ours: clip centred on the segment
     snap: str = "nearest"  # ours: start rounded to the nearest 1/out_fps grid point
     clamp: bool = True  # ours: shift a clip that would cross a video edge back inside
     max_overrun_s: float = 0.5  # ours: a segment ending this far past the video's end is bad annotation
     ssl_stride_s: float | None = None  # ours: stride of unlabelled windows (None = none)
-
-    @property
-    def n_frames(self) -> int:
-        """Frames per clip (48 for 2 s at 24 fps)."""
-        return self.window_s * self.out_fps
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def last_start_tick(n_source_frames: int, fps: Fraction, cfg: ClipConfig) -> int:
@@ -50,7 +47,8 @@ def last_start_tick(n_source_frames: int, fps: Fraction, cfg: ClipConfig) -> int
     # need floor((m + n - 1) * fps / out_fps) <= n_source_frames - 1
     # <=> (m + n - 1) * fps / out_fps < n_source_frames
     # <=> m < n_source_frames * out_fps / fps - (n - 1)
-    bound = Fraction(n_source_frames * cfg.out_fps) / Fraction(fps) - (cfg.n_frames - 1)
+    g = cfg.geometry
+    bound = Fraction(n_source_frames * g.fps) / Fraction(fps) - (g.frames - 1)
     m = math.ceil(bound) - 1
     return max(m, -1)
 
@@ -76,21 +74,21 @@ def segment_clip_start(seg_start_s: float, seg_stop_s: float, n_source_frames: i
     if max_tick < 0:
         return VIDEO_TOO_SHORT
     centre = (Fraction(seg_start_s) + Fraction(seg_stop_s)) / 2
-    start = centre - Fraction(cfg.window_s, 2)
-    tick = _snap(start * cfg.out_fps, cfg.snap)
+    start = centre - cfg.geometry.window / 2
+    tick = _snap(start * cfg.geometry.fps, cfg.snap)
     if not cfg.clamp and (tick < 0 or tick > max_tick):
         return SEGMENT_OUTSIDE_VIDEO
     tick = min(max(tick, 0), max_tick)
-    return Fraction(tick, cfg.out_fps)
+    return Fraction(tick, cfg.geometry.fps)
 
 
 def window_starts(n_source_frames: int, fps: Fraction, cfg: ClipConfig) -> list[Fraction]:
     """Starts of unlabelled windows tiled over a whole video every ``cfg.ssl_stride_s`` seconds."""
     if not cfg.ssl_stride_s:
         return []
-    stride_ticks = max(1, round(cfg.ssl_stride_s * cfg.out_fps))
+    stride_ticks = max(1, round(cfg.ssl_stride_s * cfg.geometry.fps))
     max_tick = last_start_tick(n_source_frames, Fraction(fps), cfg)
-    return [Fraction(t, cfg.out_fps) for t in range(0, max_tick + 1, stride_ticks)]
+    return [Fraction(t, cfg.geometry.fps) for t in range(0, max_tick + 1, stride_ticks)]
 
 
 def _snap(x: Fraction, mode: str) -> int:

@@ -5,8 +5,15 @@ stage's own module (:mod:`egoimu.pipeline.clips`, :mod:`egoimu.pipeline.video`, 
 :mod:`egoimu.pipeline.spectrogram`) or here. The whole config is saved in ``manifest.json`` and its sha256
 in every shard; settings that do not change the output (workers, scheduler) are not part of it.
 
+The clip geometry (window, fps, IMU rate, nfft, hop, frame size: :mod:`egoimu.manifests.geometry`) is one
+section, ``geometry``, stated once: the clip, video, IMU and spectrogram stages and the shard layout derive
+their shapes from it, and a geometry key in another section (``video: {out_fps: 30}``) is refused with the
+section to use instead. The geometry must satisfy every rule of the contract, including what SlowFast-R50
+and VGG16 need, and ``imu.lowpass_hz`` must lie below its IMU Nyquist rate.
+
 A YAML/JSON file given with ``--config`` holds any subset of the sections, e.g.::
 
+    geometry: {window_s: 2, fps: 16}      # 32 frames a clip
     shard: {encoding: jpeg, clips_per_shard: 32}
     video: {backend: decord}
     imu: {max_gap_s: 0.2}
@@ -22,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from egoimu.manifests.geometry import DEFAULT_GEOMETRY, ClipGeometry, GeometryError
 from egoimu.manifests.schema import config_sha256
 from egoimu.manifests.shardfmt import ENCODINGS
 from egoimu.pipeline.clips import ClipConfig
@@ -30,6 +38,15 @@ from egoimu.pipeline.spectrogram import SpecConfig
 from egoimu.pipeline.video import VideoConfig
 
 PAPER_RATIO = (30044, 3032, 4379)  # paper: train:validation:test clip counts of its own split
+#: Sections whose stage derives its shapes from the geometry (each holds it as its ``geometry`` field).
+STAGE_SECTIONS: tuple[str, ...] = ("clip", "video", "imu", "spec")
+#: Keys that earlier configs (or a guess) put into a stage section: where each now lives in ``geometry``.
+GEOMETRY_KEYS: dict[str, str] = {
+    "window_s": "window_s", "out_fps": "fps", "fps": "fps", "n_frames": "window_s x fps (derived)",
+    "frames": "window_s x fps (derived)", "size": "frame_size (and video.short_side for the resize)",
+    "crop": "frame_size", "frame_size": "frame_size", "rate_hz": "imu_rate_hz", "imu_rate_hz": "imu_rate_hz",
+    "n_samples": "window_s x imu_rate_hz (derived)", "nfft": "nfft", "hop": "hop", "geometry": "the section itself",
+}
 
 
 @dataclass(frozen=True)
@@ -65,8 +82,14 @@ class SplitConfig:
 
 @dataclass(frozen=True)
 class BuildConfig:
-    """Everything that determines a build's output bytes."""
+    """Everything that determines a build's output bytes.
 
+    ``geometry`` is the one clip geometry; on construction it is handed to every stage section (their
+    ``geometry`` fields always equal it), and the contract's rules are checked: a :class:`ValueError`
+    (:class:`~egoimu.manifests.geometry.GeometryError`) names the fields and the rule.
+    """
+
+    geometry: ClipGeometry = DEFAULT_GEOMETRY  # paper: 2 s at 24 fps, 256², 198 Hz, nfft 64 (hop 8 ours)
     clip: ClipConfig = field(default_factory=ClipConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
     imu: ImuConfig = field(default_factory=ImuConfig)
@@ -75,9 +98,24 @@ class BuildConfig:
     split: SplitConfig = field(default_factory=SplitConfig)
     sync_table: str | None = None  # ours: CSV video_id,offset_s,scale overriding the estimated sync
 
+    def __post_init__(self) -> None:
+        for name in STAGE_SECTIONS:  # derive: every stage sees the build's geometry
+            section = getattr(self, name)
+            if section.geometry != self.geometry:
+                object.__setattr__(self, name, dataclasses.replace(section, geometry=self.geometry))
+        problems = self.geometry.encoder_problems()
+        lowpass = self.geometry.lowpass_problem(self.imu.lowpass_hz)
+        if lowpass:
+            problems.append(lowpass)
+        if problems:
+            raise GeometryError("; ".join(problems))
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready nested dict (tuples become lists)."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        """JSON-ready nested dict (tuples become lists); the geometry appears once, as section ``geometry``."""
+        out = json.loads(json.dumps(dataclasses.asdict(self)))
+        for name in STAGE_SECTIONS:
+            del out[name]["geometry"]
+        return out
 
     def sha256(self) -> str:
         """sha256 of the canonical JSON of :meth:`to_dict` (written into every shard)."""
@@ -87,8 +125,10 @@ class BuildConfig:
     def from_dict(cls, data: dict[str, Any], source: str = "<config>") -> BuildConfig:
         """Build from a (partial) nested dict; unknown sections or keys are errors naming them."""
         sections = {f.name: f for f in dataclasses.fields(cls)}
-        kwargs: dict[str, Any] = {}
-        for name, value in (data or {}).items():
+        data = dict(data or {})
+        geometry = ClipGeometry.from_dict(data.pop("geometry", None), source)
+        kwargs: dict[str, Any] = {"geometry": geometry}
+        for name, value in data.items():
             if name not in sections:
                 raise ValueError(f"{source}: unknown section {name!r}; known: {sorted(sections)}")
             if name == "sync_table":
@@ -96,18 +136,30 @@ class BuildConfig:
                 continue
             if not isinstance(value, dict):
                 raise ValueError(f"{source}: section {name!r} must be a mapping, got {type(value).__name__}")
+            misplaced = sorted(k for k in value if k in GEOMETRY_KEYS and name in STAGE_SECTIONS)
+            if misplaced:
+                where = "; ".join(f"{name}.{k} -> geometry: {GEOMETRY_KEYS[k]}" for k in misplaced)
+                raise GeometryError(
+                    f"{source}: {', '.join(f'{name}.{k}' for k in misplaced)}: the clip geometry is stated once, in "
+                    f"section 'geometry' (every stage derives frames, samples and shapes from it), not per stage "
+                    f"({where}; now {geometry.describe()})")
             sub = sections[name].default_factory  # type: ignore[misc]
-            known = {f.name for f in dataclasses.fields(sub)}
+            known = {f.name for f in dataclasses.fields(sub)} - {"geometry"}
             unknown = set(value) - known
             if unknown:
                 raise ValueError(f"{source}: unknown key(s) {sorted(unknown)} in section {name!r}; "
                                  f"known: {sorted(known)}")
             fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+            if name in STAGE_SECTIONS:
+                fixed["geometry"] = geometry
             try:
                 kwargs[name] = sub(**fixed)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"{source}: section {name!r}: {exc}") from exc
-        return cls(**kwargs)
+        try:
+            return cls(**kwargs)
+        except GeometryError as exc:
+            raise GeometryError(f"{source}: {exc}") from None
 
     @classmethod
     def load(cls, path: str | Path) -> BuildConfig:

@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy import interpolate, signal
 
+from egoimu.manifests.geometry import DEFAULT_GEOMETRY, ClipGeometry
+
 KINDS: tuple[str, str] = ("accl", "gyro")
 HEADERS: dict[str, tuple[str, ...]] = {
     "accl": ("Milliseconds", "AcclX", "AcclY", "AcclZ"),  # m/s^2
@@ -41,10 +43,13 @@ _NA_TOKENS = frozenset({"", "nan", "NaN", "NAN", "-nan", "-NaN", "NA", "N/A", "n
 
 @dataclass(frozen=True)
 class ImuConfig:
-    """IMU stage settings. ``# paper``: stated in arXiv 2110.01680; ``# ours``: our choice."""
+    """IMU stage settings. ``# paper``: stated in arXiv 2110.01680; ``# ours``: our choice.
 
-    rate_hz: float = 198.0  # paper: a clip is 396 x 6 at 198 Hz
-    window_s: float = 2.0  # paper: 2-second clips
+    The output grid (``geometry.imu_rate_hz``, ``geometry.imu_len`` samples a window) is the build's clip
+    geometry; ``lowpass_hz`` must lie below its Nyquist rate (checked by the build config).
+    """
+
+    geometry: ClipGeometry = DEFAULT_GEOMETRY  # paper: the build's clip geometry (396 x 6 at 198 Hz)
     payload_ms: float = 1000.0  # ours: span the extraction tool gives every payload (README)
     short_payload_frac: float = 0.9  # ours: interior payload with < frac x median count lost samples
     max_gap_s: float = 0.1  # ours: reject a window holding a gap in the samples longer than this
@@ -54,11 +59,6 @@ class ImuConfig:
     lowpass_hz: float | None = 80.0  # ours: zero-phase Butterworth cut-off (every stream); None: off
     lowpass_order: int = 8  # ours: Butterworth order (sosfiltfilt doubles it)
     max_clock_error: float = 0.03  # ours: |scale - 1| above this -> IMU does not span the video
-
-    @property
-    def n_samples(self) -> int:
-        """Samples per window (396 for the paper's settings)."""
-        return int(round(self.rate_hz * self.window_s))
 
 
 DEFAULT_IMU = ImuConfig()
@@ -498,8 +498,9 @@ def resample_windows(streams: Mapping[str, AnyStream], sync: SyncParams | Mappin
     are NaN. Vectorised over windows.
     """
     starts = np.asarray(starts_s, dtype=np.float64).reshape(-1)
-    grid = np.arange(cfg.n_samples) / cfg.rate_hz
-    x = np.empty((starts.size, cfg.n_samples, 6), dtype=np.float32)
+    g = cfg.geometry
+    grid = np.arange(g.imu_len) / float(g.imu_rate_hz)
+    x = np.empty((starts.size, g.imu_len, 6), dtype=np.float32)
     reasons = np.full(starts.size, "", dtype=object)
     for ci, kind in enumerate(KINDS):
         if kind not in streams:  # a caller may resample one sensor at a time (its channels stay NaN)

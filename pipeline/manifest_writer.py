@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from egoimu.manifests.schema import Manifest, columns
+from egoimu.manifests.schema import MANIFEST_SCHEMA_VERSION, Manifest, columns
 from egoimu.pipeline.config import BuildConfig
 from egoimu.pipeline.plan import SPLITS, ClipRow
 from egoimu.pipeline.recordings import RecordingResult
@@ -37,7 +37,7 @@ def _clips_table(rows: list[ClipRow], tasks: list[ShardTask], results: list[Shar
             "clip_id": r.clip_id, "narration_id": r.narration_id, "participant_id": r.participant_id or "unknown",
             "video_id": r.video_id or "unknown", "kind": r.kind, "split": r.split,
             "seg_start_s": r.seg_start_s, "seg_stop_s": r.seg_stop_s, "start_s": start,
-            "end_s": start + cfg.clip.window_s, "verb": r.verb, "verb_class": r.verb_class,
+            "end_s": start + cfg.geometry.window, "verb": r.verb, "verb_class": r.verb_class,
             "noun_class": r.noun_class, "status": "written" if row >= 0 else "rejected", "reason": reason,
             "shard": shard, "row": row,
         })
@@ -143,7 +143,8 @@ def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, Record
     rejected = clips[clips.status == "rejected"]
     with_imu = any(bool(r.accl) for r in recordings.values())
     summary = {
-        "schema_version": 1, "egoimu_version": version, "config": cfg.to_dict(), "config_sha256": cfg.sha256(),
+        "schema_version": MANIFEST_SCHEMA_VERSION, "egoimu_version": version, "config": cfg.to_dict(),
+        "config_sha256": cfg.sha256(), "geometry": cfg.geometry.describe(),
         "split": {"mode": cfg.split.mode, "ratio": list(cfg.split.ratio) if cfg.split.mode == "planned" else None,
                   "seed": cfg.split.seed if cfg.split.mode == "planned" else None},
         "counts": counts,

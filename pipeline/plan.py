@@ -123,7 +123,7 @@ def window_rows(recordings: dict[str, RecordingResult], assignment: dict[str, st
         if not rec.ok or assignment.get(rec.participant_id) != "train":
             continue
         for start in window_starts(rec.n_frames, rec.fps, cfg):
-            tick = int(start * cfg.out_fps)
+            tick = int(start * cfg.geometry.fps)
             rows.append(ClipRow(f"{vid}_w{tick:07d}", "", rec.participant_id, vid, "window", float("nan"),
                                 float("nan"), start, "", -1, -1, split="train"))
     return rows

@@ -134,10 +134,7 @@ def completed_result(out: str, task: ShardTask, config_sha: str) -> ShardResult 
 
 
 def _layout(cfg: BuildConfig, jpeg_len: int = 0) -> ShardLayout:
-    v = cfg.video
-    return ShardLayout(encoding=cfg.shard.encoding, frames=v.n_frames, size=v.crop_size, out_fps=v.out_fps,
-                       imu_len=cfg.imu.n_samples, imu_rate_hz=int(round(cfg.imu.rate_hz)), nfft=cfg.spec.nfft,
-                       hop=cfg.spec.hop, jpeg_len=jpeg_len)
+    return ShardLayout(encoding=cfg.shard.encoding, geometry=cfg.geometry, jpeg_len=jpeg_len)
 
 
 def _video_info(src: VideoSource, root: Path) -> VideoInfo:
@@ -158,13 +155,13 @@ def _imu_phase(root: Path, task: ShardTask, cfg: BuildConfig, outcomes: dict[str
     sources = {s.video_id: s for s in task.sources}
     for video_id, clips in _by_video(task.clips).items():
         if not task.with_imu:
-            zeros = np.zeros((cfg.imu.n_samples, 6), np.float32)
-            spec = np.zeros((6, *cfg.spec.out_shape(cfg.imu.n_samples)), np.float32)
+            zeros = np.zeros((cfg.geometry.imu_len, 6), np.float32)
+            spec = np.zeros((6, cfg.geometry.spec_bins, cfg.geometry.spec_frames), np.float32)
             kept.update({c.clip_id: (zeros, spec) for c in clips})
             continue
         src = sources[video_id]
         starts = [float(c.start_s) for c in clips]
-        imu = np.empty((len(clips), cfg.imu.n_samples, 6), np.float32)
+        imu = np.empty((len(clips), cfg.geometry.imu_len, 6), np.float32)
         reasons = np.full(len(clips), "", dtype=object)
         try:  # one sensor at a time: memory holds one stream of the video, not two
             for ci, (kind, rel, sync) in enumerate((("accl", src.accl, src.accl_sync),
@@ -276,7 +273,7 @@ def _record(clip: ClipTask, imu: np.ndarray, spec: np.ndarray, cfg: BuildConfig)
     start = clip.start_s
     return {"imu": imu, "spec": spec, "verb_class": clip.verb_class, "noun_class": clip.noun_class,
             "clip_id": clip.clip_id, "narration_id": clip.narration_id, "participant_id": clip.participant_id,
-            "video_id": clip.video_id, "start_s": float(start), "end_s": float(start + cfg.clip.window_s)}
+            "video_id": clip.video_id, "start_s": float(start), "end_s": float(start + cfg.geometry.window)}
 
 
 def _write_raw(tmp: Path, frames: Iterator[tuple[ClipTask, np.ndarray]], imu_spec: dict, cfg: BuildConfig,

@@ -2,7 +2,8 @@
 
 A clip ``(396, 6)`` float32 at 198 Hz becomes ``(6, 33, 50)`` float32: 33 frequency bins
 (nfft/2 + 1, 198/64 = 3.09 Hz apart, 0..99 Hz) x 50 frames (1 + 396 // 8, 8 samples = 40.4 ms apart,
-frame f centred on sample 8 f). VGG16's five 2x poolings leave 1 x 1 (33 -> 1, 50 -> 1).
+frame f centred on sample 8 f), for the paper's clip geometry (nfft and hop are the build's
+``geometry.nfft`` / ``geometry.hop``, :mod:`egoimu.manifests.geometry`).
 
 Per frame: reflect-pad the clip by nfft/2 at both ends, take nfft samples, subtract the frame's mean
 (``detrend='constant'``), multiply by the periodic Hann window, rfft, divide by sum(window)
@@ -25,22 +26,23 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal
 
+from egoimu.manifests.geometry import DEFAULT_GEOMETRY, ClipGeometry
+
 
 @dataclass(frozen=True)
 class SpecConfig:
-    """Spectrogram settings. ``# paper``: stated in arXiv 2110.01680; ``# ours``: our choice."""
+    """Spectrogram settings. ``# paper``: stated in arXiv 2110.01680; ``# ours``: our choice.
 
-    nfft: int = 64  # paper: spectrograms with nfft = 64
-    hop: int = 8  # ours: 50 frames for 396 samples
+    ``geometry.nfft`` (paper: 64) and ``geometry.hop`` (ours: 8) are the build's clip geometry; a clip of
+    ``geometry.imu_len`` samples gives ``(geometry.spec_bins, geometry.spec_frames)`` = (33, 50).
+    """
+
+    geometry: ClipGeometry = DEFAULT_GEOMETRY  # paper: the build's clip geometry (BuildConfig.geometry)
     window: str = "hann"  # ours: scipy.signal.get_window name (periodic)
     pad_mode: Literal["reflect", "constant"] = "reflect"  # ours: nfft/2 each side, centred frames
     detrend: Literal["constant", "none"] = "constant"  # ours: remove each frame's mean (see module doc)
     log: bool = True  # ours: log(magnitude + eps); the paper says only "spectrograms"
     eps: float = 1e-6  # ours: floor inside the log
-
-    def out_shape(self, n_samples: int = 396) -> tuple[int, int]:
-        """(frequency bins, frames) for a clip of ``n_samples``: (33, 50) for 396."""
-        return self.nfft // 2 + 1, 1 + n_samples // self.hop
 
 
 DEFAULT_SPEC = SpecConfig()
@@ -58,14 +60,15 @@ def spectrogram(x: np.ndarray, cfg: SpecConfig = DEFAULT_SPEC) -> np.ndarray:
     if x.ndim < 2:
         raise ValueError(f"x must be (..., L, C), got shape {x.shape}")
     L = x.shape[-2]
-    half = cfg.nfft // 2
+    nfft, hop = cfg.geometry.nfft, cfg.geometry.hop
+    half = nfft // 2
     if cfg.pad_mode == "reflect" and L <= half:
         raise ValueError(f"reflect padding needs more than {half} samples, got {L}")
     xt = np.moveaxis(np.asarray(x, dtype=np.float64), -1, -2)  # (..., C, L)
     pad = [(0, 0)] * (xt.ndim - 1) + [(half, half)]
     xp = np.pad(xt, pad, mode=cfg.pad_mode)
-    frames = sliding_window_view(xp, cfg.nfft, axis=-1)[..., :: cfg.hop, :]  # (..., C, T, nfft)
-    win = signal.get_window(cfg.window, cfg.nfft, fftbins=True).astype(np.float64)
+    frames = sliding_window_view(xp, nfft, axis=-1)[..., ::hop, :]  # (..., C, T, nfft)
+    win = signal.get_window(cfg.window, nfft, fftbins=True).astype(np.float64)
     wsum = float(win.sum())
     if cfg.detrend == "constant":
         spec = np.abs(np.fft.rfft((frames - frames.mean(axis=-1, keepdims=True)) * win, axis=-1))

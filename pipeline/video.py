@@ -34,6 +34,7 @@ from numbers import Rational
 
 import numpy as np
 
+from egoimu.manifests.geometry import DEFAULT_GEOMETRY, ClipGeometry
 from egoimu.pipeline import _video_child as child
 from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
 
@@ -65,12 +66,16 @@ class ClipError(VideoError):
 
 @dataclass(frozen=True)
 class VideoConfig:
-    """Video stage configuration (saved with every output via :meth:`to_dict`)."""
+    """Video stage configuration (saved with every output via :meth:`to_dict`).
 
-    out_fps: int = 24  # paper: clips are sampled at 24 fps
-    n_frames: int = 48  # paper: 2-second clips
-    size: int = 256  # paper: 256×256 RGB frames; ours: the short side is resized to `size`
-    crop: int | None = None  # ours: side of the centre crop after the resize (None: `size`)
+    Frame rate, frames per clip and the output frame side come from ``geometry`` (the build's clip
+    geometry: ``fps``, ``frames``, ``frame_size``); the frames are the centre ``frame_size``² crop after the
+    short side is resized to ``short_side`` (default: ``frame_size``, i.e. the paper's 256 x 256 from the
+    short side).
+    """
+
+    geometry: ClipGeometry = DEFAULT_GEOMETRY  # paper: the build's clip geometry (BuildConfig.geometry)
+    short_side: int | None = None  # ours: the short side is resized to this, then centre-cropped (None: frame_size)
     backend: str = "ffmpeg"  # ours: "ffmpeg" (subprocess per run) or "decord" (child process)
     merge_gap_s: float = 1.0  # ours: clip windows at most this far apart are decoded in one run
     timeout_s: float = 120.0  # ours: a decode child silent this long (a probe: in total) is killed
@@ -79,17 +84,18 @@ class VideoConfig:
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, not {self.backend!r}")
-        if min(self.out_fps, self.n_frames, self.size, self.threads) < 1:
-            raise ValueError("out_fps, n_frames, size and threads must be >= 1")
-        if self.crop is not None and not 1 <= self.crop <= self.size:
-            raise ValueError(f"crop must be in [1, size={self.size}], not {self.crop}")
+        if self.threads < 1:
+            raise ValueError(f"threads must be >= 1, not {self.threads}")
+        if self.short_side is not None and self.short_side < self.geometry.frame_size:
+            raise ValueError(f"short_side must be >= geometry.frame_size = {self.geometry.frame_size} (the frames "
+                             f"are a centre crop of that side), not {self.short_side}")
         if self.merge_gap_s < 0 or self.timeout_s <= 0:
             raise ValueError("merge_gap_s must be >= 0 and timeout_s > 0")
 
     @property
-    def crop_size(self) -> int:
-        """Side of the square output frames."""
-        return self.size if self.crop is None else self.crop
+    def resize_short_side(self) -> int:
+        """Pixels the short side is resized to before the centre crop."""
+        return self.geometry.frame_size if self.short_side is None else self.short_side
 
     def to_dict(self) -> dict:
         """Plain JSON-serialisable dict of the fields."""
@@ -361,8 +367,8 @@ def decode_clips(path: str | os.PathLike, starts: Sequence[Fraction], cfg: Video
     """Decode clips starting at ``starts`` (seconds, exact, on the 1/out_fps grid) from one video.
 
     Yields ``(position in starts, frames)`` in order of start (ties by position); frames are uint8
-    RGB, shape ``(cfg.n_frames, crop, crop, 3)``. Streaming: one child process decodes each run of
-    nearby clips (``merge=False``: one decode per clip); only clips in flight are held in memory.
+    RGB, shape ``(frames, frame_size, frame_size, 3)`` of ``cfg.geometry``. Streaming: one child process
+    decodes each run of nearby clips (``merge=False``: one decode per clip); only clips in flight are held in memory.
     ``on_error="raise"`` raises the first :class:`ClipError`; ``"yield"`` yields ``(position,
     ClipError)`` for each failed clip (past the decodable end, decoder crash/hang/short output)
     and carries on. Probing (``info=None``) happens here and raises :class:`VideoError` on failure.
@@ -386,7 +392,8 @@ def decode_clips_per_clip(path: str | os.PathLike, starts: Sequence[Fraction], c
 def _decode(path: str, starts: list[Fraction], cfg: VideoConfig, info: VideoInfo, merge: bool,
             on_error: str) -> Iterator[tuple[int, np.ndarray | ClipError]]:
     order = sorted(range(len(starts)), key=lambda i: (starts[i], i))  # rank -> position
-    idx = [clip_source_indices(starts[pos], info.fps, cfg.n_frames, cfg.out_fps) for pos in order]
+    g = cfg.geometry
+    idx = [clip_source_indices(starts[pos], info.fps, g.frames, g.fps) for pos in order]
     bad: list[tuple[int, str]] = []
     ok: list[int] = []
     for r, ix in enumerate(idx):
@@ -408,8 +415,8 @@ def _decode(path: str, starts: list[Fraction], cfg: VideoConfig, info: VideoInfo
     ranked = [starts[pos] for pos in order]
     if cfg.backend == "ffmpeg":
         runs = [sub for run in runs for sub in child.split_for_select(run, ranked, info.fps, cfg)]
-    rw, rh, cx, cy = resize_geometry(info.width, info.height, cfg.size, cfg.crop)
-    results = child.decode_runs(path, runs, idx, ranked, cfg, info, scale=(rw, rh), crop=(cx, cy, cfg.crop_size))
+    rw, rh, cx, cy = resize_geometry(info.width, info.height, cfg.resize_short_side, g.frame_size)
+    results = child.decode_runs(path, runs, idx, ranked, cfg, info, scale=(rw, rh), crop=(cx, cy, g.frame_size))
 
     def fail(rank: int, reason: str) -> ClipError:
         return ClipError(path, reason, clip=order[rank], start_s=starts[order[rank]])

@@ -5,10 +5,11 @@ before anything is read), :class:`ClipStream` (an ``IterableDataset`` that yield
 deterministic order) and :func:`make_loader` (a ``DataLoader`` with ``batch_size=None``).
 :func:`video_to_float` turns the uint8 video into the network input on the device.
 
-Batch (a dict; B = ``batch_size``, or fewer for an evaluation epoch's last batch):
-``video`` uint8 (B, 48, H, W, 3) RGB; ``spec`` float32 (B, 6, 33, 50), log-magnitude spectrograms
+Batch (a dict; B = ``batch_size``, or fewer for an evaluation epoch's last batch; T, H = W, L, F x S are the
+build's clip geometry, ``SplitIndex.geometry``: 48, 256, 396 and 33 x 50 for the paper's):
+``video`` uint8 (B, T, H, W, 3) RGB; ``spec`` float32 (B, 6, F, S), log-magnitude spectrograms
 normalised per channel with the manifest's train-split statistics (``DataConfig.spec_norm``);
-``imu`` float32 (B, 396, 6), raw (m/s², rad/s; not normalised); ``verb_class`` int64 (B,) (-1 =
+``imu`` float32 (B, L, 6), raw (m/s², rad/s; not normalised); ``verb_class`` int64 (B,) (-1 =
 unlabelled); ``clip_id`` list[str]; ``index`` int64 (B,) (clip positions in ``SplitIndex.clips``);
 ``flipped`` bool (B,); ``epoch`` int; ``batch`` int (the batch's number in this rank's epoch).
 
@@ -74,8 +75,9 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from egoimu.manifests.geometry import ClipGeometry
 from egoimu.manifests.paths import PathEscapeError, resolve_inside
-from egoimu.manifests.schema import SPLITS, SUMMARY_FILENAME, Manifest, ManifestError
+from egoimu.manifests.schema import SPLITS, SUMMARY_FILENAME, Manifest, ManifestError, summary_geometry
 from egoimu.manifests.shardfmt import ShardFormatError, ShardLayout, validate_shard_attrs
 from egoimu.train.augment import STREAM_DROP, STREAM_ORDER, flip_decisions, hflip_clip_, seeded_rng
 
@@ -125,7 +127,8 @@ class SplitIndex:
 
     Attributes: ``root`` (Path), ``split``, ``clips`` (DataFrame, columns :data:`INDEX_COLUMNS`;
     ``shard`` is the manifest's relative path, ``path`` the resolved file; index 0..n-1 = the global
-    clip index), ``n``, ``norm`` (the summary's ``normalisation``: {imu, spec: {mean, std}}),
+    clip index), ``n``, ``geometry`` (the build's :class:`~egoimu.manifests.geometry.ClipGeometry`; every shard
+    is checked against it when opened), ``norm`` (the summary's ``normalisation``: {imu, spec: {mean, std}}),
     ``manifest_sha256`` (sha256 of the manifest.json bytes), ``config_sha256`` (the build config's),
     ``shards`` (DataFrame: shard, path, n_clips, bytes).
     """
@@ -135,6 +138,7 @@ class SplitIndex:
         self.root, self.split, self.clips, self.shards = root, split, clips, shards
         self.n = len(clips)
         self.norm: dict[str, Any] = summary["normalisation"]
+        self.geometry: ClipGeometry = summary_geometry(summary, root / SUMMARY_FILENAME)
         self.config_sha256: str = summary["config_sha256"]
         self.manifest_sha256 = manifest_sha256
 
@@ -195,7 +199,6 @@ class _Reader:
         self.paths, self.rows, self.clip_ids = clips.path.to_numpy(), clips.row.to_numpy(), clips.clip_id.to_numpy()
         self.files: OrderedDict[str, tuple[h5py.File, ShardLayout]] = OrderedDict()
         self.datasets: dict[str, dict[str, h5py.Dataset]] = {}  # per open file: name lookups cost ~0.2 ms each
-        self.geometry: tuple[str, tuple] | None = None
 
     def open(self, path: str) -> tuple[h5py.File, ShardLayout]:
         if path in self.files:
@@ -214,12 +217,9 @@ class _Reader:
             for what, (got, want) in checks.items():
                 if got != want:
                     raise DataError(f"{path}: {what} {got!r} but the manifest says {want!r}", file=path, split=split)
-            geometry = (layout.frames, layout.size, layout.imu_len, layout.spec_bins, layout.spec_frames)
-            if self.geometry is None:
-                self.geometry = (path, geometry)
-            elif self.geometry[1] != geometry:
-                raise DataError(f"{path}: clip geometry (frames, size, imu_len, spec bins, spec frames) {geometry} "
-                                f"differs from {self.geometry[1]} of {self.geometry[0]}", file=path, split=split)
+            if layout.geometry != self.index.geometry:
+                raise DataError(f"{path}: the shard's clip geometry ({layout.geometry.describe()}) differs from the "
+                                f"manifest's ({self.index.geometry.describe()})", file=path, split=split)
         except ShardFormatError as exc:
             f.close()
             raise DataError(str(exc), file=path, split=split) from exc
@@ -269,7 +269,8 @@ class _Reader:
             raise DataError(f"{path}: row {row} holds clip {stored!r}, the manifest says {clip_id!r}",
                             file=path, split=self.index.split, clip_id=clip_id)
         video, imu, spec = out(layout)
-        if video.shape != (layout.frames, layout.size, layout.size, 3) or imu.shape[0] != layout.imu_len:
+        g = layout.geometry
+        if video.shape != (g.frames, g.frame_size, g.frame_size, 3) or imu.shape[0] != g.imu_len:
             raise DataError(f"{path}: clip {clip_id!r}: shard geometry differs from the batch's {video.shape}",
                             file=path, split=self.index.split, clip_id=clip_id)
         read("imu", imu)
@@ -378,9 +379,10 @@ class ClipStream(IterableDataset):
 
         def allocate(layout: ShardLayout) -> list[np.ndarray]:
             if not arrays:
-                arrays.extend([np.empty((m, layout.frames, layout.size, layout.size, 3), dtype=np.uint8),
-                               np.empty((m, layout.imu_len, 6), dtype=np.float32),
-                               np.empty((m, 6, layout.spec_bins, layout.spec_frames), dtype=np.float32)])
+                g = layout.geometry
+                arrays.extend([np.empty((m, g.frames, g.frame_size, g.frame_size, 3), dtype=np.uint8),
+                               np.empty((m, g.imu_len, 6), dtype=np.float32),
+                               np.empty((m, 6, g.spec_bins, g.spec_frames), dtype=np.float32)])
             return arrays
 
         ok = np.ones(m, dtype=bool)

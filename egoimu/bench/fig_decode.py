@@ -39,18 +39,18 @@ def ffmpeg_baseline_argv(path: Path, start_s: Fraction, cfg, info) -> list[str]:
     from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
     from egoimu.pipeline.video import resize_geometry
 
-    rw, rh, cx, cy = resize_geometry(info.width, info.height, cfg.size, cfg.crop)
-    side, threads = cfg.crop_size, str(cfg.threads)
-    vf = f"fps={cfg.out_fps},scale={rw}:{rh}:flags=bilinear,crop={side}:{side}:{cx}:{cy},format=rgb24"
+    rw, rh, cx, cy = resize_geometry(info.width, info.height, cfg.resize_short_side, cfg.geometry.frame_size)
+    side, threads = cfg.geometry.frame_size, str(cfg.threads)
+    vf = f"fps={cfg.geometry.fps},scale={rw}:{rh}:flags=bilinear,crop={side}:{side}:{cx}:{cy},format=rgb24"
     return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-threads", threads,
             "-ss", f"{float(start_s):.6f}", "-i", str(path), "-map", "0:V:0", "-an", "-sn", "-dn",
-            "-filter_threads", threads, "-vf", vf, "-frames:v", str(cfg.n_frames),
+            "-filter_threads", threads, "-vf", vf, "-frames:v", str(cfg.geometry.frames),
             "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
 
 
 def run_ffmpeg_baseline(path: Path, starts: list[Fraction], cfg, info) -> int:
     """Run the baseline for every window, reading and discarding its output; returns frames delivered."""
-    frame = cfg.crop_size ** 2 * 3
+    frame = cfg.geometry.frame_size ** 2 * 3
     buf = bytearray(1 << 20)
     total = 0
     for start in starts:
@@ -120,8 +120,9 @@ def bench_merged_vs_per_clip(cache: Path, size: Sizes) -> dict:
     starts = segment_windows(root, path, info)
     if not starts:
         raise RuntimeError(f"{root}: no clip windows for {path.stem}")
-    res = interleaved({"merged": lambda _: _frames(decode_clips(path, starts, cfg, info)) // cfg.n_frames,
-                       "per_clip": lambda _: _frames(decode_clips_per_clip(path, starts, cfg, info)) // cfg.n_frames},
+    n = cfg.geometry.frames
+    res = interleaved({"merged": lambda _: _frames(decode_clips(path, starts, cfg, info)) // n,
+                       "per_clip": lambda _: _frames(decode_clips_per_clip(path, starts, cfg, info)) // n},
                       repeats=size.repeats)
     share = overlap_share(starts)
     return {"merged_vs_per_clip": res["merged"]["rate"] / res["per_clip"]["rate"], "merged_overlap_share": share,

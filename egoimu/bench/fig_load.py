@@ -103,7 +103,8 @@ class Mp4Clips:
         self.videos, self.readers = {}, {}
         for vid in sorted(set(self.clips.video_id)):
             info = probe_video(root / find_recording(root, vid).video)
-            self.videos[vid] = (info, resize_geometry(info.width, info.height, self.cfg.size, self.cfg.crop))
+            self.videos[vid] = (info, resize_geometry(info.width, info.height, self.cfg.resize_short_side,
+                                                             self.cfg.geometry.frame_size))
 
     def reader(self, vid: str):
         if vid not in self.readers:
@@ -119,15 +120,16 @@ class Mp4Clips:
 
         row = self.clips.iloc[int(i)]
         info, (_, _, cx, cy) = self.videos[row.video_id]
-        start = snap_to_grid(Fraction(float(row.start_s)), self.cfg.out_fps)
-        idx = clip_source_indices(start, info.fps, self.cfg.n_frames, self.cfg.out_fps)
-        side = self.cfg.crop_size
+        start = snap_to_grid(Fraction(float(row.start_s)), self.cfg.geometry.fps)
+        idx = clip_source_indices(start, info.fps, self.cfg.geometry.frames, self.cfg.geometry.fps)
+        side = self.cfg.geometry.frame_size
         return self.reader(row.video_id).get_batch(idx.tolist()).asnumpy()[:, cy:cy + side, cx:cx + side]
 
     def batches(self, batches: list[np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
         """``{"video": (B, 48, S, S, 3) uint8}`` per batch of global clip indices."""
         for batch in batches:
-            video = np.empty((len(batch), self.cfg.n_frames, self.cfg.crop_size, self.cfg.crop_size, 3), np.uint8)
+            g = self.cfg.geometry
+            video = np.empty((len(batch), g.frames, g.frame_size, g.frame_size, 3), np.uint8)
             for j, i in enumerate(batch):
                 video[j] = self.clip(i)
             yield {"video": video}

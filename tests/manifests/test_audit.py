@@ -17,6 +17,7 @@ import pytest
 
 from egoimu.manifests import audit
 from egoimu.manifests import shardfmt as sf
+from egoimu.manifests.geometry import ClipGeometry
 from egoimu.manifests.schema import read_table
 
 REPO = Path(__file__).resolve().parents[2]
@@ -290,13 +291,14 @@ def test_stray_shard_and_single_checks(tmp_path) -> None:
 
 
 def _tiny_shard(path: Path, encoding: str) -> sf.ShardLayout:
-    layout = sf.ShardLayout(encoding=encoding, frames=2, size=4, imu_len=16, jpeg_len=64 if encoding == "jpeg" else 0)
+    geometry = ClipGeometry(window_s=1 / 12, fps=24, imu_rate_hz=396, frame_size=4)  # 2 frames of 4², 33 samples
+    layout = sf.ShardLayout(encoding=encoding, geometry=geometry, jpeg_len=64 if encoding == "jpeg" else 0)
     rng = np.random.default_rng(0)
     with sf.new_shard_file(path) as f:
         sf.create_shard(f, layout, 2, {"config_sha256": "ab" * 32, "split": "train", "shard_index": 0,
                                        "egoimu_version": "0"})
         for i in range(2):
-            rec = {"imu": rng.normal(size=(16, 6)), "spec": np.zeros((6, 33, 3)), "verb_class": 1, "noun_class": -1,
+            rec = {"imu": rng.normal(size=(33, 6)), "spec": np.zeros((6, 33, 5)), "verb_class": 1, "noun_class": -1,
                    "clip_id": f"c{i}", "narration_id": "", "participant_id": "P01", "video_id": "P01_01",
                    "start_s": 1.0 * i, "end_s": 1.0 * i + 2}
             if encoding == "jpeg":

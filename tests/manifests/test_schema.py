@@ -16,7 +16,7 @@ from egoimu.manifests import schema
 from egoimu.manifests.paths import PathEscapeError
 from egoimu.manifests.schema import Manifest, ManifestError
 
-CONFIG = {"clips": {"window_s": 2, "out_fps": 24}, "video": {"encoding": "raw", "size": 256}}
+CONFIG = {"geometry": {"window_s": 2.0, "fps": 24}, "video": {"backend": "ffmpeg"}}
 SHA = "0123456789abcdef" * 4
 Edit = Callable[[pd.DataFrame], "pd.DataFrame | None"]
 
@@ -140,7 +140,8 @@ def _csv(tmp_path: Path, table: str, edit: Edit) -> Path:
 
 
 @pytest.mark.parametrize("table, edit, column, row, reason", [
-    ("clips", lambda d: d.__setitem__("schema_version", "2"), "schema_version", 0, "schema version mismatch"),
+    ("clips", lambda d: d.__setitem__("schema_version", str(schema.MANIFEST_SCHEMA_VERSION + 1)), "schema_version", 0,
+     "schema version mismatch"),
     ("clips", lambda d: d.drop(columns=["verb_class"]), "verb_class", None, "missing column"),
     ("clips", lambda d: d.insert(0, "uid", "1"), "uid", None, "unknown column"),
     ("clips", _set(2, "verb_class", "3.5"), "verb_class", 2, "expected an integer"),
@@ -201,7 +202,7 @@ def test_summary_round_trip_and_errors(tmp_path: Path) -> None:
     schema.write_summary(_summary(), path)
     assert schema.read_summary(path) == _summary() == json.loads(path.read_text())
     for change, reason in [
-        (lambda s: s.update(schema_version=2), "schema version mismatch"),
+        (lambda s: s.update(schema_version=schema.MANIFEST_SCHEMA_VERSION + 1), "schema version mismatch"),
         (lambda s: s.pop("accounting"), "accounting: missing key"),
         (lambda s: s["config"].update(extra=1), "config_sha256"),
         (lambda s: s["accounting"].update(input=6), "input 6 != written 4"),

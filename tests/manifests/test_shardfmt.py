@@ -11,23 +11,25 @@ import numpy as np
 import pytest
 
 from egoimu.manifests import shardfmt as sf
+from egoimu.manifests.geometry import ClipGeometry
 
 ATTRS = {"config_sha256": "ab" * 32, "split": "train", "shard_index": 3, "egoimu_version": "0.1.0"}
-SMALL = dict(frames=4, size=16)
+SMALL = dict(geometry=ClipGeometry(fps=2, frame_size=16))  # 2 s: 4 frames of 16², 396 IMU samples
 
 
 def _record(rng: np.random.Generator, layout: sf.ShardLayout, i: int) -> dict:
     rec = {
-        "imu": rng.normal(size=(layout.imu_len, 6)),
-        "spec": rng.normal(size=(6, layout.spec_bins, layout.spec_frames)).astype(np.float32),
+        "imu": rng.normal(size=(layout.geometry.imu_len, 6)),
+        "spec": rng.normal(size=(6, layout.geometry.spec_bins, layout.geometry.spec_frames)).astype(np.float32),
         "verb_class": i, "noun_class": -1, "clip_id": f"P01_101_{i}_s", "narration_id": f"P01_101_{i}",
         "participant_id": "P01", "video_id": "P01_101", "start_s": 1.5 + i, "end_s": 3.5 + i,
     }
     if layout.encoding == "jpeg":
         rec["video_jpeg_frames"] = [rng.integers(0, 256, 5 + k + i, dtype=np.uint8).tobytes()
-                                    for k in range(layout.frames)]
+                                    for k in range(layout.geometry.frames)]
     else:
-        rec["video"] = rng.integers(0, 256, (layout.frames, layout.size, layout.size, 3), dtype=np.uint8)
+        g = layout.geometry
+        rec["video"] = rng.integers(0, 256, (g.frames, g.frame_size, g.frame_size, 3), dtype=np.uint8)
     return rec
 
 
@@ -73,7 +75,7 @@ def test_round_trip(tmp_path: Path, encoding: str) -> None:
             clip = sf.read_clip(f, i)
             if encoding == "jpeg":
                 assert sf.split_jpeg_frames(clip["video_jpeg"], clip["video_jpeg_offsets"]) == rec["video_jpeg_frames"]
-                assert clip["video_jpeg_offsets"].shape == (layout.frames + 1,)
+                assert clip["video_jpeg_offsets"].shape == (layout.geometry.frames + 1,)
             else:
                 np.testing.assert_array_equal(clip["video"], rec["video"])
             np.testing.assert_array_equal(clip["imu"], rec["imu"].astype(np.float32))

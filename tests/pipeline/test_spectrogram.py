@@ -23,7 +23,8 @@ def test_shape_dtype_and_batch_axes():
     x = rng.standard_normal((3, 4, N, 6)).astype(np.float32)
     s = spectrogram(x)
     assert s.shape == (3, 4, 6, 33, 50) and s.dtype == np.float32
-    assert SpecConfig().out_shape(N) == (33, 50)
+    g = SpecConfig().geometry
+    assert (g.imu_len, g.spec_bins, g.spec_frames) == (N, 33, 50)
     np.testing.assert_allclose(s[1, 2], spectrogram(x[1, 2]), rtol=1e-6, atol=1e-6)  # no batch coupling
     n = 33  # VGG16's five 2x poolings (ceil mode or not) leave >= 1 bin
     for _ in range(5):

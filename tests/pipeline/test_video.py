@@ -20,6 +20,7 @@ import numpy as np
 import psutil
 import pytest
 
+from egoimu.manifests.geometry import ClipGeometry
 from egoimu.pipeline import _video_child as child
 from egoimu.pipeline import video as V
 from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
@@ -27,7 +28,13 @@ from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
 W, H, BLOCK = 160, 96, 24
 RATES = {"50": Fraction(50), "59.94": Fraction(60000, 1001), "29.97": Fraction(30000, 1001)}
 N_SRC = 360  # frames per test video (7.2 s at 50 fps, 6.006 s at 59.94, 12.012 s at 29.97)
-CFG = V.VideoConfig(size=64, timeout_s=30)  # 64×64 output keeps the tests fast
+CFG = V.VideoConfig(geometry=ClipGeometry(frame_size=64), timeout_s=30)  # 64×64 output keeps the tests fast
+
+
+def short(n_frames: int, **changes) -> V.VideoConfig:
+    """CFG with clips of ``n_frames`` frames at 24 fps (a structurally valid geometry, not one for training)."""
+    geometry = ClipGeometry(window_s=n_frames / 24, imu_rate_hz=24 * 33, frame_size=64)
+    return dataclasses.replace(CFG, geometry=geometry, **changes)
 COLOURS = [(220, 40, 40), (40, 200, 60), (40, 60, 220), (230, 200, 40)]
 
 
@@ -202,12 +209,13 @@ def test_resize_geometry():
 
 def test_config():
     cfg = V.VideoConfig()
-    assert (cfg.out_fps, cfg.n_frames, cfg.size, cfg.crop_size, cfg.backend, cfg.threads) == (
+    g = cfg.geometry
+    assert (g.fps, g.frames, g.frame_size, cfg.resize_short_side, cfg.backend, cfg.threads) == (
         24, 48, 256, 256, "ffmpeg", 1)
     assert json.loads(json.dumps(cfg.to_dict())) == cfg.to_dict()
     with pytest.raises(dataclasses.FrozenInstanceError):
-        cfg.size = 3
-    for bad in ({"backend": "pyav"}, {"crop": 300}, {"timeout_s": 0}, {"size": 0}):
+        cfg.threads = 3
+    for bad in ({"backend": "pyav"}, {"short_side": 200}, {"timeout_s": 0}, {"threads": 0}):
         with pytest.raises(ValueError):
             V.VideoConfig(**bad)
     src = inspect.getsource(V.VideoConfig).splitlines()
@@ -296,7 +304,7 @@ def test_full_range_with_audio(videos, backend):
 
 @pytest.mark.parametrize("backend", V.BACKENDS)
 def test_colours(videos, backend):
-    cfg = dataclasses.replace(CFG, backend=backend, n_frames=2)
+    cfg = short(2, backend=backend)
     (_, frames), = V.decode_clips(videos["colour"], [Fraction(3, 24)], cfg)
     for q, colour in enumerate(COLOURS):
         r, k = divmod(q, 2)
@@ -326,7 +334,7 @@ def test_other_containers(videos, name, fps, start, decord_ok):
 
 def test_crop_and_order(videos, decoded):
     starts = [Fraction(16, 24), Fraction(7, 24), Fraction(7, 24), Fraction(0)]
-    cfg = dataclasses.replace(CFG, crop=48)
+    cfg = dataclasses.replace(CFG, geometry=ClipGeometry(frame_size=48), short_side=64)
     out = list(V.decode_clips(videos["59.94"], starts, cfg))
     assert [p for p, _ in out] == [3, 1, 2, 0]  # by start, ties by position
     ref = dict(decoded("59.94", "ffmpeg"))
@@ -342,7 +350,7 @@ def test_select_expression_split(videos):
     fps = RATES["29.97"]
     terms = [child.clip_term(s, fps, Fraction(24), 2) for s in starts]
     assert len(child.select_terms(terms)) == 60 > child.MAX_SELECT_TERMS
-    cfg = dataclasses.replace(CFG, n_frames=2, merge_gap_s=100.0)
+    cfg = short(2, merge_gap_s=100.0)
     out = list(V.decode_clips(videos["29.97"], starts, cfg))
     assert [p for p, _ in out] == list(range(60))
     for pos, frames in out:
@@ -362,7 +370,7 @@ def test_off_grid_starts(videos, backend):
 @pytest.mark.parametrize("backend", V.BACKENDS)
 def test_out_of_range_clips(videos, backend):
     info = V.probe_video(videos["50"])
-    cfg = dataclasses.replace(CFG, backend=backend, n_frames=4, merge_gap_s=0)
+    cfg = short(4, backend=backend, merge_gap_s=0)
     s = max(s for s in range(400) if V.clip_source_indices(Fraction(s, 24), 50, 4)[-1] < N_SRC)
     starts = [Fraction(-1, 24), Fraction(s, 24), Fraction(1), Fraction(s + 1, 24)]
     out = list(V.decode_clips(videos["50"], starts, cfg, info, on_error="yield"))

@@ -25,12 +25,14 @@ import torch
 
 from egoimu.manifests import schema
 from egoimu.manifests import shardfmt as sf
+from egoimu.manifests.geometry import ClipGeometry
 from egoimu.pipeline.spectrogram import spectrogram
 from egoimu.train.augment import FLIP_NEGATE, flip_decisions
 from egoimu.train.data import ClipStream, DataConfig, DataError, SplitIndex, make_loader, video_to_float
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = {"test": "egoimu.train.data", "size": 16}
+GEOMETRY = ClipGeometry(frame_size=16)  # the paper's geometry but 16² frames: small shards
+CONFIG = {"test": "egoimu.train.data", "geometry": GEOMETRY.to_dict()}
 CFG_SHA = schema.config_sha256(CONFIG)
 SIZES = {"train": 23, "validation": 5, "test": 4}
 PARTICIPANTS = {"train": ("P01", "P02"), "validation": ("P03",), "test": ("P04",)}
@@ -77,7 +79,7 @@ def make_dataset(root: Path, sizes: dict[str, int]) -> dict[str, dict]:
             path.parent.mkdir(parents=True, exist_ok=True)
             enc = ENCODING[split]
             jlen = max(sum(len(b) for b in records[c]["video_jpeg_frames"]) for _, c in mine) if enc == "jpeg" else 0
-            layout = sf.ShardLayout(encoding=enc, size=16, jpeg_len=jlen)
+            layout = sf.ShardLayout(encoding=enc, geometry=GEOMETRY, jpeg_len=jlen)
             with sf.new_shard_file(path) as f:
                 sf.create_shard(f, layout, len(mine), {"config_sha256": CFG_SHA, "split": split,
                                                        "shard_index": int(shard[-8:-3]), "egoimu_version": "0.1.0"})
