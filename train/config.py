@@ -1,8 +1,10 @@
 """The trainer's configuration: one frozen dataclass, two presets, ``key=value`` overrides.
 
-Every field says whether it is ``# paper`` (stated in arXiv 2110.01680) or ``# ours``. The paper states
-the clip geometry (2 s at 24 fps, 256 x 256 x 48 frames; IMU 396 x 6 at 198 Hz; spectrograms with
-nfft = 64), the backbones (SlowFast-R50, VGG16), the plain cosine similarity of eq. 1 (temperature 1)
+Every field says whether it is ``# paper`` (stated in arXiv 2110.01680) or ``# ours``. The clip geometry
+(paper: 2 s at 24 fps, 256 x 256 x 48 frames; IMU 396 x 6 at 198 Hz; spectrograms with nfft = 64) is not a
+training setting: it is the build's (:mod:`egoimu.manifests.geometry`, manifest.json ``config.geometry``),
+checked against the model by :func:`geometry_problems` and recorded in the run's config.json. The paper states
+the backbones (SlowFast-R50, VGG16), the plain cosine similarity of eq. 1 (temperature 1)
 and, for Table 3, a frozen pretrained video CNN. It states no optimiser, learning rate, schedule, batch
 size, embedding size or number of steps: those are ours. ``objective`` picks what is trained: the
 contrastive pair (default) or one of the supervised verb classifiers the paper compares against (Tables
@@ -37,6 +39,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 
+from egoimu.manifests.geometry import ClipGeometry
 from egoimu.manifests.schema import config_sha256
 from egoimu.train.data import DataConfig, video_to_float
 from egoimu.train.models.registry import MODELS
@@ -59,13 +62,6 @@ class ConfigError(ValueError):
 class TrainConfig:
     """Everything that determines a training run (flat, so that ``key=value`` reads naturally)."""
 
-    # --- the clips the shards must hold (checked against the build's manifest before training)
-    clip_seconds: float = 2.0  # paper: 2 s clips
-    fps: int = 24  # paper: 24 fps
-    frames: int = 48  # paper: 48 frames (2 s x 24 fps)
-    frame_size: int = 256  # paper: 256 x 256
-    imu_rate_hz: float = 198.0  # paper: 198 Hz (396 x 6 per clip)
-    nfft: int = 64  # paper: spectrograms with nfft = 64 (6 x 33 x 50)
     # --- objective
     objective: str = "contrastive"  # ours: contrastive (paper eq. 1) | verb_video | verb_imu: supervised verb
     #   classifiers on one encoder's backbone (paper Tables 1-2 "video only" / "head-motion only"; verb_video
@@ -242,18 +238,13 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return dict(data or {})
 
 
-def data_mismatches(cfg: TrainConfig, build_config: dict[str, Any]) -> list[str]:
-    """Where the build (manifest.json's ``config``: sections clip, video, imu, spec) disagrees with the
-    clip geometry ``cfg`` expects; keys the build config lacks are not checked."""
-    pairs = {
-        "clip_seconds": ("clip", "window_s"), "fps": ("video", "out_fps"), "frames": ("video", "n_frames"),
-        "frame_size": ("video", "size"), "imu_rate_hz": ("imu", "rate_hz"), "nfft": ("spec", "nfft"),
-    }
-    out = []
-    for key, (section, name) in pairs.items():
-        got = (build_config.get(section) or {}).get(name)
-        if got is not None and float(got) != float(getattr(cfg, key)):
-            out.append(f"{key}: the build has {section}.{name} = {got}, the config expects {getattr(cfg, key)}")
+def geometry_problems(cfg: TrainConfig, geometry: ClipGeometry) -> list[str]:
+    """Why the model ``cfg`` describes cannot take clips of ``geometry`` (a build's), each naming the fields:
+    the contract's encoder rules (SlowFast's alpha, the frame size, VGG16's poolings) and, for ``--model small``,
+    ``small_frames <= frames``. Empty when training can start."""
+    out = geometry.encoder_problems()
+    if cfg.model == "small" and cfg.small_frames > geometry.frames:
+        out.append(f"small_frames = {cfg.small_frames} > the build's {geometry.frames} frames a clip")
     return out
 
 

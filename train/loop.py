@@ -57,7 +57,6 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from egoimu.manifests.schema import SUMMARY_FILENAME
 from egoimu.train import config as tc
 from egoimu.train.checkpoint import (  # re-exported: egoimu.train.eval.* and the tests import them from here
     CKPT_FORMAT,
@@ -322,9 +321,9 @@ def train(args: argparse.Namespace, info) -> int:
     # ---- data: every check that can fail happens here, before any training
     root = Path(args.data_root)
     index = SplitIndex.open(root, "train")
-    build = json.loads((root / SUMMARY_FILENAME).read_text(encoding="utf-8")).get("config", {})
-    if problems := tc.data_mismatches(cfg, build):
-        raise DataError(f"{root}: the build does not hold the clips this config expects: " + "; ".join(problems))
+    if problems := tc.geometry_problems(cfg, index.geometry):
+        raise DataError(f"{root}: the build's clips ({index.geometry.describe()}) do not fit the model: "
+                        + "; ".join(problems))
     if ckpt and ckpt["manifest_sha256"] != index.manifest_sha256:
         raise DataError(f"--resume: {root}'s manifest differs from the one the run trained on (sha256 "
                         f"{index.manifest_sha256[:12]} vs {ckpt['manifest_sha256'][:12]})")
@@ -369,7 +368,7 @@ def train(args: argparse.Namespace, info) -> int:
         run.mkdir(parents=True, exist_ok=True)
         atomic_write(run / "config.json", lambda tmp: tmp.write_text(tc.config_record(
             cfg, data_root=str(root.resolve()), manifest_sha256=index.manifest_sha256,
-            world_size=info.world_size), encoding="utf-8"))
+            geometry=index.geometry.to_dict(), world_size=info.world_size), encoding="utf-8"))
         metrics_path = run / "metrics.jsonl"
         if metrics_path.exists():
             kept = [line for line in metrics_path.read_text(encoding="utf-8").splitlines()
@@ -469,7 +468,8 @@ def train(args: argparse.Namespace, info) -> int:
                     "format": CKPT_FORMAT, "step": step, "epoch": epoch, "batches_done": done,
                     "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "config": cfg.to_dict(), "config_sha256": cfg.sha256(),
-                    "manifest_sha256": index.manifest_sha256, "world_size": info.world_size, "rng": rngs,
+                    "manifest_sha256": index.manifest_sha256, "geometry": index.geometry.to_dict(),
+                    "world_size": info.world_size, "rng": rngs,
                     "torch_version": str(torch.__version__),
                 })
             barrier()

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import torch
 
+from egoimu.manifests.geometry import ClipGeometry
 from egoimu.train import config as tc
 from egoimu.train.config import PRESETS, ConfigError, TrainConfig
 from egoimu.train.loop import CKPT_FORMAT, build_model, lr_factor, main, make_optimizer, parse_args, resolve_config
@@ -175,8 +176,7 @@ def test_bad_data_root_fails_before_training(tmp_path, capsys):
 
 def test_presets_paper_values():
     paper, default = PRESETS["paper"], PRESETS["default"]
-    assert (paper.clip_seconds, paper.fps, paper.frames, paper.frame_size) == (2.0, 24, 48, 256)
-    assert (paper.imu_rate_hz, paper.nfft, paper.model) == (198.0, 64, "full")
+    assert paper.model == "full" and not {"fps", "frames", "frame_size", "nfft"} & set(paper.to_dict())
     assert paper.temperature == 1.0 and not paper.learnable_temperature
     assert default.temperature == 0.1 and default.learnable_temperature
     assert paper.accl_dc and not default.accl_dc  # the paper feeds the whole spectrogram
@@ -263,9 +263,10 @@ def test_lr_schedule_warmup_then_cosine():
     assert all(a >= b for a, b in zip(factors[3:], factors[4:]))
 
 
-def test_data_mismatches_name_the_setting():
-    build = {"clip": {"window_s": 2}, "video": {"out_fps": 30, "n_frames": 48, "size": 256},
-             "imu": {"rate_hz": 198.0}, "spec": {"nfft": 64}}
-    assert tc.data_mismatches(TrainConfig(), build) == [
-        "fps: the build has video.out_fps = 30, the config expects 24"]
-    assert tc.data_mismatches(TrainConfig(), {}) == []
+def test_geometry_problems_name_the_fields():
+    assert tc.geometry_problems(TrainConfig(), ClipGeometry()) == []
+    assert tc.geometry_problems(TrainConfig(), ClipGeometry(fps=16)) == []  # 32 frames
+    (alpha,) = tc.geometry_problems(TrainConfig(), ClipGeometry(fps=15))  # 30 frames
+    assert "frames = geometry.window_s x geometry.fps = 2.0 x 15 = 30" in alpha and "alpha = 4" in alpha
+    small = TrainConfig(model="small", small_frames=16)
+    assert tc.geometry_problems(small, ClipGeometry(fps=4)) == ["small_frames = 16 > the build's 8 frames a clip"]

@@ -36,7 +36,6 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -168,10 +167,10 @@ def embed_videos(rep: Representation, paths: list[str | Path], *, progress: bool
     """Video features of consecutive clip-length windows (2 s) tiled over each video file (module docstring).
     RepresentationError naming the file when it cannot be decoded or is shorter than one window."""
     ffmpeg_missing, VideoConfig, VideoError, clip_source_indices, decode_clips, probe_video = _decoder()
-    cfg = rep.cfg
+    g = rep.geometry  # the clips the representation was trained on
     encoders = feature_encoders(rep)
-    vcfg = VideoConfig(out_fps=cfg.fps, n_frames=cfg.frames, size=cfg.frame_size)
-    window = Fraction(cfg.frames, cfg.fps)
+    vcfg = VideoConfig(geometry=g)
+    window = g.window
     plans, rows = [], []
     for path in map(Path, paths):
         try:
@@ -179,13 +178,13 @@ def embed_videos(rep: Representation, paths: list[str | Path], *, progress: bool
         except (VideoError, ffmpeg_missing) as exc:
             raise RepresentationError(f"cannot read video {path}: {exc}") from exc
         starts = []
-        while clip_source_indices(len(starts) * window, info.fps, cfg.frames, cfg.fps)[-1] < info.n_frames:
+        while clip_source_indices(len(starts) * window, info.fps, g.frames, g.fps)[-1] < info.n_frames:
             starts.append(len(starts) * window)
         if not starts:
             raise RepresentationError(f"{path}: {info.duration_s:.2f} s is shorter than one {float(window):g} s "
                                       f"window")
         plans.append((path, info, starts))
-        rows += [{"clip_id": f"{path.stem}_w{int(s * cfg.fps):07d}", "video_id": str(path.resolve()),
+        rows += [{"clip_id": f"{path.stem}_w{int(s * g.fps):07d}", "video_id": str(path.resolve()),
                   "participant_id": "", "verb_class": -1, "start_s": float(s), "end_s": float(s + window)}
                  for s in starts]
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
@@ -198,7 +197,7 @@ def embed_videos(rep: Representation, paths: list[str | Path], *, progress: bool
     def flush() -> None:
         batch = {"video": torch.from_numpy(np.stack(pending)),
                  "spec": torch.zeros(len(pending), 6, 1, 1)}  # model_inputs wants a spec; files have none
-        feats.append(encode_batch(batch, cfg, rep.device, encoders)["video"])
+        feats.append(encode_batch(batch, rep.cfg, rep.device, encoders)["video"])
         pending.clear()
 
     with frozen([rep.video]), tqdm(total=len(table), desc="embed videos", unit="clip",
@@ -208,7 +207,7 @@ def embed_videos(rep: Representation, paths: list[str | Path], *, progress: bool
                 for _, frames in decode_clips(path, starts, vcfg, info):
                     pending.append(frames)
                     bar.update(1)
-                    if len(pending) == cfg.batch_size:
+                    if len(pending) == rep.cfg.batch_size:
                         flush()
             except VideoError as exc:
                 raise RepresentationError(f"cannot decode video {path}: {exc}") from exc

@@ -40,6 +40,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from egoimu.manifests.geometry import DEFAULT_GEOMETRY, ClipGeometry
 from egoimu.train.config import ConfigError, TrainConfig, autocast, data_config, model_inputs
 from egoimu.train.data import ClipStream, DataError, SplitIndex, make_loader
 from egoimu.train.models.slowfast import CheckpointError, load_pytorchvideo_checkpoint
@@ -80,6 +81,7 @@ class Representation:
     train_batch: int | None = None  # a run's global training batch (batch_size x world_size, as trained)
     trained_manifest_sha256: str | None = None  # the build a run trained on
     config_sha256: str | None = None  # a run's config sha256 as trained (before command-line loader overrides)
+    geometry: ClipGeometry = DEFAULT_GEOMETRY  # the clips a run trained on (its checkpoint's); else the paper's
 
     def identity(self) -> dict[str, Any]:
         """What determines this representation's features (weights and model inputs): the cache key's part.
@@ -178,6 +180,7 @@ def _from_egoimu(ckpt: dict[str, Any], path: Path, overrides: dict[str, Any], de
         seed=cfg.seed, run=path.parent, objective=objective, world_size=world_size,
         train_batch=int(ckpt["config"].get("batch_size", cfg.batch_size)) * world_size,
         trained_manifest_sha256=ckpt.get("manifest_sha256"),
+        geometry=ClipGeometry.from_dict(ckpt.get("geometry"), f"{path} geometry"),
         config_sha256=ckpt.get("config_sha256") or TrainConfig.from_dict(ckpt["config"]).sha256())
 
 
