@@ -307,7 +307,8 @@ def test_bad_manifest_or_shards_fail_before_iterating(scratch, fault: str) -> No
         expect.append("shards.csv says")
     elif fault == "version":
         summary = json.loads((root / "manifest.json").read_text())
-        (root / "manifest.json").write_text(json.dumps(dict(summary, schema_version=2)))
+        newer = schema.MANIFEST_SCHEMA_VERSION + 1
+        (root / "manifest.json").write_text(json.dumps(dict(summary, schema_version=newer)))
         expect = [str(root / "manifest.json"), "schema version mismatch"]
     else:
         expect = ["unknown split 'val'"]
