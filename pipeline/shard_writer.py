@@ -24,12 +24,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from egoimu.manifests.files import atomic_write_text, sha256_file
 from egoimu.manifests.paths import resolve_inside
 from egoimu.manifests.shardfmt import ShardLayout, create_shard, new_shard_file, write_clip
 from egoimu.pipeline._memory import trim
 from egoimu.pipeline.config import BuildConfig
 from egoimu.pipeline.imu import SyncParams, prepare_stream, read_imu_csv, resample_windows
-from egoimu.pipeline.recordings import sha256_file
 from egoimu.pipeline.spectrogram import RunningStats, spectrogram
 from egoimu.pipeline.video import ClipError, VideoError, VideoInfo, decode_clips
 
@@ -263,9 +263,7 @@ def build_shard(task: ShardTask, root: str, out: str, cfg: BuildConfig, egoimu_v
     finally:
         tmp.unlink(missing_ok=True)
     side = sidecar_path(outp, task.rel_path)
-    side_tmp = side.with_name(f".{side.name}.{uuid.uuid4().hex[:12]}.tmp")
-    side_tmp.write_text(result.to_json())
-    os.replace(side_tmp, side)
+    atomic_write_text(side, result.to_json())
     return result
 
 

@@ -57,10 +57,10 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from egoimu.manifests.files import atomic_write
 from egoimu.train import config as tc
 from egoimu.train.checkpoint import (  # re-exported: egoimu.train.eval.* and the tests import them from here
     CKPT_FORMAT,
-    atomic_write,
     init_video_weights,
     load_model_state,
     read_checkpoint,
