@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from egoimu import __version__
-from egoimu.manifests.shardfmt import ShardLayout
+from egoimu.manifests.shardfmt import SPLITS, ShardLayout
 from egoimu.pipeline.config import BuildConfig, ShardConfig, SplitConfig
 from egoimu.pipeline.graph import dask_client, run_tasks
 from egoimu.pipeline.manifest_writer import print_summary, source_record, write_manifests
@@ -226,7 +226,7 @@ def print_plan(rows: list[ClipRow], tasks: list, cfg: BuildConfig) -> None:
     ratio = {"raw": 1.0, "lossless": 0.5, "jpeg": 0.08}[cfg.shard.encoding]  # video stored / raw (measured)
     per_clip = sizes.pop("video") * ratio + sum(sizes.values())
     print(f"plan (config {cfg.sha256()[:12]}, split {cfg.split.mode}; clips of {cfg.geometry.describe()}):")
-    for split in ("train", "validation", "test"):
+    for split in SPLITS:
         mine = [r for r in rows if r.planned and r.split == split]
         people = sorted({r.participant_id for r in mine})
         n_shards = sum(1 for t in tasks if t.split == split)
