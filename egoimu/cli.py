@@ -30,7 +30,7 @@ COMMANDS: dict[str, Command] = {
                           "plan a subject-disjoint train/validation/test split from annotation files"),
     "train": Command("egoimu.train.loop", "train",
                      "contrastive video/head-motion training from prebuilt shards (torchrun for DDP)"),
-    "embed": Command("egoimu.train.eval.embed", "train",
+    "embed": Command("egoimu.embed", "train",
                      "frozen video (and head-motion) features of a split or of video files, to HDF5"),
     "eval": Command("egoimu.train.eval.cli", "train",
                     "the paper's evaluations: correspondence, linear probe, supervised baselines, DogCentric"),
