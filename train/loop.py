@@ -5,22 +5,24 @@
                  [--freeze-video] [--init-video PATH] [key=value ...]
     torchrun --nproc_per_node 8 -m egoimu.cli train DATA_ROOT --run-dir RUN ...     (DDP, same code path)
 
-Read top to bottom: config, data, model, optimiser, resume, then one ``while step < stop`` loop. Every
-process runs the same code; rank 0 alone writes RUN/config.json, metrics.jsonl, TensorBoard (RUN/tb),
-the progress bar and checkpoints. AdamW (decay on conv/linear weights only), linear warm-up then cosine
-over ``steps``, gradient clipping, bf16 autocast on CUDA. At the end of every ``eval_every_epoch``-th
-epoch rank 0 logs the validation correspondence ROC-AUC (train/eval/corr.py) or, for a verb objective,
-``val_top1``, the verb accuracy over the validation split's labelled clips.
+:func:`train` reads top to bottom: config, data, model, optimiser, resume, then one ``while step < stop``
+loop, and one teardown (an ``ExitStack`` closes the progress bar, metrics.jsonl and TensorBoard however the
+loop ends). Every process runs the same code; rank 0 alone writes RUN/config.json, metrics.jsonl,
+TensorBoard (RUN/tb), the progress bar and checkpoints. AdamW (decay on conv/linear weights only), linear
+warm-up then cosine over ``steps``, gradient clipping, bf16 autocast on CUDA. At the end of every
+``eval_every_epoch``-th epoch rank 0 logs the validation correspondence ROC-AUC or, for a verb objective,
+``val_top1``, the verb accuracy over the validation split's labelled clips (train/validate.py).
 
-Objectives (``objective``, ours): ``contrastive`` trains :class:`ContrastivePair`; ``verb_video`` and
+Objectives (``objective``, ours): ``contrastive`` trains :class:`~egoimu.train.model.ContrastivePair`
+(train/model.py builds every objective's model); ``verb_video`` and
 ``verb_imu`` train a :class:`~egoimu.train.models.classifier.VerbClassifier` (one backbone, a linear layer,
 cross-entropy over the clips with verb_class >= 0; paper Tables 1-2's video-only and head-motion-only
 classifiers, verb_video also the "fully supervised" video CNN of Tables 3-4). A verb objective refuses a
 train (or, with validation on, validation) split without labelled clips. The loop is the same for all.
 
 Checkpoints (every ``ckpt_every`` steps and at the end / ``--stop-at``): ``RUN/ckpt-XXXXXXX.pt`` and
-``RUN/last.pt``, written atomically; their contents are listed in train/checkpoint.py, whose helpers
-(``read_checkpoint``, ``load_model_state``, ``init_video_weights``, ...) this module re-exports.
+``RUN/last.pt``, written atomically; their contents, and the helpers that write and read them, are in
+train/checkpoint.py.
 
 ``--resume`` continues from RUN/last.pt exactly: the same next batch (the data order depends only on the
 seed, the epoch and the position) and, on CPU, bitwise the same losses and weights as an uninterrupted
@@ -47,6 +49,7 @@ import json
 import math
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +62,7 @@ from tqdm import tqdm
 
 from egoimu.manifests.schema import SUMMARY_FILENAME
 from egoimu.train import config as tc
-from egoimu.train.checkpoint import (  # re-exported: egoimu.train.eval.* and the tests import them from here
+from egoimu.train.checkpoint import (
     CKPT_FORMAT,
     atomic_write,
     init_video_weights,
@@ -69,43 +72,17 @@ from egoimu.train.checkpoint import (  # re-exported: egoimu.train.eval.* and th
     set_rng_state,
     write_checkpoint,
 )
-from egoimu.train.config import (
-    OBJECTIVES,
-    PRESETS,
-    RUNTIME_KEYS,
-    VERB_OBJECTIVES,
-    ConfigError,
-    TrainConfig,
-    model_inputs,
-)
+from egoimu.train.config import OBJECTIVES, PRESETS, RUNTIME_KEYS, VERB_OBJECTIVES, ConfigError, TrainConfig
 from egoimu.train.data import ClipStream, DataError, SplitIndex, make_loader
-from egoimu.train.dist import all_reduce_mean, barrier, cleanup, get_world_size, init_distributed
-from egoimu.train.eval.corr import correspondence_auc, embed_split
-from egoimu.train.eval.supervised_cli import classify_split
-from egoimu.train.loss import ContrastiveLoss
-from egoimu.train.models.classifier import VerbClassifier, verb_top1
-from egoimu.train.models.registry import build_encoders
+from egoimu.train.dist import DistInfo, all_reduce_mean, barrier, cleanup, get_world_size, init_distributed
+from egoimu.train.inputs import autocast, model_inputs
+from egoimu.train.model import ContrastivePair, Model, build_model, set_train_mode
 from egoimu.train.models.slowfast import CheckpointError
+from egoimu.train.validate import validate
 
 
 class NonFiniteLoss(RuntimeError):
     """The loss (or gradient norm) became NaN/inf; the message names the step and the batch's clips."""
-
-
-class ContrastivePair(nn.Module):
-    """The two encoders and eq. 1: forward(video (B,3,T,H,W), spec (B,6,33,50), verb=None) -> scalar loss
-    (``verb`` is accepted, as the loop passes it to every objective, and ignored)."""
-
-    def __init__(self, cfg: TrainConfig):
-        super().__init__()
-        self.video, self.imu = build_encoders(cfg.model, cfg.embed_dim, head=cfg.head)  # type: ignore[arg-type]
-        self.criterion = ContrastiveLoss(cfg.temperature, learnable=cfg.learnable_temperature)
-
-    def forward(self, video: torch.Tensor, spec: torch.Tensor, verb: torch.Tensor | None = None) -> torch.Tensor:
-        return self.criterion(self.video(video), self.imu(spec))
-
-
-Model = ContrastivePair | VerbClassifier
 
 
 _M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
@@ -143,25 +120,6 @@ def _rss_mb() -> dict[str, float]:
     return {"rss_mb": own / 2**20, "rss_total_mb": (own + kids) / 2**20}
 
 
-def build_model(cfg: TrainConfig) -> Model:
-    """The model of ``cfg``'s objective on CPU: :class:`ContrastivePair` (``.video``, ``.imu``, ``.criterion``)
-    or :class:`VerbClassifier` (``.video`` or ``.imu``, the other None, and ``.classifier``), with
-    ``--freeze-video`` applied (video backbone without gradients)."""
-    if cfg.objective in VERB_OBJECTIVES:
-        model: Model = VerbClassifier(cfg.model, VERB_OBJECTIVES[cfg.objective], cfg.num_verbs)  # type: ignore[arg-type]
-    else:
-        model = ContrastivePair(cfg)
-    if model.video is not None:
-        model.video.backbone.requires_grad_(not cfg.freeze_video)
-    return model
-
-
-def set_train_mode(model: Model, cfg: TrainConfig) -> None:
-    model.train()
-    if cfg.freeze_video and model.video is not None:
-        model.video.backbone.eval()  # frozen BatchNorm statistics too
-
-
 def check_verb_labels(index: SplitIndex, num_verbs: int) -> int:
     """The number of labelled clips (verb_class >= 0) of ``index``'s split, for a verb objective.
 
@@ -179,18 +137,6 @@ def check_verb_labels(index: SplitIndex, num_verbs: int) -> int:
                         f"has num_verbs={num_verbs} outputs (0..{num_verbs - 1}): raise num_verbs",
                         file=index.root, split=index.split)
     return n
-
-
-def validate(model: Model, root: Path, cfg: TrainConfig, device: torch.device) -> tuple[dict[str, Any], str]:
-    """Rank 0's per-epoch validation: ({"val_roc_auc", "val_n"}, message) for the contrastive objective
-    (correspondence ROC-AUC over every validation clip), ({"val_top1", "val_n"}, message) for a verb
-    objective (top-1 accuracy over the labelled validation clips)."""
-    if isinstance(model, VerbClassifier):
-        top1, n = verb_top1(*classify_split(model, root, "validation", cfg, device))
-        return {"val_top1": top1, "val_n": n}, f"validation verb top-1 {top1:.4f} ({n} labelled clips)"
-    v, m, ids, _ = embed_split(model.video, model.imu, root, "validation", cfg, device)
-    auc = correspondence_auc(v, m)
-    return {"val_roc_auc": auc, "val_n": len(ids)}, f"validation correspondence ROC-AUC {auc:.4f} ({len(ids)} clips)"
 
 
 def gather_objects(obj: Any) -> list[Any]:
@@ -274,6 +220,169 @@ def resolve_config(args: argparse.Namespace, saved: dict[str, Any] | None) -> Tr
     return cfg
 
 
+# ------------------------------------------------------------------------------------------- the run
+
+
+def checkpoint_to_resume(args: argparse.Namespace, last: Path, info: DistInfo) -> dict[str, Any] | None:
+    """With ``--resume``, RUN/last.pt (written by as many processes as this run has); else None, for a new run
+    in a folder that holds none. ConfigError otherwise."""
+    if not args.resume:
+        if last.exists():
+            raise ConfigError(f"{last.parent} already holds a run ({last}); pass --resume to continue it or use "
+                              f"another --run-dir")
+        return None
+    if not last.is_file():
+        raise ConfigError(f"--resume: {last} not found (nothing to resume)")
+    ckpt = read_checkpoint(last)
+    if ckpt["world_size"] != info.world_size:
+        raise ConfigError(f"--resume: {last} was written by {ckpt['world_size']} processes, this run has "
+                          f"{info.world_size}; the data position is per rank, resume with the same count")
+    return ckpt
+
+
+def open_train_split(root: Path, cfg: TrainConfig, ckpt: dict[str, Any] | None) -> SplitIndex:
+    """The train split's index after every data check that can fail before training (DataError): the build holds
+    the clips ``cfg`` expects, a resumed run's manifest is unchanged, the validation split exists when
+    validation is on, and a verb objective's splits have labelled clips (its index keeps only those)."""
+    index = SplitIndex.open(root, "train")
+    build = json.loads((root / SUMMARY_FILENAME).read_text(encoding="utf-8")).get("config", {})
+    if problems := tc.data_mismatches(cfg, build):
+        raise DataError(f"{root}: the build does not hold the clips this config expects: " + "; ".join(problems))
+    if ckpt and ckpt["manifest_sha256"] != index.manifest_sha256:
+        raise DataError(f"--resume: {root}'s manifest differs from the one the run trained on (sha256 "
+                        f"{index.manifest_sha256[:12]} vs {ckpt['manifest_sha256'][:12]})")
+    splits = [index, SplitIndex.open(root, "validation")] if cfg.eval_every_epoch else [index]
+    if cfg.objective in VERB_OBJECTIVES:
+        for split_index in splits:
+            check_verb_labels(split_index, cfg.num_verbs)
+        index = index.labelled()  # the classifier learns from labelled clips only, not --ssl-windows ones
+    return index
+
+
+def make_model(cfg: TrainConfig, ckpt: dict[str, Any] | None, source: Path, info: DistInfo
+               ) -> tuple[Model, torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
+    """The model on the device, its optimiser and schedule: seeded alike on every rank (DDP also broadcasts rank
+    0's weights), then the checkpoint's states and this rank's generators (resume, from ``source``) or
+    ``init_video``'s weights (a new run)."""
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg)
+    if ckpt is not None:
+        load_model_state(model, ckpt["model"], source)
+    elif cfg.init_video:
+        init_note = init_video_weights(model, cfg.init_video)
+        if info.is_rank0:
+            print(f"egoimu train: {init_note}")
+    model.to(info.device)
+    optimizer = make_optimizer(model, cfg, info.device)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
+    if ckpt is not None:
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        set_rng_state(ckpt["rng"][info.rank])
+    if info.device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    return model, optimizer, scheduler
+
+
+class RunLog:
+    """Rank 0's records of a run: RUN/config.json (written on opening), RUN/metrics.jsonl (cut back to the
+    records up to ``step``, the resume point, then appended to) and TensorBoard scalars (RUN/tb, purged past
+    ``step``). A context manager; leaving it closes both."""
+
+    def __init__(self, run: Path, cfg: TrainConfig, root: Path, index: SplitIndex, info: DistInfo, step: int):
+        run.mkdir(parents=True, exist_ok=True)
+        atomic_write(run / "config.json", lambda tmp: tmp.write_text(tc.config_record(
+            cfg, data_root=str(root.resolve()), manifest_sha256=index.manifest_sha256,
+            world_size=info.world_size), encoding="utf-8"))
+        metrics_path = run / "metrics.jsonl"
+        if metrics_path.exists():
+            kept = [line for line in metrics_path.read_text(encoding="utf-8").splitlines()
+                    if line.strip() and json.loads(line).get("step", 0) <= step]
+            atomic_write(metrics_path, lambda tmp: tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8"))
+        self.metrics = open(metrics_path, "a", encoding="utf-8")
+        from torch.utils.tensorboard import SummaryWriter  # lazily: slow import, rank 0 only
+
+        self.writer = SummaryWriter(str(run / "tb"), purge_step=step + 1 if step else None)
+
+    def log(self, record: dict[str, Any]) -> None:
+        """One metrics.jsonl line (flushed) and a TensorBoard scalar per number except step and epoch."""
+        self.metrics.write(json.dumps(record) + "\n")
+        self.metrics.flush()
+        for key, value in record.items():
+            if key not in ("step", "epoch") and isinstance(value, (int, float)):
+                self.writer.add_scalar(f"{'val' if key.startswith('val_') else 'train'}/{key}", value,
+                                       record["step"])
+
+    def __enter__(self) -> RunLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.metrics.close()
+        self.writer.close()
+
+
+class Throughput:
+    """Training steps and data-wait seconds since the last :meth:`reset` (a log record, a validation's end)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.start, self.wait, self.steps = time.perf_counter(), 0.0, 0
+
+    def rates(self, clips_per_step: int) -> dict[str, float]:
+        """{"clips_per_s": clips trained per second, "data_wait": the share of the time spent waiting for data}."""
+        elapsed = time.perf_counter() - self.start
+        return {"clips_per_s": self.steps * clips_per_step / elapsed, "data_wait": self.wait / elapsed}
+
+
+def forward_backward(ddp: nn.Module, batch: dict[str, Any], cfg: TrainConfig, device: torch.device,
+                     optimizer: torch.optim.Optimizer, params: list[nn.Parameter]) -> tuple[float, float]:
+    """One batch's loss, averaged over the ranks (every rank sees the same value: they stop together), and the
+    gradient norm after clipping to ``grad_clip``; NaN, and no backward pass, when the loss is not finite."""
+    video, spec = model_inputs(batch, cfg, device)
+    with autocast(cfg, device):
+        loss = ddp(video, spec, batch["verb_class"].to(device, non_blocking=True))
+    loss_value = all_reduce_mean(loss).item()
+    optimizer.zero_grad(set_to_none=True)
+    grad_norm = math.nan
+    if math.isfinite(loss_value):
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip or math.inf).item()
+    return loss_value, grad_norm
+
+
+def non_finite(loss_value: float, grad_norm: float, batch: dict[str, Any], where: str, step: int, last: Path,
+               log: RunLog | None) -> NonFiniteLoss:
+    """The error of a non-finite loss or gradient at ``where``, naming every rank's clips of the batch (a
+    collective); rank 0 also records it in metrics.jsonl under ``step``."""
+    what = f"loss {loss_value}" if not math.isfinite(loss_value) else f"gradient norm {grad_norm}"
+    clip_ids = [c for ids in gather_objects(batch["clip_id"]) for c in ids]
+    message = (f"non-finite {what} at {where}; the batch's clips: {', '.join(clip_ids)}; nothing saved for it "
+               f"(last checkpoint: {last if last.exists() else 'none'})")
+    if log is not None:
+        log.log({"step": step, "error": message, "clip_ids": clip_ids})
+    return NonFiniteLoss(message)
+
+
+def save_checkpoint(run: Path, position: dict[str, int], model: nn.Module, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler, cfg: TrainConfig, index: SplitIndex,
+                    info: DistInfo) -> None:
+    """RUN/ckpt-XXXXXXX.pt and RUN/last.pt at ``position`` (step, epoch, batches_done), with every rank's
+    generators (a collective); rank 0 writes, then every rank waits for it."""
+    rngs = gather_objects(rng_state())
+    if info.is_rank0:
+        write_checkpoint(run, {
+            "format": CKPT_FORMAT, **position,
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "config": cfg.to_dict(), "config_sha256": cfg.sha256(),
+            "manifest_sha256": index.manifest_sha256, "world_size": info.world_size, "rng": rngs,
+            "torch_version": str(torch.__version__),
+        })
+    barrier()
+
+
 # ------------------------------------------------------------------------------------------------ main
 
 
@@ -298,22 +407,14 @@ def main(argv: list[str] | None = None) -> int:
         cleanup()
 
 
-def train(args: argparse.Namespace, info) -> int:
+def train(args: argparse.Namespace, info: DistInfo) -> int:
+    """One run (module docstring): setup, the step loop, then one teardown whichever way the loop ends."""
     rank0, device = info.is_rank0, info.device
     run = Path(args.run_dir)
     last = run / "last.pt"
 
     # ---- config (and the checkpoint to resume)
-    ckpt = None
-    if args.resume:
-        if not last.is_file():
-            raise ConfigError(f"--resume: {last} not found (nothing to resume)")
-        ckpt = read_checkpoint(last)
-        if ckpt["world_size"] != info.world_size:
-            raise ConfigError(f"--resume: {last} was written by {ckpt['world_size']} processes, this run has "
-                              f"{info.world_size}; the data position is per rank, resume with the same count")
-    elif last.exists():
-        raise ConfigError(f"{run} already holds a run ({last}); pass --resume to continue it or use another --run-dir")
+    ckpt = checkpoint_to_resume(args, last, info)
     cfg = resolve_config(args, ckpt["config"] if ckpt else None)
     if args.stop_at is not None and args.stop_at < 1:
         raise ConfigError(f"--stop-at must be >= 1, got {args.stop_at}")
@@ -321,166 +422,86 @@ def train(args: argparse.Namespace, info) -> int:
 
     # ---- data: every check that can fail happens here, before any training
     root = Path(args.data_root)
-    index = SplitIndex.open(root, "train")
-    build = json.loads((root / SUMMARY_FILENAME).read_text(encoding="utf-8")).get("config", {})
-    if problems := tc.data_mismatches(cfg, build):
-        raise DataError(f"{root}: the build does not hold the clips this config expects: " + "; ".join(problems))
-    if ckpt and ckpt["manifest_sha256"] != index.manifest_sha256:
-        raise DataError(f"--resume: {root}'s manifest differs from the one the run trained on (sha256 "
-                        f"{index.manifest_sha256[:12]} vs {ckpt['manifest_sha256'][:12]})")
-    splits = [index, SplitIndex.open(root, "validation")] if cfg.eval_every_epoch else [index]
-    if cfg.objective in VERB_OBJECTIVES:
-        for split_index in splits:
-            check_verb_labels(split_index, cfg.num_verbs)
-        index = index.labelled()  # the classifier learns from labelled clips only, not --ssl-windows ones
+    index = open_train_split(root, cfg, ckpt)
     dcfg = tc.data_config(cfg)
     stream = ClipStream(index, dcfg, train=True, rank=info.rank, world_size=info.world_size)
     loader = make_loader(stream, dcfg)
     per_epoch = stream.batches_per_epoch()
 
-    # ---- model, optimiser, schedule (same seed on every rank; DDP also broadcasts rank 0's weights)
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg)
-    step = epoch = done = 0
-    if ckpt is not None:
-        load_model_state(model, ckpt["model"], last)
-        step, epoch, done = int(ckpt["step"]), int(ckpt["epoch"]), int(ckpt["batches_done"])
-    elif cfg.init_video:
-        init_note = init_video_weights(model, cfg.init_video)
-        if rank0:
-            print(f"egoimu train: {init_note}")
-    model.to(device)
-    optimizer = make_optimizer(model, cfg, device)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
-    if ckpt is not None:
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        set_rng_state(ckpt["rng"][info.rank])
+    # ---- model, optimiser, schedule, the position to continue from
+    model, optimizer, scheduler = make_model(cfg, ckpt, last, info)
+    step, epoch, done = (int(ckpt[k]) for k in ("step", "epoch", "batches_done")) if ckpt else (0, 0, 0)
     ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
         if info.distributed else model
     params = [p for p in model.parameters() if p.requires_grad]
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
 
-    # ---- rank 0: run directory, config.json, metrics.jsonl (cut back to the checkpoint), TensorBoard
-    metrics = writer = None
+    with ExitStack() as teardown:  # closes metrics.jsonl, TensorBoard and the bar on every way out
+        log = teardown.enter_context(RunLog(run, cfg, root, index, info, step)) if rank0 else None
+        if rank0:
+            print(f"egoimu train: {cfg.objective}, {cfg.model} model, config {cfg.sha256()[:12]}, {info.world_size} "
+                  f"process(es) on {device}, {index.n} train clips, {per_epoch} steps/epoch, steps {step} -> {stop} "
+                  f"of {cfg.steps}")
+        bar = teardown.enter_context(tqdm(total=stop, initial=step, unit="step", disable=None if rank0 else True,
+                                          dynamic_ncols=True))
+
+        # ---- the loop
+        set_train_mode(model, cfg)
+        batches = None
+        window = Throughput()
+        while step < stop:
+            if batches is None:
+                stream.set_epoch(epoch)
+                stream.set_position(done)
+                batches = iter(loader)
+            batch = None  # free the last batch (~150 MB at full size) before the data-wait timer starts
+            t0 = time.perf_counter()
+            batch = next(batches, None)
+            window.wait += time.perf_counter() - t0
+            if batch is None:
+                raise DataError(f"the train stream ended after {done} of {per_epoch} batches of epoch {epoch}")
+            loss_value, grad_norm = forward_backward(ddp, batch, cfg, device, optimizer, params)
+            if not math.isfinite(grad_norm):  # also NaN when the loss is
+                raise non_finite(loss_value, grad_norm, batch, f"step {step + 1} (epoch {epoch}, batch {done})",
+                                 step + 1, last, log)
+            lr = optimizer.param_groups[0]["lr"]
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            done += 1
+            window.steps += 1
+            bar.update(1)
+
+            if log is not None and (step % cfg.log_every == 0 or step == stop):
+                record = {"step": step, "epoch": epoch, "loss": loss_value, "lr": lr, "grad_norm": grad_norm,
+                          **({"logit_scale": float(model.criterion.logit_scale.detach())}
+                             if isinstance(model, ContrastivePair) else {}),
+                          **window.rates(cfg.batch_size * info.world_size), **_rss_mb()}
+                log.log(record)
+                bar.set_postfix(loss=f"{loss_value:.4f}", clips_s=f"{record['clips_per_s']:.1f}",
+                                data_wait=f"{record['data_wait']:.0%}")
+                tqdm.write(f"step {step}: loss {loss_value:.4f}, lr {lr:.3g}, {record['clips_per_s']:.1f} clips/s, "
+                           f"data wait {record['data_wait']:.0%}")
+                window.reset()
+
+            if done == per_epoch:  # epoch end: validation, then the position moves to the next epoch
+                batches = None
+                if cfg.eval_every_epoch and (epoch + 1) % cfg.eval_every_epoch == 0:
+                    if log is not None:
+                        scores, message = validate(model, root, cfg, device)
+                        log.log({"step": step, "epoch": epoch, **scores})
+                        tqdm.write(f"epoch {epoch}: {message}")
+                    barrier()
+                    set_train_mode(model, cfg)
+                    window.reset()  # throughput excludes validation
+                epoch, done = epoch + 1, 0
+                _trim_heap()  # the epoch's batches and the validation embeddings are freed: give the pages back
+
+            if (cfg.ckpt_every and step % cfg.ckpt_every == 0) or step == stop:
+                save_checkpoint(run, {"step": step, "epoch": epoch, "batches_done": done}, model, optimizer,
+                                scheduler, cfg, index, info)
     if rank0:
-        run.mkdir(parents=True, exist_ok=True)
-        atomic_write(run / "config.json", lambda tmp: tmp.write_text(tc.config_record(
-            cfg, data_root=str(root.resolve()), manifest_sha256=index.manifest_sha256,
-            world_size=info.world_size), encoding="utf-8"))
-        metrics_path = run / "metrics.jsonl"
-        if metrics_path.exists():
-            kept = [line for line in metrics_path.read_text(encoding="utf-8").splitlines()
-                    if line.strip() and json.loads(line).get("step", 0) <= step]
-            atomic_write(metrics_path, lambda tmp: tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8"))
-        metrics = open(metrics_path, "a", encoding="utf-8")
-        from torch.utils.tensorboard import SummaryWriter  # lazily: slow import, rank 0 only
-
-        writer = SummaryWriter(str(run / "tb"), purge_step=step + 1 if step else None)
-        print(f"egoimu train: {cfg.objective}, {cfg.model} model, config {cfg.sha256()[:12]}, {info.world_size} "
-              f"process(es) on {device}, {index.n} train clips, {per_epoch} steps/epoch, steps {step} -> {stop} of "
-              f"{cfg.steps}")
-
-    def log(record: dict[str, Any]) -> None:
-        metrics.write(json.dumps(record) + "\n")
-        metrics.flush()
-        for key, value in record.items():
-            if key not in ("step", "epoch") and isinstance(value, (int, float)):
-                writer.add_scalar(f"{'val' if key.startswith('val_') else 'train'}/{key}", value, record["step"])
-
-    # ---- the loop
-    bar = tqdm(total=stop, initial=step, unit="step", disable=None if rank0 else True, dynamic_ncols=True)
-    set_train_mode(model, cfg)
-    batches = None
-    t_window, wait, n_window = time.perf_counter(), 0.0, 0
-    while step < stop:
-        if batches is None:
-            stream.set_epoch(epoch)
-            stream.set_position(done)
-            batches = iter(loader)
-        batch = None  # free the last batch (~150 MB at full size) before the data-wait timer starts
-        t0 = time.perf_counter()
-        batch = next(batches, None)
-        wait += time.perf_counter() - t0
-        if batch is None:
-            raise DataError(f"the train stream ended after {done} of {per_epoch} batches of epoch {epoch}")
-        video, spec = model_inputs(batch, cfg, device)
-        with tc.autocast(cfg, device):
-            loss = ddp(video, spec, batch["verb_class"].to(device, non_blocking=True))
-        loss_value = all_reduce_mean(loss).item()  # every rank sees the same value: they stop together
-        optimizer.zero_grad(set_to_none=True)
-        grad_norm = math.nan
-        if math.isfinite(loss_value):
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip or math.inf).item()
-        if not math.isfinite(grad_norm):  # also NaN when the loss is
-            what = f"loss {loss_value}" if not math.isfinite(loss_value) else f"gradient norm {grad_norm}"
-            clip_ids = [c for ids in gather_objects(batch["clip_id"]) for c in ids]
-            message = (f"non-finite {what} at step {step + 1} (epoch {epoch}, batch {done}); the batch's clips: "
-                       f"{', '.join(clip_ids)}; nothing saved for it (last checkpoint: "
-                       f"{last if last.exists() else 'none'})")
-            if rank0:
-                metrics.write(json.dumps({"step": step + 1, "error": message, "clip_ids": clip_ids}) + "\n")
-                metrics.close()
-                writer.close()
-            bar.close()
-            raise NonFiniteLoss(message)
-        lr = optimizer.param_groups[0]["lr"]
-        optimizer.step()
-        scheduler.step()
-        step += 1
-        done += 1
-        n_window += 1
-        bar.update(1)
-
-        if rank0 and (step % cfg.log_every == 0 or step == stop):
-            elapsed = time.perf_counter() - t_window
-            record = {"step": step, "epoch": epoch, "loss": loss_value, "lr": lr, "grad_norm": grad_norm,
-                      **({"logit_scale": float(model.criterion.logit_scale.detach())}
-                         if isinstance(model, ContrastivePair) else {}),
-                      "clips_per_s": n_window * cfg.batch_size * info.world_size / elapsed,
-                      "data_wait": wait / elapsed, **_rss_mb()}
-            log(record)
-            bar.set_postfix(loss=f"{loss_value:.4f}", clips_s=f"{record['clips_per_s']:.1f}",
-                            data_wait=f"{record['data_wait']:.0%}")
-            tqdm.write(f"step {step}: loss {loss_value:.4f}, lr {lr:.3g}, {record['clips_per_s']:.1f} clips/s, "
-                       f"data wait {record['data_wait']:.0%}")
-            t_window, wait, n_window = time.perf_counter(), 0.0, 0
-
-        if done == per_epoch:  # epoch end: validation, then the position moves to the next epoch
-            batches = None
-            if cfg.eval_every_epoch and (epoch + 1) % cfg.eval_every_epoch == 0:
-                if rank0:
-                    scores, message = validate(model, root, cfg, device)
-                    log({"step": step, "epoch": epoch, **scores})
-                    tqdm.write(f"epoch {epoch}: {message}")
-                barrier()
-                set_train_mode(model, cfg)
-                t_window, wait, n_window = time.perf_counter(), 0.0, 0  # throughput excludes validation
-            epoch, done = epoch + 1, 0
-            _trim_heap()  # the epoch's batches and the validation embeddings are freed: give the pages back
-
-        if (cfg.ckpt_every and step % cfg.ckpt_every == 0) or step == stop:
-            rngs = gather_objects(rng_state())
-            if rank0:
-                write_checkpoint(run, {
-                    "format": CKPT_FORMAT, "step": step, "epoch": epoch, "batches_done": done,
-                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "config": cfg.to_dict(), "config_sha256": cfg.sha256(),
-                    "manifest_sha256": index.manifest_sha256, "world_size": info.world_size, "rng": rngs,
-                    "torch_version": str(torch.__version__),
-                })
-            barrier()
-
-    bar.close()
-    if rank0:
-        metrics.close()
-        writer.close()
         print(f"egoimu train: stopped at step {step} of {cfg.steps}; checkpoint {last}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

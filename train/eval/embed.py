@@ -47,14 +47,12 @@ import torch
 from tqdm import tqdm
 
 from egoimu.train.data import SplitIndex
+from egoimu.train.encode import encode_batch, encode_split, frozen
 from egoimu.train.eval.representations import (
     Representation,
     RepresentationError,
     add_representation_args,
-    encode_batch,
-    encode_split,
     feature_encoders,
-    frozen,
     representation_from_args,
     run_command,
 )

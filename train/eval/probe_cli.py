@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from egoimu.train.eval.embed import features_for
+from egoimu.train.eval.probe import DEFAULT_CS, evaluate_probe, fit_linear_probe
 from egoimu.train.eval.representations import (
     NAMES,
     Representation,
@@ -35,6 +37,7 @@ from egoimu.train.eval.representations import (
     run_command,
     write_summary,
 )
+from egoimu.train.eval.results import ci, class_names, data_conditions, make_result, result_name, write_result
 
 SPLITS = ("train", "validation", "test")
 TOP_CLASSES = 10
@@ -71,8 +74,6 @@ def named_confusion(y_true: Any, y_pred: Any, names: Mapping[int, str] | None = 
 def probe_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """The options probe and dogcentric share: the representation's, --data, --representation, --cache, --Cs,
     and the result file's (--label, --out-dir, --json, --n-boot 1000)."""
-    from egoimu.train.eval.probe import DEFAULT_CS
-
     p = argparse.ArgumentParser(prog=prog, description=description)
     add_representation_args(p)
     p.add_argument("--data", required=True, help="a build's output directory")
@@ -104,10 +105,6 @@ def accuracy_ci(result: dict[str, Any], n_boot: int) -> tuple[float, float | Non
 
 def run_probe(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
     """Features, probe, evaluation, result file; returns (result, its path)."""
-    from egoimu.train.eval.embed import features_for
-    from egoimu.train.eval.probe import evaluate_probe, fit_linear_probe
-    from egoimu.train.eval.results import ci, class_names, data_conditions, make_result, result_name, write_result
-
     rep, folder, cache, name = probe_setup(args)
     xs, ys = {}, {}
     for split in SPLITS:

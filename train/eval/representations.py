@@ -1,4 +1,4 @@
-"""Video (and head-motion) representations for the evaluations: load one, embed a split with it.
+"""Video (and head-motion) representations for the evaluations: load one, pick its feature encoders.
 
 A *representation* is a video encoder (and, where there is one, a head-motion encoder) in one of three kinds:
 
@@ -14,11 +14,12 @@ A *representation* is a video encoder (and, where there is one, a head-motion en
   the file holds a 400-way classifier (``blocks.6.proj.weight`` of 400 rows: Kinetics-400), else
   "checkpoint". ``--checkpoint`` also takes an egoimu checkpoint file, which is then a ``run``.
 
-Features (:func:`encode_split`): the encoders run in eval mode without gradients (autocast as the config's
-``amp``) on the inputs the trainer gives them (:func:`egoimu.train.config.model_inputs`: for ``--model small`` the
-pooled frames / frame differences it was trained on). The linear probes use the backbone features before
-the projection head (``Encoder.features``: (N, 2304) for SlowFast-R50, (N, 320) for ``small``); the
-correspondence uses the projected embeddings (``egoimu.train.eval.corr.embed_split``).
+Features (:func:`feature_encoders`, run over a split by :func:`egoimu.train.encode.encode_split`): the encoders
+run in eval mode without gradients (autocast as the config's ``amp``) on the inputs the trainer gives them
+(:func:`egoimu.train.inputs.model_inputs`: for ``--model small`` the pooled frames / frame differences it was
+trained on). The linear probes use the backbone features before the projection head (``Encoder.features``:
+(N, 2304) for SlowFast-R50, (N, 320) for ``small``); the correspondence uses the projected embeddings
+(:func:`egoimu.train.validate.embed_split`).
 
 The command-line helpers at the end give ``egoimu embed`` and ``egoimu eval probe|dogcentric`` the same
 options and error handling.
@@ -30,18 +31,19 @@ import argparse
 import hashlib
 import json
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
-from egoimu.train.config import ConfigError, TrainConfig, autocast, data_config, model_inputs
-from egoimu.train.data import ClipStream, DataError, SplitIndex, make_loader
+from egoimu.train.checkpoint import CKPT_FORMAT, load_model_state, read_checkpoint
+from egoimu.train.config import ConfigError, TrainConfig
+from egoimu.train.data import DataError
+from egoimu.train.encode import Encode
+from egoimu.train.model import build_model
 from egoimu.train.models.slowfast import CheckpointError, load_pytorchvideo_checkpoint
 
 KINDS = ("run", "random", "pytorchvideo")
@@ -138,8 +140,6 @@ def _torch_load(path: Path) -> Any:
 
 
 def _is_egoimu(obj: Any) -> bool:
-    from egoimu.train.loop import CKPT_FORMAT  # lazily: egoimu.train.loop imports this package's corr module
-
     return isinstance(obj, dict) and obj.get("format") == CKPT_FORMAT
 
 
@@ -154,8 +154,6 @@ def checkpoint_objective(path: str | Path) -> str | None:
 
 def _random_model(cfg: TrainConfig, seed: int) -> nn.Module:
     """``build_model(cfg)`` after ``torch.manual_seed(seed)`` (as the trainer), the global RNG untouched."""
-    from egoimu.train.loop import build_model
-
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build_model(cfg)
@@ -163,8 +161,6 @@ def _random_model(cfg: TrainConfig, seed: int) -> nn.Module:
 
 def _from_egoimu(ckpt: dict[str, Any], path: Path, overrides: dict[str, Any], device: torch.device
                  ) -> Representation:
-    from egoimu.train.loop import build_model, load_model_state
-
     cfg = TrainConfig.from_dict(ckpt["config"], f"{path} config").replace(overrides, "command line")
     model = build_model(cfg)
     load_model_state(model, ckpt["model"], path)
@@ -199,8 +195,6 @@ def load_representation(
     overrides = {k: v for k, v in (("batch_size", batch_size), ("num_workers", num_workers)) if v is not None}
     if run:
         path = Path(run) / "last.pt"
-        from egoimu.train.loop import read_checkpoint
-
         return _from_egoimu(read_checkpoint(path), path, overrides, dev)
     chosen = str(random or model)
     cfg = TrainConfig(model=chosen, seed=int(seed)).replace(overrides, "command line")
@@ -223,60 +217,7 @@ def load_representation(
                           source_sha256=sha256_file(path), seed=int(seed))
 
 
-# ------------------------------------------------------------------------------------------ embedding
-
-Encode = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (video, spec) model inputs -> (B, D)
-
-
-@contextmanager
-def frozen(modules: Sequence[nn.Module | None]) -> Iterator[None]:
-    """Eval mode and no gradients for ``modules`` inside; every submodule's train/eval mode restored after."""
-    modes = [(m, m.training) for mod in modules if mod is not None for m in mod.modules()]
-    for mod in modules:
-        if mod is not None:
-            mod.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        for module, mode in modes:
-            module.train(mode)
-
-
-def encode_batch(batch: Mapping[str, Any], cfg: TrainConfig, device: torch.device,
-                 encoders: Mapping[str, Encode]) -> dict[str, torch.Tensor]:
-    """One loader batch through ``encoders`` (name -> fn(video, spec)): {name: (B, D) float32 on the CPU}.
-    The inputs are :func:`egoimu.train.config.model_inputs`' (call inside :func:`frozen`)."""
-    video, spec = model_inputs(batch, cfg, device)  # type: ignore[arg-type]
-    with autocast(cfg, device):
-        return {name: fn(video, spec).float().cpu() for name, fn in encoders.items()}
-
-
-def encode_split(index: SplitIndex, cfg: TrainConfig, device: torch.device, encoders: Mapping[str, Encode],
-                 modules: Sequence[nn.Module | None], *, progress: bool = False, desc: str = "embed"
-                 ) -> tuple[dict[str, torch.Tensor], list[str], torch.Tensor]:
-    """Every clip of ``index`` (manifest order, one process) through ``encoders`` with ``modules`` frozen.
-
-    Returns ({name: (N, D) float32 CPU tensor}, clip_ids (N strings), verb_class (N,) int64). A progress
-    bar (tqdm, on a terminal) when ``progress``. Raises :class:`DataError` when a clip cannot be read or
-    fewer clips than the index lists came back.
-    """
-    dcfg = data_config(cfg, train=False)
-    stream = ClipStream(index, dcfg, train=False)
-    outs: dict[str, list[torch.Tensor]] = {name: [] for name in encoders}
-    ids: list[str] = []
-    verbs: list[torch.Tensor] = []
-    with frozen(modules):
-        for batch in tqdm(make_loader(stream, dcfg), total=len(stream), desc=desc, unit="batch",
-                          disable=None if progress else True, leave=False):
-            for name, value in encode_batch(batch, cfg, device, encoders).items():
-                outs[name].append(value)
-            ids.extend(batch["clip_id"])
-            verbs.append(batch["verb_class"])
-    if len(ids) != index.n:
-        raise DataError(f"{index.root}: split {index.split!r}: embedded {len(ids)} clips, the manifest lists "
-                        f"{index.n}", split=index.split)
-    return {name: torch.cat(v) for name, v in outs.items()}, ids, torch.cat(verbs)
+# ------------------------------------------------------------------------------------------ features
 
 
 def feature_encoders(rep: Representation, *, imu: bool = False) -> dict[str, Encode]:
