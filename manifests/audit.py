@@ -12,7 +12,6 @@ Exit status: 0 when every check passes, 1 when any fails, 2 on a usage error.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from collections import Counter, defaultdict
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from egoimu.common import sha256_file
 from egoimu.manifests.audit_report import CHECKS, AuditResult, Finding, split_report
 from egoimu.manifests.paths import PathEscapeError, resolve_inside
 from egoimu.manifests.schema import (
@@ -41,7 +41,6 @@ from egoimu.manifests.schema import (
 )
 from egoimu.manifests.shardfmt import ID_WIDTHS, LABELS, TIMES, ShardFormatError, ShardLayout, validate_shard
 
-HASH_BLOCK = 8 << 20  # bytes per read when hashing
 SMALL = (*ID_WIDTHS, *LABELS, *TIMES)  # datasets read whole per shard in every mode
 CLIPS_CSV, SHARDS_CSV, SPLITS_CSV = FILENAMES["clips"], FILENAMES["shards"], FILENAMES["splits"]
 TIME_TOL_S = 1e-6
@@ -85,15 +84,6 @@ def _lines(rows: Iterable[int], limit: int = 8) -> str:
     lines = [int(r) + 2 for r in rows]
     text = ", ".join(map(str, lines[:limit])) + (f", ... ({len(lines)} in all)" if len(lines) > limit else "")
     return f"line{'s' if len(lines) > 1 else ''} {text}"
-
-
-def sha256_file(path: Path, block: int = HASH_BLOCK) -> str:
-    """sha256 (64 hex) of a file, read ``block`` bytes at a time."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------- manifests

@@ -7,13 +7,13 @@ and decodable frame count, and the shard tasks the sync to use. A recording that
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
+from egoimu.common import sha256_file
 from egoimu.manifests.paths import resolve_inside
 from egoimu.pipeline._memory import trim
 from egoimu.pipeline.alignment import summarise_ms, truth_alignment_ms
@@ -33,8 +33,6 @@ VIDEO_UNREADABLE = "video_unreadable"
 IMU_UNREADABLE = "imu_unreadable"
 IMU_NOT_SPANNING = "imu_not_spanning_video"
 VIDEO_TRUNCATED = "video_truncated"
-
-_HASH_CHUNK = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -95,15 +93,6 @@ class RecordingResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 4 MiB chunks (bounded memory)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_cfg: ImuConfig,

@@ -24,12 +24,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from egoimu.common import sha256_file
 from egoimu.manifests.paths import resolve_inside
 from egoimu.manifests.shardfmt import ShardLayout, create_shard, new_shard_file, write_clip
 from egoimu.pipeline._memory import trim
 from egoimu.pipeline.config import BuildConfig
 from egoimu.pipeline.imu import SyncParams, prepare_stream, read_imu_csv, resample_windows
-from egoimu.pipeline.recordings import sha256_file
 from egoimu.pipeline.spectrogram import RunningStats, spectrogram
 from egoimu.pipeline.video import ClipError, VideoError, VideoInfo, decode_clips
 

@@ -10,10 +10,11 @@ maps to one canonical activity name. The raw release's glitches are survived and
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from egoimu.common import sha256_file
 
 DOGS: tuple[str, ...] = ("Hime", "Ku", "Ringo", "Ryu")
 #: Canonical activity names, in a fixed order (class ids are positions in this tuple).
@@ -97,7 +98,7 @@ def scan_dogcentric(root: Path | str) -> tuple[list[DogClip], list[DogRejection]
             rejections.append(DogRejection(rel, UNKNOWN_DOG, f"dog {m['dog']!r} not in {DOGS}"))
             continue
         clip_id = f"{activity}_{dog}_{int(m['rec'])}_{int(m['start'])}_{int(m['end'])}"
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = sha256_file(path)
         if clip_id in clips:
             same = "identical bytes" if digests[clip_id] == digest else "different bytes"
             rejections.append(DogRejection(rel, DUPLICATE_CLIP, f"duplicate of {clips[clip_id].path} ({same})"))

@@ -27,7 +27,6 @@ options and error handling.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -40,6 +39,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from egoimu.common import sha256_file
 from egoimu.train.config import ConfigError, TrainConfig, autocast, data_config, model_inputs
 from egoimu.train.data import ClipStream, DataError, SplitIndex, make_loader
 from egoimu.train.models.slowfast import CheckpointError, load_pytorchvideo_checkpoint
@@ -105,15 +105,6 @@ class Representation:
                 "seed": self.seed, "config_sha256": self.config_sha256,
                 "model": cfg.model, "objective": self.objective, "freeze_video": cfg.freeze_video,
                 "init_video": cfg.init_video, "trained_on_manifest_sha256": self.trained_manifest_sha256}
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 22) -> str:
-    """Hex sha256 of a file's bytes (read in 4 MiB chunks)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def pick_device(name: str = "auto") -> torch.device:

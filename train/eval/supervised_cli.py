@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from egoimu.common import sha256_file
 from egoimu.train.checkpoint import load_model_state, read_checkpoint
 from egoimu.train.config import VERB_OBJECTIVES, ConfigError, TrainConfig
 from egoimu.train.data import DataError, SplitIndex
@@ -43,7 +44,6 @@ from egoimu.train.eval.representations import (
     encode_split,
     pick_device,
     run_command,
-    sha256_file,
     write_summary,
 )
 from egoimu.train.eval.results import ci, class_names, data_conditions, make_result, result_name, write_result

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
+from egoimu.common import sha256_file
 from egoimu.train.eval.embed import features_for, main, read_features
-from egoimu.train.eval.representations import load_representation, sha256_file
+from egoimu.train.eval.representations import load_representation
 from egoimu.train.models.slowfast import SlowFastSmall
 
 
