@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from egoimu.common import atomic_write_text
 from egoimu.manifests.paths import PathEscapeError, check_relative, resolve_inside
 from egoimu.manifests.shardfmt import IMU_CHANNELS
 
@@ -279,20 +279,13 @@ def _cell_text(value: Any, dtype: str) -> str:
     return str(value)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def write_table(df: pd.DataFrame, path: str | Path, table: str) -> None:
     """Validate ``df`` and write it as CSV (UTF-8, '\\n', schema column order, + ``schema_version``)."""
     typed = validate_table(df, table, path)
     text = pd.DataFrame({c.name: [_cell_text(v, c.dtype) for v in typed[c.name]] for c in _schema(table)},
                         columns=columns(table), dtype=object)
     text[VERSION_COLUMN] = str(MANIFEST_SCHEMA_VERSION)
-    _atomic_write_text(Path(path), text.to_csv(index=False, lineterminator="\n"))
+    atomic_write_text(Path(path), text.to_csv(index=False, lineterminator="\n"))
 
 
 def read_table(path: str | Path, table: str) -> pd.DataFrame:
@@ -389,8 +382,8 @@ def validate_summary(summary: Mapping[str, Any], file: str | Path = "<summary>")
 def write_summary(summary: Mapping[str, Any], path: str | Path) -> None:
     """Validate and write ``manifest.json`` (sorted keys, indent 2, trailing newline)."""
     s = validate_summary(summary, path)
-    _atomic_write_text(Path(path), json.dumps(s, sort_keys=True, indent=2, ensure_ascii=False,
-                                              allow_nan=False) + "\n")
+    atomic_write_text(Path(path), json.dumps(s, sort_keys=True, indent=2, ensure_ascii=False,
+                                             allow_nan=False) + "\n")
 
 
 def read_summary(path: str | Path) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -24,7 +23,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from egoimu.common import sha256_file
+from egoimu.common import atomic_path, atomic_write_text, sha256_file, temp_path
 from egoimu.manifests.paths import resolve_inside
 from egoimu.manifests.shardfmt import ShardLayout, create_shard, new_shard_file, write_clip
 from egoimu.pipeline._memory import trim
@@ -234,7 +233,7 @@ def build_shard(task: ShardTask, root: str, out: str, cfg: BuildConfig, egoimu_v
     config_sha = cfg.sha256()
     final = outp / task.rel_path
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp = temp_path(final)  # moved onto final only when the shard holds clips
     outcomes: dict[str, tuple[str, str]] = {}
     imu_spec = _imu_phase(rootp, task, cfg, outcomes)
     frames = _decoded(rootp, task, cfg, set(imu_spec), outcomes)
@@ -265,10 +264,7 @@ def build_shard(task: ShardTask, root: str, out: str, cfg: BuildConfig, egoimu_v
         result.imu_stats, result.spec_stats = imu_stats.to_dict(), spec_stats.to_dict()
     finally:
         tmp.unlink(missing_ok=True)
-    side = sidecar_path(outp, task.rel_path)
-    side_tmp = side.with_name(f".{side.name}.{uuid.uuid4().hex[:12]}.tmp")
-    side_tmp.write_text(result.to_json())
-    os.replace(side_tmp, side)
+    atomic_write_text(sidecar_path(outp, task.rel_path), result.to_json())
     return result
 
 
@@ -299,13 +295,11 @@ def _write_raw(tmp: Path, frames: Iterator[tuple[ClipTask, np.ndarray]], imu_spe
 
 def _compact(tmp: Path, n: int, layout: ShardLayout, attrs: dict) -> None:
     """Rewrite ``tmp`` keeping its first ``n`` rows (row by row: bounded memory)."""
-    small = tmp.with_name(tmp.name + ".compact")
-    with h5py.File(tmp, "r") as src, new_shard_file(small) as dst:
+    with atomic_path(tmp) as small, h5py.File(tmp, "r") as src, new_shard_file(small) as dst:
         create_shard(dst, layout, n, attrs)
         for name in src:
             for row in range(n):
                 dst[name][row] = src[name][row]
-    os.replace(small, tmp)
 
 
 def _write_jpeg(tmp: Path, frames: Iterator[tuple[ClipTask, np.ndarray]], imu_spec: dict, cfg: BuildConfig,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import random
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from egoimu.common import atomic_write
 from egoimu.train.models.slowfast import CheckpointError, load_pytorchvideo_checkpoint
 
 CKPT_FORMAT = "egoimu.train/1"
@@ -77,16 +77,6 @@ def init_video_weights(model: nn.Module, path: str) -> str:
         return f"video backbone from egoimu checkpoint {path} (step {obj.get('step')})"
     load_pytorchvideo_checkpoint(backbone, path, strict_backbone=True)
     return f"video backbone from pytorchvideo checkpoint {path}"
-
-
-def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    """``write(tmp)`` to a temporary file beside ``path``, then ``os.replace`` it onto ``path``."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _save(state: dict[str, Any], path: Path) -> None:

@@ -57,11 +57,11 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from egoimu.common import atomic_write
 from egoimu.manifests.schema import SUMMARY_FILENAME
 from egoimu.train import config as tc
 from egoimu.train.checkpoint import (  # re-exported: egoimu.train.eval.* and the tests import them from here
     CKPT_FORMAT,
-    atomic_write,
     init_video_weights,
     load_model_state,
     read_checkpoint,

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from egoimu.common import atomic_path
 from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
 from egoimu.pipeline.sources.dogcentric import ACTIVITIES, DOGS, HEAD_MOTION_ACTIVITIES
 
@@ -392,30 +393,28 @@ def encode_avi(frames: Iterator[np.ndarray], path: Path, cfg: SynthDogConfig) ->
     bit-exact and single-threaded."""
     codec = ["-c:v", "mpeg4", "-vtag", "XVID", "-g", str(cfg.fps), "-bf", "0", "-pix_fmt", "yuv420p"] \
         if cfg.codec == "mpeg4" else ["-c:v", "mjpeg", "-pix_fmt", "yuvj420p"]
-    tmp = path.with_name(path.name + ".part")
     w, h = cfg.width // cfg.render_scale, cfg.height // cfg.render_scale
     sws = "bicubic+accurate_rnd+bitexact"
-    cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-threads", "1",
-           "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(cfg.fps), "-i", "pipe:0",
-           "-an", "-vf", f"scale={cfg.width}:{cfg.height}:flags={sws}", "-sws_flags", sws,
-           "-filter_threads", "1",
-           *codec, "-q:v", str(cfg.quality), "-threads", "1",
-           "-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1", "-f", "avi", str(tmp)]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        with contextlib.suppress(BrokenPipeError):  # ffmpeg died: its stderr says why
-            for frame in frames:
-                proc.stdin.write(frame.tobytes())
-            proc.stdin.close()
-        err = proc.stderr.read().decode(errors="replace")
-        if proc.wait():
-            raise RuntimeError(f"ffmpeg failed ({proc.returncode}) writing {path}: {err.strip()}")
-        os.replace(tmp, path)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp:
+        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-threads", "1",
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(cfg.fps), "-i", "pipe:0",
+               "-an", "-vf", f"scale={cfg.width}:{cfg.height}:flags={sws}", "-sws_flags", sws,
+               "-filter_threads", "1",
+               *codec, "-q:v", str(cfg.quality), "-threads", "1",
+               "-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1", "-f", "avi", str(tmp)]
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            with contextlib.suppress(BrokenPipeError):  # ffmpeg died: its stderr says why
+                for frame in frames:
+                    proc.stdin.write(frame.tobytes())
+                proc.stdin.close()
+            err = proc.stderr.read().decode(errors="replace")
+            if proc.wait():
+                raise RuntimeError(f"ffmpeg failed ({proc.returncode}) writing {path}: {err.strip()}")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def _render_clip(clip: dict, cfg: SynthDogConfig, index: int) -> tuple[Iterator[np.ndarray], dict]:

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -46,6 +45,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from egoimu.common import atomic_path
 from egoimu.train.data import SplitIndex
 from egoimu.train.eval.representations import (
     Representation,
@@ -93,22 +93,17 @@ def write_features(path: str | Path, fs: FeatureSet) -> Path:
     """Write ``fs`` as one HDF5 file (module docstring), atomically (temporary file, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset("video_features", data=np.asarray(fs.video, dtype=np.float32))
-            if fs.imu is not None:
-                f.create_dataset("imu_features", data=np.asarray(fs.imu, dtype=np.float32))
-            for col in _STRINGS:
-                f.create_dataset(col, data=fs.table[col].astype(str).tolist(), dtype=h5py.string_dtype("utf-8"))
-            f.create_dataset("verb_class", data=fs.table.verb_class.to_numpy(dtype=np.int64))
-            for col in ("start_s", "end_s"):
-                f.create_dataset(col, data=fs.table[col].to_numpy(dtype=np.float64))
-            for key, value in fs.attrs.items():
-                f.attrs[key] = value
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("video_features", data=np.asarray(fs.video, dtype=np.float32))
+        if fs.imu is not None:
+            f.create_dataset("imu_features", data=np.asarray(fs.imu, dtype=np.float32))
+        for col in _STRINGS:
+            f.create_dataset(col, data=fs.table[col].astype(str).tolist(), dtype=h5py.string_dtype("utf-8"))
+        f.create_dataset("verb_class", data=fs.table.verb_class.to_numpy(dtype=np.int64))
+        for col in ("start_s", "end_s"):
+            f.create_dataset(col, data=fs.table[col].to_numpy(dtype=np.float64))
+        for key, value in fs.attrs.items():
+            f.attrs[key] = value
     return path
 
 

@@ -55,6 +55,8 @@ from typing import Any
 
 import numpy as np
 
+from egoimu.common import atomic_write_text
+
 RESULT_SCHEMA = "egoimu.eval/1"
 EVALUATIONS = ("corr", "probe", "supervised", "dogcentric")
 
@@ -147,9 +149,7 @@ def write_result(path: str | Path, result: dict[str, Any]) -> Path:
     path = Path(path)
     check_result(result, path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(_plain(result), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(_plain(result), indent=2, allow_nan=False) + "\n")
     return path
 
 
