@@ -1,4 +1,5 @@
-"""The ground floor both sides share that is not part of the manifests contract: file hashing and atomic writes.
+"""The ground floor both sides share that is not part of the manifests contract: file hashing, atomic writes
+and glibc allocator tuning.
 
 Standard library only; imports no side (``egoimu.pipeline``, ``egoimu.train``, ``egoimu.manifests``), so
 every layer may import it.
@@ -7,6 +8,9 @@ every layer may import it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import functools
 import hashlib
 import os
 import uuid
@@ -59,3 +63,36 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> N
     """Write ``text`` to ``path`` atomically, as is (no newline translation)."""
     with atomic_path(path) as tmp, open(tmp, "w", encoding=encoding, newline="") as fh:
         fh.write(text)
+
+
+# ---------------------------------------------------------------- glibc allocator
+
+_M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+
+
+@functools.lru_cache(maxsize=1)
+def _libc() -> Any:
+    """The C library, or None where it cannot be loaded."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+def set_mmap_threshold(nbytes: int = 1 << 20) -> None:
+    """glibc ``mallopt(M_MMAP_THRESHOLD, nbytes)``: serve every allocation of ``nbytes`` or more by mmap
+    (returned to the OS on free). glibc otherwise raises its threshold after each large free, so
+    batch-sized buffers land on the heap and the resident size ratchets up epoch after epoch. No-op where
+    mallopt does not exist."""
+    lib = _libc()
+    if lib is not None and hasattr(lib, "mallopt"):
+        lib.mallopt(_M_MMAP_THRESHOLD, nbytes)
+
+
+def trim_heap() -> None:
+    """glibc ``malloc_trim(0)``: return freed heap pages to the OS, best effort. Without it glibc keeps
+    freed arenas, so a process's resident size carries an earlier peak (a pipeline worker's probe of whole
+    IMU streams, a training epoch's batches) into all later work. No-op where malloc_trim does not exist."""
+    lib = _libc()
+    if lib is not None and hasattr(lib, "malloc_trim"):
+        lib.malloc_trim(0)

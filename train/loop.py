@@ -41,8 +41,6 @@ the step and the batch's clip ids (exit 1), without writing a checkpoint.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import json
 import math
 import sys
@@ -57,7 +55,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from egoimu.common import atomic_write
+from egoimu.common import atomic_write, set_mmap_threshold, trim_heap
 from egoimu.manifests.schema import SUMMARY_FILENAME
 from egoimu.train import config as tc
 from egoimu.train.checkpoint import (  # re-exported: egoimu.train.eval.* and the tests import them from here
@@ -106,28 +104,6 @@ class ContrastivePair(nn.Module):
 
 
 Model = ContrastivePair | VerbClassifier
-
-
-_M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
-
-
-def _fix_malloc_threshold(nbytes: int = 1 << 20) -> None:
-    """Serve every allocation of ``nbytes`` or more by mmap (returned to the OS on free). glibc otherwise
-    raises its threshold after each large free, so batch-sized buffers land on the heap and the resident
-    size ratchets up epoch after epoch. No-op where mallopt does not exist."""
-    try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(_M_MMAP_THRESHOLD, nbytes)
-    except (OSError, AttributeError):
-        pass
-
-
-def _trim_heap() -> None:
-    """glibc ``malloc_trim(0)``: return freed heap pages to the OS so that per-epoch buffers do not
-    ratchet the resident size up (glibc raises its mmap threshold after large frees). No-op elsewhere."""
-    try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _rss_mb() -> dict[str, float]:
@@ -280,7 +256,7 @@ def resolve_config(args: argparse.Namespace, saved: dict[str, Any] | None) -> Tr
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``egoimu train``; returns 0, 1 (non-finite loss) or 2 (bad input)."""
     args = parse_args(argv)
-    _fix_malloc_threshold()
+    set_mmap_threshold()
     # scikit-learn (~70 MiB resident) scores the per-epoch validation; load it up front so that the
     # trainer's footprint is flat from the first step instead of jumping at the first epoch's end
     import sklearn.metrics  # noqa: F401
@@ -460,7 +436,7 @@ def train(args: argparse.Namespace, info) -> int:
                 set_train_mode(model, cfg)
                 t_window, wait, n_window = time.perf_counter(), 0.0, 0  # throughput excludes validation
             epoch, done = epoch + 1, 0
-            _trim_heap()  # the epoch's batches and the validation embeddings are freed: give the pages back
+            trim_heap()  # the epoch's batches and the validation embeddings are freed: give the pages back
 
         if (cfg.ckpt_every and step % cfg.ckpt_every == 0) or step == stop:
             rngs = gather_objects(rng_state())
