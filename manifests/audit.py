@@ -30,7 +30,6 @@ from egoimu.manifests.audit_report import CHECKS, AuditResult, Finding, split_re
 from egoimu.manifests.paths import PathEscapeError, resolve_inside
 from egoimu.manifests.schema import (
     FILENAMES,
-    SPLITS,
     SUMMARY_FILENAME,
     TABLES,
     Manifest,
@@ -39,7 +38,7 @@ from egoimu.manifests.schema import (
     read_summary,
     read_table,
 )
-from egoimu.manifests.shardfmt import ID_WIDTHS, LABELS, TIMES, ShardFormatError, ShardLayout, validate_shard
+from egoimu.manifests.shardfmt import ID_WIDTHS, LABELS, SPLITS, TIMES, ShardFormatError, ShardLayout, validate_shard
 
 SMALL = (*ID_WIDTHS, *LABELS, *TIMES)  # datasets read whole per shard in every mode
 CLIPS_CSV, SHARDS_CSV, SPLITS_CSV = FILENAMES["clips"], FILENAMES["shards"], FILENAMES["splits"]

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from egoimu.manifests.schema import SPLITS
+from egoimu.manifests.shardfmt import SPLITS
 
 CHECKS: dict[str, str] = {
     "manifests": "manifest.json and the four tables load, validate and agree",

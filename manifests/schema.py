@@ -42,11 +42,10 @@ import pandas as pd
 
 from egoimu.common import atomic_write_text
 from egoimu.manifests.paths import PathEscapeError, check_relative, resolve_inside
-from egoimu.manifests.shardfmt import IMU_CHANNELS
+from egoimu.manifests.shardfmt import IMU_CHANNELS, SPLITS
 
 MANIFEST_SCHEMA_VERSION: int = 1
 VERSION_COLUMN = "schema_version"
-SPLITS: tuple[str, ...] = ("train", "validation", "test")
 SPLIT_MODES: tuple[str, ...] = ("planned", "canonical", "file", "single")
 FILENAMES: dict[str, str] = {"clips": "clips.csv", "shards": "shards.csv",
                              "recordings": "recordings.csv", "splits": "splits.csv"}

@@ -57,7 +57,7 @@ SCHEMA_VERSION: int = 1
 #: HDF5 format bounds of every shard (v1 B-tree chunk indexes: readable by HDF5 1.8 and later).
 LIBVER: tuple[str, str] = ("earliest", "v108")
 ENCODINGS: tuple[str, ...] = ("raw", "lossless", "jpeg")
-SPLITS: tuple[str, ...] = ("train", "validation", "test")
+SPLITS: tuple[str, ...] = ("train", "validation", "test")  # the one list of split names (shards, manifests, CLI)
 IMU_CHANNELS: tuple[str, ...] = ("AcclX", "AcclY", "AcclZ", "GyroX", "GyroY", "GyroZ")
 #: Fixed widths (bytes, UTF-8) of the id datasets.
 ID_WIDTHS: dict[str, int] = {"clip_id": 64, "narration_id": 32, "participant_id": 16, "video_id": 32}

@@ -53,7 +53,8 @@ from pathlib import Path
 
 import pandas as pd
 
-SPLIT_NAMES: tuple[str, str, str] = ("train", "validation", "test")
+from egoimu.manifests.shardfmt import SPLITS
+
 PAPER_RATIO: tuple[int, int, int] = (30044, 3032, 4379)  # paper: train:validation:test clips
 CANONICAL_CSV_NAME = "epic100_headmotion_split.csv"
 _IMU_FILE = re.compile(r"(?P<video>[^/\\]+)-(?P<kind>accl|gyro)\.csv$")
@@ -179,16 +180,16 @@ def plan_split(counts: Mapping[str, int], ratio: Sequence[float | Fraction] = PA
     assignment: dict[str, str] = {}
     v = t = 0
     for i, (person, c) in enumerate(zip(people, sizes)):  # unrank the k-th optimum
-        for split, nxt in zip(SPLIT_NAMES, ((v, t), (v + c, t), (v, t + c))):
+        for split, nxt in zip(SPLITS, ((v, t), (v + c, t), (v, t + c))):
             w = ways[i + 1].get(nxt, 0)
             if k < w:
                 assignment[person], (v, t) = split, nxt
                 break
             k -= w
-    achieved = dict(zip(SPLIT_NAMES, (n - v - t, v, t)))
-    shares = {s: achieved[s] / n for s in SPLIT_NAMES}
-    targets = {s: float(r_s / big_r) for s, r_s in zip(SPLIT_NAMES, r)}
-    dev = {s: 100.0 * (shares[s] - targets[s]) for s in SPLIT_NAMES}
+    achieved = dict(zip(SPLITS, (n - v - t, v, t)))
+    shares = {s: achieved[s] / n for s in SPLITS}
+    targets = {s: float(r_s / big_r) for s, r_s in zip(SPLITS, r)}
+    dev = {s: 100.0 * (shares[s] - targets[s]) for s in SPLITS}
     return SplitPlan(assignment=dict(sorted(assignment.items())), counts=achieved, shares=shares,
                      target_shares=targets, deviation_pp=dev,
                      max_abs_deviation_pp=max(abs(x) for x in dev.values()), n_optimal=n_optimal,
@@ -308,7 +309,7 @@ def read_plan_csv(path: str | Path) -> dict[str, str]:
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     if list(df.columns) != ["participant_id", "split"]:
         raise ValueError(f"{path}: expected the columns participant_id,split, got {list(df.columns)}")
-    bad = df[~df.split.isin(SPLIT_NAMES) | (df.participant_id == "") | df.participant_id.duplicated()]
+    bad = df[~df.split.isin(SPLITS) | (df.participant_id == "") | df.participant_id.duplicated()]
     if len(bad):
         raise ValueError(f"{path}: row {bad.index[0]}: bad or duplicate entry {bad.iloc[0].to_dict()}")
     return dict(zip(df.participant_id, df.split))
@@ -340,7 +341,7 @@ def report(plan: SplitPlan, pop: Population, verb_names: Mapping[int, str]) -> s
              + f"; target {':'.join(f'{x:g}' for x in plan.ratio)}; seed {plan.seed}", "",
              "| split | participants | clips | share % | target % | deviation pp | estimated | labelled | "
              "unique verbs | majority verb (share) |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for split in SPLIT_NAMES:
+    for split in SPLITS:
         people = plan.participants(split)
         est = sum(n for v, n in pop.estimated.items() if pop.video_participant[v] in people)
         labels = pop.labels[pop.labels.participant_id.isin(people)].verb_class

@@ -20,6 +20,7 @@ from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
+from egoimu.manifests.shardfmt import SPLITS
 from egoimu.pipeline.config import BuildConfig, ShardConfig, SplitConfig
 from egoimu.pipeline.graph import dask_client, run_tasks
 from egoimu.pipeline.manifest_writer import print_summary, source_record, write_manifests
@@ -230,7 +231,7 @@ def print_plan(rows: list[ClipRow], tasks: list, cfg: BuildConfig) -> None:
     per_clip = cfg.video.n_frames * cfg.video.crop_size ** 2 * 3 + cfg.imu.n_samples * 6 * 4 + 6 * 33 * 50 * 4
     ratio = {"raw": 1.0, "lossless": 0.5, "jpeg": 0.08}[cfg.shard.encoding]
     print(f"plan (config {cfg.sha256()[:12]}, split {cfg.split.mode}):")
-    for split in ("train", "validation", "test"):
+    for split in SPLITS:
         mine = [r for r in rows if r.planned and r.split == split]
         people = sorted({r.participant_id for r in mine})
         n_shards = sum(1 for t in tasks if t.split == split)

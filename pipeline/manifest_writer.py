@@ -16,8 +16,9 @@ from typing import Any
 import pandas as pd
 
 from egoimu.manifests.schema import Manifest, columns
+from egoimu.manifests.shardfmt import SPLITS
 from egoimu.pipeline.config import BuildConfig
-from egoimu.pipeline.plan import SPLITS, ClipRow
+from egoimu.pipeline.plan import ClipRow
 from egoimu.pipeline.recordings import RecordingResult
 from egoimu.pipeline.shard_writer import ShardResult, ShardTask
 from egoimu.pipeline.spectrogram import RunningStats

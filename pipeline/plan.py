@@ -10,14 +10,13 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
+from egoimu.manifests.shardfmt import SPLITS
 from egoimu.manifests.split_plan import canonical_split, plan_split, read_plan_csv
 from egoimu.pipeline.clips import ClipConfig, segment_clip_start, window_starts
 from egoimu.pipeline.config import BuildConfig
 from egoimu.pipeline.recordings import RecordingResult
 from egoimu.pipeline.shard_writer import ClipTask, ShardTask, VideoSource
 from egoimu.pipeline.sources.epic import DUPLICATE_ID, Rejection, Segment
-
-SPLITS = ("train", "validation", "test")
 
 
 @dataclass(frozen=True)

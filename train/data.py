@@ -75,8 +75,8 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from egoimu.manifests.paths import PathEscapeError, resolve_inside
-from egoimu.manifests.schema import SPLITS, SUMMARY_FILENAME, Manifest, ManifestError
-from egoimu.manifests.shardfmt import ShardFormatError, ShardLayout, validate_shard_attrs
+from egoimu.manifests.schema import SUMMARY_FILENAME, Manifest, ManifestError
+from egoimu.manifests.shardfmt import SPLITS, ShardFormatError, ShardLayout, validate_shard_attrs
 from egoimu.train.augment import STREAM_DROP, STREAM_ORDER, flip_decisions, hflip_clip_, seeded_rng
 
 #: Kinetics-400 RGB statistics of pytorchvideo's SlowFast checkpoints (inputs in [0, 1]).

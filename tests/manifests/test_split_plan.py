@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from egoimu.manifests import split_plan as sp
+from egoimu.manifests.shardfmt import SPLITS
 
 REPO = Path(__file__).resolve().parents[2]
-NAMES = sp.SPLIT_NAMES
+NAMES = SPLITS
 
 
 def _brute(counts: dict[str, int], ratio: tuple[int, int, int]) -> list[dict[str, str]]:

@@ -47,6 +47,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from egoimu.manifests.shardfmt import SPLITS
 from egoimu.train.config import ConfigError, TrainConfig
 from egoimu.train.data import SplitIndex
 from egoimu.train.eval.metrics import (
@@ -252,7 +253,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     "within batches, shifted in time), retrieval recall@1/@5 and MRR, bootstrap 95% CIs, ROC "
                     "curve; writes eval-corr-<label>.json.")
     p.add_argument("run", help="run directory (holds config.json and last.pt)")
-    p.add_argument("--split", default="test", choices=("train", "validation", "test"), help="default: test")
+    p.add_argument("--split", default="test", choices=SPLITS, help="default: test")
     p.add_argument("--data", help="data root (a build's output); default: the one in RUN/config.json")
     p.add_argument("--checkpoint", help="egoimu checkpoint to evaluate; default: RUN/last.pt")
     p.add_argument("--batch-size", type=int, help="clips per embedding batch (default: the run's)")

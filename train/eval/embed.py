@@ -46,6 +46,7 @@ import torch
 from tqdm import tqdm
 
 from egoimu.common import atomic_path
+from egoimu.manifests.shardfmt import SPLITS
 from egoimu.train.data import SplitIndex
 from egoimu.train.eval.representations import (
     Representation,
@@ -267,7 +268,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="RUN (a run directory; unless --random or --checkpoint), then VIDEO files (unless --data)")
     add_representation_args(p, positional_run=False)
     p.add_argument("--data", help="a build's output: embed the clips of --split")
-    p.add_argument("--split", default="test", choices=("train", "validation", "test"), help="default: test")
+    p.add_argument("--split", default="test", choices=SPLITS, help="default: test")
     p.add_argument("--labelled-only", action="store_true", help="only clips with a verb label (verb_class >= 0)")
     p.add_argument("--imu", action="store_true", help="also the head-motion encoder's features (--data only)")
     p.add_argument("--out", required=True, help="the HDF5 file to write")

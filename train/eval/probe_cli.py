@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from egoimu.manifests.shardfmt import SPLITS
 from egoimu.train.eval.representations import (
     NAMES,
     Representation,
@@ -36,7 +37,6 @@ from egoimu.train.eval.representations import (
     write_summary,
 )
 
-SPLITS = ("train", "validation", "test")
 TOP_CLASSES = 10
 OTHER = "other"
 

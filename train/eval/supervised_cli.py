@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from egoimu.common import sha256_file
+from egoimu.manifests.shardfmt import SPLITS
 from egoimu.train.checkpoint import load_model_state, read_checkpoint
 from egoimu.train.config import VERB_OBJECTIVES, ConfigError, TrainConfig
 from egoimu.train.data import DataError, SplitIndex
@@ -66,7 +67,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("video_run", help="run directory of an objective=verb_video run (holds last.pt, config.json)")
     p.add_argument("imu_run", help="run directory of an objective=verb_imu run")
     p.add_argument("--data", help="data root (a build's output); default: the one in VIDEO_RUN/config.json")
-    p.add_argument("--split", default="test", choices=("train", "validation", "test"), help="default: test")
+    p.add_argument("--split", default="test", choices=SPLITS, help="default: test")
     add_result_args(p, n_boot=1000)
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: CUDA if available")
