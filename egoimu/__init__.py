@@ -7,4 +7,4 @@ Packages: ``manifests`` (the contract), ``pipeline`` (writes it), ``train`` (rea
 holds only the ``egoimu`` console-script dispatcher and what spans both sides (demo, bench).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one source of the version (pyproject.toml reads it)

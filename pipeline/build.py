@@ -17,9 +17,9 @@ import argparse
 import sys
 from collections import Counter
 from dataclasses import replace
-from importlib import metadata
 from pathlib import Path
 
+from egoimu import __version__
 from egoimu.manifests.shardfmt import SPLITS
 from egoimu.pipeline.config import BuildConfig, ShardConfig, SplitConfig
 from egoimu.pipeline.graph import dask_client, run_tasks
@@ -39,12 +39,6 @@ from egoimu.pipeline.sources import dogcentric, epic
 
 SINGLE_SPLIT = "test"  # DogCentric: every clip in one split; folds by dog are made at evaluation
 
-
-def egoimu_version() -> str:
-    try:
-        return metadata.version("egoimu")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -168,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     except (epic.AnnotationError, FileNotFoundError) as exc:
         print(f"egoimu build: {exc}", file=sys.stderr)
         return 2
-    version = egoimu_version()
+    version = __version__
     with dask_client(args.workers, args.scheduler, quiet=args.quiet) as client:
         probed = run_tasks(client, probe_recording, rec_tasks, str(root), cfg.video, cfg.imu, cfg.sync_table,
                            with_imu, desc="probe", progress=not args.quiet)

@@ -9,7 +9,10 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from importlib import metadata
 from pathlib import Path
+
+from egoimu import __version__
 
 REPO = Path(__file__).resolve().parents[2]
 #: repository folder -> the package it is installed as
@@ -34,6 +37,7 @@ def _repo_packages() -> set[str]:
 
 def test_wheel_has_egoimu_as_its_only_top_level_package(tmp_path):
     src = tmp_path / "src"
+    src.mkdir()
     for name in ("pyproject.toml", "README.md", *SIDES):
         copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy
         copy(REPO / name, src / name, **({"ignore": shutil.ignore_patterns("__pycache__")}
@@ -43,6 +47,7 @@ def test_wheel_has_egoimu_as_its_only_top_level_package(tmp_path):
                           capture_output=True, text=True, timeout=300, env=_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     (wheel,) = (tmp_path / "dist").glob("egoimu-*.whl")
+    assert wheel.name.startswith(f"egoimu-{__version__}-")  # the version's one source is egoimu.__version__
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top == {"egoimu"}
@@ -52,6 +57,10 @@ def test_wheel_has_egoimu_as_its_only_top_level_package(tmp_path):
     assert "egoimu/manifests/README.md" in names
     dist_info = next(n for n in names if n.endswith(".dist-info/top_level.txt"))
     assert zipfile.ZipFile(wheel).read(dist_info).decode().split() == ["egoimu"]
+
+
+def test_installed_version_is_the_packages():
+    assert metadata.version("egoimu") == __version__
 
 
 def test_python_m_egoimu_is_not_shadowed_by_a_users_folder(user_folder):

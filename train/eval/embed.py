@@ -45,6 +45,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from egoimu import __version__
 from egoimu.common import atomic_path
 from egoimu.manifests.shardfmt import SPLITS
 from egoimu.train.data import SplitIndex
@@ -76,18 +77,12 @@ class FeatureSet:
     attrs: dict[str, Any]
 
 
-def _version() -> str:
-    from egoimu import __version__
-
-    return __version__
-
-
 def _rep_attrs(rep: Representation) -> dict[str, Any]:
     return {"format": FEATURES_FORMAT, "representation": rep.name, "representation_kind": rep.kind,
             "source": rep.source, "source_sha256": rep.source_sha256 or "",
             "step": -1 if rep.step is None else rep.step, "seed": -1 if rep.seed is None else rep.seed,
             "model": rep.cfg.model, "objective": rep.objective or "",
-            "egoimu_version": _version()}
+            "egoimu_version": __version__}
 
 
 def write_features(path: str | Path, fs: FeatureSet) -> Path:
