@@ -18,7 +18,6 @@ Layout of a dataset root: ``PXX/videos/PXX_1YY.MP4`` and ``PXX/meta_data/PXX_1YY
 
 from __future__ import annotations
 
-import ast
 import csv
 import re
 from collections.abc import Iterable
@@ -216,20 +215,6 @@ def read_class_ids(path: Path | str) -> list[int]:
     if "id" not in df.columns or "key" not in df.columns:
         raise AnnotationError(path, 1, f"class file needs columns id,key; got {list(df.columns)}")
     return [int(v) for v in df["id"]]
-
-
-def read_class_keys(path: Path | str) -> dict[int, str]:
-    """``id -> key`` of a class file (e.g. 0 -> 'take')."""
-    df = pd.read_csv(path)
-    return {int(i): str(k) for i, k in zip(df["id"], df["key"])}
-
-
-def parse_list_cell(text: str) -> list:
-    """Parse a Python-list cell such as ``"['plate']"`` or ``"[2]"`` safely (no eval)."""
-    value = ast.literal_eval(text)
-    if not isinstance(value, list):
-        raise ValueError(f"not a list: {text!r}")
-    return value
 
 
 @dataclass(frozen=True)
