@@ -46,6 +46,8 @@ from egoimu.manifests.paths import PathEscapeError, check_relative, resolve_insi
 from egoimu.manifests.shardfmt import IMU_CHANNELS, SPLITS
 
 MANIFEST_SCHEMA_VERSION: int = 2  # 2: config.geometry (the clip geometry contract) replaces per-stage shapes
+#: What a version mismatch means for the user.
+_REBUILD = "(a build made by another egoimu version: rebuild it with this one)"
 VERSION_COLUMN = "schema_version"
 SPLIT_MODES: tuple[str, ...] = ("planned", "canonical", "file", "single")
 FILENAMES: dict[str, str] = {"clips": "clips.csv", "shards": "shards.csv",
@@ -187,7 +189,7 @@ def validate_table(df: pd.DataFrame, table: str, file: str | Path = "<dataframe>
         bad = np.flatnonzero(versions.to_numpy() != str(MANIFEST_SCHEMA_VERSION))
         if len(bad):
             raise ManifestError(file, f"schema version mismatch: file has {versions.iloc[bad[0]]!r}, this "
-                                      f"egoimu reads {MANIFEST_SCHEMA_VERSION}", column=VERSION_COLUMN,
+                                      f"egoimu reads {MANIFEST_SCHEMA_VERSION} {_REBUILD}", column=VERSION_COLUMN,
                                 row=int(bad[0]))
         df = df.drop(columns=VERSION_COLUMN)
     names = [c.name for c in schema]
@@ -343,7 +345,7 @@ def validate_summary(summary: Mapping[str, Any], file: str | Path = "<summary>")
             raise fail(key, "missing key")
     if s["schema_version"] != MANIFEST_SCHEMA_VERSION:
         raise fail("schema_version", f"schema version mismatch: file has {s['schema_version']!r}, this egoimu "
-                                     f"reads {MANIFEST_SCHEMA_VERSION}")
+                                     f"reads {MANIFEST_SCHEMA_VERSION} {_REBUILD}")
     if not isinstance(s["egoimu_version"], str) or not isinstance(s["config"], dict):
         raise fail("config", "egoimu_version must be a string and config an object")
     if s["config_sha256"] != config_sha256(s["config"]):

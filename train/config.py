@@ -50,6 +50,8 @@ HEADS = ("mlp", "linear")
 VERB_OBJECTIVES: dict[str, str] = {"verb_video": "video", "verb_imu": "imu"}
 OBJECTIVES = ("contrastive", *VERB_OBJECTIVES)
 MAX_LOGIT_SCALE = 100.0  # as egoimu.train.loss.ContrastiveLoss's default clamp
+#: Former training keys that are now the build's clip geometry (manifest.json ``config.geometry``).
+GEOMETRY_KEYS = frozenset({"clip_seconds", "fps", "frames", "frame_size", "imu_rate_hz", "nfft", "window_s", "hop"})
 #: Settings that cannot change the trained weights: not hashed, and a resume may change them.
 RUNTIME_KEYS = frozenset({"num_workers", "log_every", "ckpt_every", "eval_every_epoch"})
 
@@ -187,6 +189,10 @@ def parse_overrides(words: list[str]) -> dict[str, Any]:
 
 
 def _check_known(key: str, types: dict[str, type], source: str) -> None:
+    if key not in types and key in GEOMETRY_KEYS:
+        raise ConfigError(f"{source}: {key!r} is not a training setting: the clip geometry is the build's "
+                          f"(manifest.json config.geometry), checked against the model when training starts; "
+                          f"set it when building (egoimu build --config, section 'geometry')")
     if key not in types:
         close = difflib.get_close_matches(key, list(types), n=3)
         hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""

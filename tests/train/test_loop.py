@@ -270,3 +270,10 @@ def test_geometry_problems_name_the_fields():
     assert "frames = geometry.window_s x geometry.fps = 2.0 x 15 = 30" in alpha and "alpha = 4" in alpha
     small = TrainConfig(model="small", small_frames=16)
     assert tc.geometry_problems(small, ClipGeometry(fps=4)) == ["small_frames = 16 > the build's 8 frames a clip"]
+
+
+def test_a_geometry_key_points_to_the_build():
+    with pytest.raises(ConfigError, match="'fps' is not a training setting: the clip geometry is the build's"):
+        TrainConfig().with_overrides(["fps=30"])
+    with pytest.raises(ConfigError, match="unknown config key 'lrr'; did you mean 'lr'"):
+        TrainConfig().with_overrides(["lrr=1"])
