@@ -46,6 +46,14 @@ FIELD_SOURCES: dict[str, str] = {
     "window_s": "paper", "fps": "paper", "imu_rate_hz": "paper", "nfft": "paper", "hop": "ours",
     "frame_size": "paper",
 }
+#: Keys that earlier configs (or a guess) gave a stage or the trainer, and where each now lives in the geometry.
+FORMER_KEYS: dict[str, str] = {
+    "window_s": "window_s", "clip_seconds": "window_s", "out_fps": "fps", "fps": "fps",
+    "n_frames": "window_s x fps (derived)", "frames": "window_s x fps (derived)",
+    "size": "frame_size (and video.short_side for the resize)", "crop": "frame_size", "frame_size": "frame_size",
+    "rate_hz": "imu_rate_hz", "imu_rate_hz": "imu_rate_hz", "n_samples": "window_s x imu_rate_hz (derived)",
+    "nfft": "nfft", "hop": "hop", "geometry": "the section itself",
+}
 #: Every rule the stages rely on, as stated to users (README, errors).
 RULES: dict[str, str] = {
     "frames": "frames = window_s x fps must be a whole number",
@@ -158,12 +166,6 @@ class ClipGeometry:
             return None
         return (f"{name} = {lowpass_hz:g} Hz with geometry.imu_rate_hz = {self.imu_rate_hz}: {RULES['lowpass']} "
                 f"= {self.imu_rate_hz / 2:g} Hz")
-
-    def check_encoders(self, where: str) -> None:
-        """Raise :class:`GeometryError` naming ``where`` (a file, a run) if :meth:`encoder_problems` finds any."""
-        problems = self.encoder_problems()
-        if problems:
-            raise GeometryError(f"{where}: " + "; ".join(problems))
 
     # ------------------------------------------------------------------ text and dicts
     def describe(self) -> str:

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from egoimu.manifests.geometry import DEFAULT_GEOMETRY, ClipGeometry, GeometryError
+from egoimu.manifests.geometry import DEFAULT_GEOMETRY, FORMER_KEYS, ClipGeometry, GeometryError
 from egoimu.manifests.schema import config_sha256
 from egoimu.manifests.shardfmt import ENCODINGS
 from egoimu.pipeline.clips import ClipConfig
@@ -40,13 +40,6 @@ from egoimu.pipeline.video import VideoConfig
 PAPER_RATIO = (30044, 3032, 4379)  # paper: train:validation:test clip counts of its own split
 #: Sections whose stage derives its shapes from the geometry (each holds it as its ``geometry`` field).
 STAGE_SECTIONS: tuple[str, ...] = ("clip", "video", "imu", "spec")
-#: Keys that earlier configs (or a guess) put into a stage section: where each now lives in ``geometry``.
-GEOMETRY_KEYS: dict[str, str] = {
-    "window_s": "window_s", "out_fps": "fps", "fps": "fps", "n_frames": "window_s x fps (derived)",
-    "frames": "window_s x fps (derived)", "size": "frame_size (and video.short_side for the resize)",
-    "crop": "frame_size", "frame_size": "frame_size", "rate_hz": "imu_rate_hz", "imu_rate_hz": "imu_rate_hz",
-    "n_samples": "window_s x imu_rate_hz (derived)", "nfft": "nfft", "hop": "hop", "geometry": "the section itself",
-}
 
 
 @dataclass(frozen=True)
@@ -136,9 +129,9 @@ class BuildConfig:
                 continue
             if not isinstance(value, dict):
                 raise ValueError(f"{source}: section {name!r} must be a mapping, got {type(value).__name__}")
-            misplaced = sorted(k for k in value if k in GEOMETRY_KEYS and name in STAGE_SECTIONS)
+            misplaced = sorted(k for k in value if k in FORMER_KEYS and name in STAGE_SECTIONS)
             if misplaced:
-                where = "; ".join(f"{name}.{k} -> geometry: {GEOMETRY_KEYS[k]}" for k in misplaced)
+                where = "; ".join(f"{name}.{k} -> geometry: {FORMER_KEYS[k]}" for k in misplaced)
                 raise GeometryError(
                     f"{source}: {', '.join(f'{name}.{k}' for k in misplaced)}: the clip geometry is stated once, in "
                     f"section 'geometry' (every stage derives frames, samples and shapes from it), not per stage "

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from egoimu.manifests.geometry import ClipGeometry
+from egoimu.manifests.geometry import FORMER_KEYS, ClipGeometry
 from egoimu.manifests.schema import config_sha256
 from egoimu.train.data import DataConfig, video_to_float
 from egoimu.train.models.registry import MODELS
@@ -50,8 +50,6 @@ HEADS = ("mlp", "linear")
 VERB_OBJECTIVES: dict[str, str] = {"verb_video": "video", "verb_imu": "imu"}
 OBJECTIVES = ("contrastive", *VERB_OBJECTIVES)
 MAX_LOGIT_SCALE = 100.0  # as egoimu.train.loss.ContrastiveLoss's default clamp
-#: Former training keys that are now the build's clip geometry (manifest.json ``config.geometry``).
-GEOMETRY_KEYS = frozenset({"clip_seconds", "fps", "frames", "frame_size", "imu_rate_hz", "nfft", "window_s", "hop"})
 #: Settings that cannot change the trained weights: not hashed, and a resume may change them.
 RUNTIME_KEYS = frozenset({"num_workers", "log_every", "ckpt_every", "eval_every_epoch"})
 
@@ -189,7 +187,7 @@ def parse_overrides(words: list[str]) -> dict[str, Any]:
 
 
 def _check_known(key: str, types: dict[str, type], source: str) -> None:
-    if key not in types and key in GEOMETRY_KEYS:
+    if key not in types and key in FORMER_KEYS:
         raise ConfigError(f"{source}: {key!r} is not a training setting: the clip geometry is the build's "
                           f"(manifest.json config.geometry), checked against the model when training starts; "
                           f"set it when building (egoimu build --config, section 'geometry')")
