@@ -34,7 +34,7 @@ COMMANDS: dict[str, Command] = {
                      "frozen video (and head-motion) features of a split or of video files, to HDF5"),
     "eval": Command("egoimu.train.eval.cli", "train",
                     "the paper's evaluations: correspondence, linear probe, supervised baselines, DogCentric"),
-    "report": Command("egoimu.train.report", "train",
+    "report": Command("egoimu.train.report.cli", "train",
                       "report.md/.html/.json and plots from evaluation results, beside the paper's numbers"),
     "bench": Command("egoimu.bench", "pipeline,train",
                      "speed and memory as ratios against baselines measured in the same run"),

@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(cfg.seeds):
             runs = _trainings(out, shards, cfg, seed)
             _evaluations(out, shards, dog_shards, runs, cfg, seed)
-        from egoimu.train.report import main as report
+        from egoimu.train.report.cli import main as report
 
         _run("report", report, [str(out / "results"), str(out / "runs"), "--out", str(out / "report"),
                                 "--title", f"egoimu demo ({args.preset})"])

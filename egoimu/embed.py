@@ -25,14 +25,13 @@ import torch
 from tqdm import tqdm
 
 from egoimu.manifests.shardfmt import SPLITS
+from egoimu.train.encode import encode_batch, frozen
 from egoimu.train.eval.embed import TABLE_COLUMNS, FeatureSet, embed_data, representation_attrs, write_features
 from egoimu.train.eval.representations import (
     Representation,
     RepresentationError,
     add_representation_args,
-    encode_batch,
     feature_encoders,
-    frozen,
     representation_from_args,
     run_command,
 )

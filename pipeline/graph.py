@@ -22,12 +22,15 @@ from typing import Any
 
 from tqdm import tqdm
 
+from egoimu.manifests.memory import MMAP_THRESHOLD_BYTES
+
 #: Environment of LocalCluster workers: one thread per numeric library / decoder, and glibc's mmap
-#: threshold fixed at 1 MiB: clip buffers (9 MiB) are then always mmapped and go back to the OS when
-#: freed, instead of landing on the heap once glibc has raised its threshold after the first large free
-#: (measured: the peak RSS of a worker building a 10-minute video fell by ~10 MiB, about 5 %).
+#: threshold fixed at egoimu.manifests.memory's value (glibc reads it at start-up): clip buffers (9 MiB) are
+#: then always mmapped and go back to the OS when freed, instead of landing on the heap once glibc has raised
+#: its threshold after the first large free (measured: the peak RSS of a worker building a 10-minute video
+#: fell by ~10 MiB, about 5 %).
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "NUMEXPR_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
+              "NUMEXPR_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD_BYTES)}
 
 
 @contextlib.contextmanager

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from egoimu.manifests.files import sha256_file
+from egoimu.manifests.memory import trim_heap
 from egoimu.manifests.paths import resolve_inside
-from egoimu.pipeline._memory import trim
 from egoimu.pipeline.alignment import summarise_ms, truth_alignment_ms
 from egoimu.pipeline.imu import (
     ImuConfig,
@@ -139,7 +139,7 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
             if err is not None and err.size:
                 errors.append(err)
             del raw, timed
-            trim()
+            trim_heap()
             fields[f"{kind}_sha256"] = sha256_file(path)
     except ImuCoverageError as exc:
         if info.truncated:  # the IMU spans the recording, the file only part of it: no sync by duration

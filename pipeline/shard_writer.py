@@ -25,9 +25,9 @@ import h5py
 import numpy as np
 
 from egoimu.manifests.files import atomic_write_text, sha256_file
+from egoimu.manifests.memory import trim_heap
 from egoimu.manifests.paths import resolve_inside
 from egoimu.manifests.shardfmt import ShardLayout, create_shard, new_shard_file, write_clip
-from egoimu.pipeline._memory import trim
 from egoimu.pipeline.config import BuildConfig
 from egoimu.pipeline.imu import SyncParams, prepare_stream, read_imu_csv, resample_windows
 from egoimu.pipeline.spectrogram import RunningStats, spectrogram
@@ -169,7 +169,7 @@ def _imu_phase(root: Path, task: ShardTask, cfg: BuildConfig, outcomes: dict[str
                 timed = prepare_stream(read_imu_csv(resolve_inside(root, rel), kind), cfg.imu)
                 part, why = resample_windows({kind: timed}, SyncParams(*sync), starts, cfg.imu)
                 del timed
-                trim()
+                trim_heap()
                 imu[:, :, 3 * ci:3 * ci + 3] = part[:, :, 3 * ci:3 * ci + 3]
                 reasons = np.array([f"{a}; {b}" if a and b else a or b for a, b in zip(reasons, why)], dtype=object)
         except (OSError, ValueError) as exc:  # ImuError is a ValueError
@@ -181,7 +181,7 @@ def _imu_phase(root: Path, task: ShardTask, cfg: BuildConfig, outcomes: dict[str
             kept[clips[i].clip_id] = (imu[i], specs[j])
         for i in np.flatnonzero(reasons != ""):
             outcomes[clips[i].clip_id] = (IMU_WINDOW, str(reasons[i]))
-    trim()  # resampling and spectrogram buffers (~16 MiB for a 10-minute video) back to the OS before decoding
+    trim_heap()  # resampling and spectrogram buffers (~16 MiB for a 10-minute video) back to the OS before decoding
     return kept
 
 

@@ -47,15 +47,30 @@ def load_model_state(module: nn.Module, state: dict[str, torch.Tensor], source: 
     module.load_state_dict(state)
 
 
+def load_file(path: str | Path, label: str | None = None) -> Any:
+    """The object saved in ``path`` (``torch.load(weights_only=True)`` onto the CPU: plain containers and
+    tensors only). :class:`CheckpointError` naming ``label`` (default: the path) when the file is missing, a
+    folder, or not a readable torch file."""
+    label = label or str(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{label}: checkpoint not found") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{label}: is a folder, not a checkpoint file") from None
+    except Exception as exc:  # unpickling / zip errors
+        raise CheckpointError(f"{label}: not a readable checkpoint: {exc}") from exc
+
+
+def is_egoimu_checkpoint(obj: Any) -> bool:
+    """True for what :func:`load_file` returned from a checkpoint the trainer wrote (format :data:`CKPT_FORMAT`)."""
+    return isinstance(obj, dict) and obj.get("format") == CKPT_FORMAT
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """An egoimu training checkpoint (``weights_only=True``, on CPU); CheckpointError if it is not one."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: checkpoint not found") from None
-    except Exception as exc:  # unpickling / zip errors
-        raise CheckpointError(f"{path}: not a readable checkpoint: {exc}") from exc
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CKPT_FORMAT:
+    ckpt = load_file(path)
+    if not is_egoimu_checkpoint(ckpt):
         raise CheckpointError(f"{path}: not an egoimu training checkpoint (format {CKPT_FORMAT})")
     return ckpt
 
@@ -64,12 +79,9 @@ def init_video_weights(model: nn.Module, path: str) -> str:
     """``--init-video``: load ``model.video.backbone`` (any objective with a video encoder) from an egoimu
     checkpoint's ``video.backbone.*`` (contrastive or verb_video run), else from a pytorchvideo SlowFast
     checkpoint. Returns a one-line note of what was loaded."""
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"--init-video {path}: not a readable checkpoint: {exc}") from exc
+    obj = load_file(path, f"--init-video {path}")
     backbone = model.video.backbone  # type: ignore[union-attr]
-    if isinstance(obj, dict) and obj.get("format") == CKPT_FORMAT:
+    if is_egoimu_checkpoint(obj):
         prefix = "video.backbone."
         state = {k[len(prefix):]: v for k, v in obj["model"].items() if k.startswith(prefix)}
         trained = obj.get("config", {}).get("model")
@@ -77,8 +89,6 @@ def init_video_weights(model: nn.Module, path: str) -> str:
         return f"video backbone from egoimu checkpoint {path} (step {obj.get('step')})"
     load_pytorchvideo_checkpoint(backbone, path, strict_backbone=True)
     return f"video backbone from pytorchvideo checkpoint {path}"
-
-
 
 
 def _save(state: dict[str, Any], path: Path) -> None:

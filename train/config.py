@@ -35,13 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-import torch.nn.functional as F
 import yaml
 
 from egoimu.manifests.geometry import FORMER_KEYS, ClipGeometry
 from egoimu.manifests.schema import config_sha256
-from egoimu.train.data import DataConfig, video_to_float
+from egoimu.train.data import DataConfig
 from egoimu.train.models.registry import MODELS
 
 AMP_MODES = ("auto", "bf16", "off")
@@ -256,36 +254,6 @@ def data_config(cfg: TrainConfig, *, train: bool = True) -> DataConfig:
     """The loader settings of ``cfg`` (no flips outside training)."""
     return DataConfig(batch_size=cfg.batch_size, num_workers=cfg.num_workers, seed=cfg.seed,
                       hflip=cfg.hflip if train else 0.0, spec_norm=cfg.spec_norm)
-
-
-def model_inputs(batch: dict[str, Any], cfg: TrainConfig, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """A loader batch -> (video (B, 3, T, H, W) float32 normalised, spec (B, 6, 33, 50) float32) on ``device``.
-
-    ``--model full`` gets the clip as stored (paper: T = 48, H = W = 256). ``--model small`` (ours) gets
-    ``small_frames`` evenly spaced frames (frame k * T // small_frames: 16 of 48 = 8 fps) average-pooled
-    to ``small_size``² (anti-aliased; 64² by default), on the device.
-    """
-    video = batch["video"]
-    if cfg.model == "small":
-        frames = video.shape[1]
-        video = video[:, torch.arange(cfg.small_frames) * frames // cfg.small_frames]
-        video = F.adaptive_avg_pool3d(video_to_float(video, device), (cfg.small_frames, cfg.small_size,
-                                                                      cfg.small_size))
-        if cfg.small_motion:  # temporal differences: what moves, not what is there (first frame repeated)
-            video = torch.diff(video, dim=2, prepend=video[:, :, :1])
-    else:
-        video = video_to_float(video, device)
-    spec = batch["spec"].to(device, non_blocking=True)
-    if not cfg.accl_dc:  # channels 0-2 are AcclX/Y/Z; bin 0 is 0 Hz (normalised: 0 = the train mean)
-        spec = spec.clone()
-        spec[:, :3, 0, :] = 0.0
-    return video, spec
-
-
-def autocast(cfg: TrainConfig, device: torch.device) -> torch.autocast:
-    """bf16 autocast when ``cfg.amp`` asks for it (auto: on CUDA only); otherwise a disabled context."""
-    on = cfg.amp == "bf16" or (cfg.amp == "auto" and device.type == "cuda")
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=on)
 
 
 def config_record(cfg: TrainConfig, **extra: Any) -> str:

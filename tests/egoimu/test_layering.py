@@ -7,7 +7,9 @@ Rules (README, Architecture):
 - egoimu.train never imports egoimu.pipeline or the dispatcher layer, nor dask, decord or ffmpeg;
 - egoimu.pipeline never imports egoimu.train or the dispatcher layer, nor torch;
 - egoimu/__init__.py imports nothing of egoimu;
-- the dispatcher layer (every module directly in egoimu/, and egoimu.bench) may import any side.
+- the dispatcher layer (every module directly in egoimu/, and egoimu.bench) may import any side;
+- no import circles: the graph of every egoimu module's imports of egoimu modules, those inside functions
+  included, has no cycle (so no import exists only to break one).
 """
 
 from __future__ import annotations
@@ -101,8 +103,84 @@ def violations(root: Path) -> list[str]:
     return sorted(set(found))
 
 
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """egoimu module -> the egoimu modules it imports (at any depth in the file; itself left out)."""
+    modules = module_names(root)
+    return {name: {target for target, _ in imports_of(path, name, set(modules)) if target in modules and target != name}
+            for name, path in modules.items()}
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import circles of ``graph``: each strongly connected component of more than one module, sorted
+    (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    cycles.append(sorted(component))
+    return sorted(cycles)
+
+
 def test_the_repository_follows_the_layering_rules():
     assert violations(REPO) == []
+
+
+def test_there_are_no_import_circles():
+    graph = import_graph(REPO)
+    assert {"egoimu.train.validate", "egoimu.train.model"} <= graph["egoimu.train.loop"]  # the graph is read
+    assert import_cycles(graph) == []
+
+
+def test_a_planted_import_circle_is_reported(tmp_path):
+    for folder in FOLDERS:
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "__init__.py").write_text('"""a package."""\n')
+    (tmp_path / "train" / "loop.py").write_text("from egoimu.train.eval.corr import auc\n"
+                                                "from egoimu.train import data\n")
+    (tmp_path / "train" / "data.py").write_text("import numpy\n")
+    (tmp_path / "train" / "eval").mkdir()
+    (tmp_path / "train" / "eval" / "__init__.py").write_text("")
+    (tmp_path / "train" / "eval" / "corr.py").write_text(
+        "from . import results\n\ndef auc():\n    from egoimu.train.loop import build  # lazily: breaks the circle\n")
+    (tmp_path / "train" / "eval" / "results.py").write_text("from egoimu.train.data import x\n")
+    (tmp_path / "manifests" / "a.py").write_text("import egoimu.manifests.b\n")
+    (tmp_path / "manifests" / "b.py").write_text("from egoimu.manifests import a\n")
+    assert import_cycles(import_graph(tmp_path)) == [
+        ["egoimu.manifests.a", "egoimu.manifests.b"],
+        ["egoimu.train.eval.corr", "egoimu.train.loop"],
+    ]
 
 
 def test_a_planted_violation_is_reported(tmp_path):

@@ -268,3 +268,10 @@ def test_video_only_keeps_videos_without_imu(epic_clean, tmp_path):
     assert m.summary["normalisation"]["note"].startswith("video-only")
     rec = m.recordings.set_index("video_id").loc[legacy.video_id.iloc[0]]
     assert (rec.fps_num, rec.fps_den) == (60000, 1001) and rec.accl_path == ""
+
+
+def test_workers_pin_the_shared_mmap_threshold():
+    from egoimu.manifests.memory import MMAP_THRESHOLD_BYTES
+    from egoimu.pipeline.graph import WORKER_ENV
+
+    assert WORKER_ENV["MALLOC_MMAP_THRESHOLD_"] == str(MMAP_THRESHOLD_BYTES) == str(1 << 20)

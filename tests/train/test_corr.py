@@ -13,10 +13,11 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from egoimu.train.config import TrainConfig
+from egoimu.train.encode import embed_split
 from egoimu.train.eval.cli import main as eval_main
-from egoimu.train.eval.corr import correspondence_auc, embed_split
-from egoimu.train.loop import build_model
+from egoimu.train.eval.metrics import correspondence_auc
 from egoimu.train.loop import main as train_main
+from egoimu.train.model import build_model
 
 
 def test_perfect_and_inverted_matching():

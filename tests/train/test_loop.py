@@ -19,8 +19,10 @@ import torch
 
 from egoimu.manifests.geometry import ClipGeometry
 from egoimu.train import config as tc
+from egoimu.train.checkpoint import CKPT_FORMAT
 from egoimu.train.config import PRESETS, ConfigError, TrainConfig
-from egoimu.train.loop import CKPT_FORMAT, build_model, lr_factor, main, make_optimizer, parse_args, resolve_config
+from egoimu.train.loop import lr_factor, main, make_optimizer, parse_args, resolve_config
+from egoimu.train.model import build_model
 from egoimu.train.models.slowfast import SlowFastSmall
 
 SMALL = ["--model", "small", "batch_size=4", "log_every=1", "warmup_steps=2", "ckpt_every=0"]

@@ -18,10 +18,12 @@ import torch.nn.functional as F
 from egoimu.train.checkpoint import init_video_weights, read_checkpoint
 from egoimu.train.config import ConfigError, TrainConfig
 from egoimu.train.data import DataError, SplitIndex
-from egoimu.train.loop import ContrastivePair, build_model, check_verb_labels, main, make_optimizer
+from egoimu.train.loop import main, make_optimizer
+from egoimu.train.model import ContrastivePair, build_model
 from egoimu.train.models.classifier import VerbClassifier, verb_loss, verb_top1
 from egoimu.train.models.heads import Encoder
 from egoimu.train.models.registry import build_encoder
+from egoimu.train.validate import check_verb_labels
 
 SMALL = ["--model", "small", "batch_size=4", "log_every=1", "warmup_steps=2", "ckpt_every=0", "num_workers=0"]
 

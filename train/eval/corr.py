@@ -3,8 +3,8 @@
 Every clip of a split is embedded on both sides (video and head-motion encoder, eval mode, no gradient;
 the embeddings after the projection heads, which the loss compares) and all N x N (video i, head motion j)
 pairs are scored by cosine similarity (:func:`egoimu.train.eval.metrics.pair_scores`); the N pairs i = j are the
-positives. The paper reports the ROC-AUC over all pairs (:func:`correspondence_auc`, also the trainer's
-per-epoch validation number); chance is 0.5.
+positives. The paper reports the ROC-AUC over all pairs
+(:func:`egoimu.train.eval.metrics.correspondence_auc`, also the trainer's per-epoch validation number); chance is 0.5.
 
 Command (the result file of ``egoimu.train.eval.results``, evaluation "corr", table 3)::
 
@@ -43,13 +43,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 from tqdm import tqdm
 
 from egoimu.manifests.shardfmt import SPLITS
 from egoimu.train.config import ConfigError, TrainConfig
 from egoimu.train.data import SplitIndex
+from egoimu.train.encode import encode_split
 from egoimu.train.eval.metrics import (
     PAIR_METRICS,
     batch_blocks,
@@ -64,52 +63,16 @@ from egoimu.train.eval.representations import (
     RepresentationError,
     add_result_args,
     checkpoint_objective,
-    encode_split,
     load_representation,
     out_dir,
     run_command,
     write_summary,
 )
+from egoimu.train.eval.results import ci, data_conditions, make_result, result_name, write_result
 from egoimu.train.models.slowfast import CheckpointError
 
 MAX_ROC_POINTS = 201
 RETRIEVAL = tuple(m for m in PAIR_METRICS if m != "roc_auc")  # v2i/i2v recall@1, recall@5, mrr
-
-
-def embed_split(
-    video_enc: nn.Module, imu_enc: nn.Module, root: str | Path, split: str, cfg: TrainConfig, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, list[str], torch.Tensor]:
-    """Embed every clip of ``split`` under ``root`` (one process, manifest order).
-
-    Returns video_emb (N, D) float32 and imu_emb (N, D) float32 (CPU; unit rows from the encoders' heads),
-    clip_ids (N strings) and verb_class int64 (N,) (-1 = unlabelled). The encoders run in eval mode
-    without gradients (autocast as ``cfg.amp``); their train/eval modes are restored afterwards.
-    Raises :class:`DataError` for a missing or empty split.
-    """
-    index = SplitIndex.open(root, split)
-    out, ids, verbs = encode_split(index, cfg, device, {"video": lambda v, s: video_enc(v),
-                                                        "imu": lambda v, s: imu_enc(s)}, [video_enc, imu_enc])
-    return out["video"], out["imu"], ids, verbs
-
-
-def correspondence_auc(video_emb: torch.Tensor | np.ndarray, imu_emb: torch.Tensor | np.ndarray) -> float:
-    """ROC-AUC of cosine similarity over all N² (video i, head motion j) pairs, positives i = j.
-
-    video_emb, imu_emb: (N, D) float (any scale: rows are L2-normalised here, in float64), N >= 2.
-    """
-    from sklearn.metrics import roc_auc_score  # lazily: the trainer's import stays light
-
-    v = torch.as_tensor(video_emb).detach().cpu().double().numpy()
-    m = torch.as_tensor(imu_emb).detach().cpu().double().numpy()
-    if v.ndim != 2 or v.shape != m.shape:
-        raise ValueError(f"video {v.shape} and imu {m.shape} embeddings must both be (N, D)")
-    if v.shape[0] < 2:
-        raise ValueError(f"the correspondence ROC-AUC needs at least 2 clips (negatives), got {v.shape[0]}")
-    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-    m = m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
-    scores = v @ m.T
-    labels = np.eye(len(v), dtype=bool)
-    return float(roc_auc_score(labels.ravel(), scores.ravel()))
 
 
 # ---------------------------------------------------------------------------------------------- metrics
@@ -295,8 +258,6 @@ def _load(args: argparse.Namespace) -> Representation:
 
 def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
     """Embed, score and write the result file; returns (result, its path)."""
-    from egoimu.train.eval.results import ci, data_conditions, make_result, result_name, write_result
-
     if args.n_boot < 0 or (args.batch_size_auc is not None and args.batch_size_auc < 2):
         raise RepresentationError(f"need --n-boot >= 0 and --batch-size-auc >= 2, got {args.n_boot} and "
                                   f"{args.batch_size_auc}")

@@ -29,8 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from egoimu.train.eval.probe_cli import accuracy_ci, named_confusion, percent, probe_parser, probe_setup
+from egoimu.train.eval.dogcentric import DOGS, HEAD_MOTION_ACTIVITIES, head_motion_mask, pairings_summary
+from egoimu.train.eval.embed import features_for
+from egoimu.train.eval.metrics import bootstrap_ci
+from egoimu.train.eval.probe import fit_probe_at, predict
+from egoimu.train.eval.probe_cli import accuracy_ci, percent, probe_parser, probe_setup
 from egoimu.train.eval.representations import RepresentationError, run_command, write_summary
+from egoimu.train.eval.results import ci, class_names, data_conditions, make_result, result_name, write_result
+from egoimu.train.eval.supervised import named_confusion
 
 
 def fold_predictions(features: np.ndarray, labels: np.ndarray, dogs: np.ndarray, pairing: dict[str, Any],
@@ -39,8 +45,6 @@ def fold_predictions(features: np.ndarray, labels: np.ndarray, dogs: np.ndarray,
     :func:`egoimu.train.eval.dogcentric.two_fold_detail` (refitted with each fold's C: lbfgs is deterministic, so
     the predictions are the ones it counted, which is checked). Returns (pred (N,), fold (N,) int64; -1 and
     the input label dtype for clips of dogs outside the pairing)."""
-    from egoimu.train.eval.probe import fit_probe_at, predict
-
     pred = np.empty(len(labels), dtype=labels.dtype)
     fold = np.full(len(labels), -1, dtype=np.int64)
     for k, f in enumerate(pairing["folds"]):
@@ -71,11 +75,6 @@ def table5_accuracy(correct: np.ndarray, fold: np.ndarray) -> float:
 
 def run_dogcentric(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     """Features, the three pairings' folds, the bootstrap, the result file; returns (result, its path)."""
-    from egoimu.train.eval.dogcentric import DOGS, HEAD_MOTION_ACTIVITIES, head_motion_mask, pairings_summary
-    from egoimu.train.eval.embed import features_for
-    from egoimu.train.eval.metrics import bootstrap_ci
-    from egoimu.train.eval.results import ci, class_names, data_conditions, make_result, result_name, write_result
-
     rep, folder, cache, name = probe_setup(args)
     features, table = features_for(rep, args.data, args.split, cache_dir=cache, labelled_only=True)
     names = class_names(args.data)

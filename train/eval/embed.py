@@ -37,12 +37,8 @@ import pandas as pd
 
 from egoimu import __version__
 from egoimu.train.data import SplitIndex
-from egoimu.train.eval.representations import (
-    Representation,
-    RepresentationError,
-    encode_split,
-    feature_encoders,
-)
+from egoimu.train.encode import encode_split
+from egoimu.train.eval.representations import Representation, RepresentationError, feature_encoders
 
 FEATURES_FORMAT = "egoimu.features/1"
 TABLE_COLUMNS = ("clip_id", "video_id", "participant_id", "verb_class", "start_s", "end_s")

@@ -1,8 +1,8 @@
 """Correspondence metrics (paper Table 3) beyond the plain ROC-AUC, with bootstrap confidence intervals.
 
 The paper scores every (video i, head motion j) pair of a split by cosine similarity and reports the ROC-AUC
-with positives i = j (``egoimu.train.eval.corr.correspondence_auc``). This module adds, on the same (N, N) score
-matrix ``scores[i, j] = sim(video_i, imu_j)``:
+with positives i = j (:func:`correspondence_auc`, also the trainer's per-epoch validation). This module adds,
+on the same (N, N) score matrix ``scores[i, j] = sim(video_i, imu_j)``:
 
 - **exclusions**: pairs (i, j), i != j, that must not count as negatives, e.g. two clips whose windows overlap
   in the same video (:func:`overlap_mask`): their head motion is partly the same, so calling them
@@ -53,6 +53,17 @@ def pair_scores(video_emb: Any, imu_emb: Any) -> np.ndarray:
     v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
     m = m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
     return v @ m.T
+
+
+def correspondence_auc(video_emb: Any, imu_emb: Any) -> float:
+    """The paper's correspondence ROC-AUC: cosine similarity over all N² (video i, head motion j) pairs,
+    positives i = j, every other pair a negative.
+
+    video_emb, imu_emb: (N, D) float arrays or CPU tensors (any row scale), N >= 2. Returns a float in [0, 1]
+    (0.5 = chance). ValueError for other shapes or non-finite scores.
+    """
+    scores = _check_scores(pair_scores(video_emb, imu_emb))
+    return _pooled_auc(scores, _negatives(len(scores), None))
 
 
 def _check_scores(scores: Any) -> np.ndarray:

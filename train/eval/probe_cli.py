@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 
 from egoimu.manifests.shardfmt import SPLITS
+from egoimu.train.eval.embed import features_for
+from egoimu.train.eval.probe import DEFAULT_CS, evaluate_probe, fit_linear_probe
 from egoimu.train.eval.representations import (
     NAMES,
     Representation,
@@ -36,43 +38,13 @@ from egoimu.train.eval.representations import (
     run_command,
     write_summary,
 )
-
-TOP_CLASSES = 10
-OTHER = "other"
-
-
-def class_label(c: Any, names: Mapping[int, str] | None) -> str:
-    """A class's display name: ``names[c]`` for an int class with a name, else ``str(c)``."""
-    if names is not None and isinstance(c, (int, np.integer)) and int(c) in names:
-        return names[int(c)]
-    return str(c)
-
-
-def named_confusion(y_true: Any, y_pred: Any, names: Mapping[int, str] | None = None, top: int = TOP_CLASSES,
-                    order: list[Any] | None = None) -> dict[str, Any]:
-    """Confusion matrix of the ``top`` most frequent true classes (ties: the smaller label; ``order``: these
-    classes in this order instead), every other class pooled as "other" (row and column, present only when
-    needed). y_true, y_pred: (N,) labels. Returns {"labels": [names], "matrix": [[int]]}, rows true,
-    columns predicted."""
-    yt, yp = np.asarray(y_true), np.asarray(y_pred)
-    if order is None:
-        labels, counts = np.unique(yt, return_counts=True)
-        order = [labels[i] for i in sorted(range(len(labels)), key=lambda i: (-counts[i], labels[i]))[:top]]
-    position = {c: k for k, c in enumerate(order)}
-    pooled = any(c not in position for c in np.concatenate([yt, yp]))
-    size = len(order) + int(pooled)
-    matrix = np.zeros((size, size), dtype=np.int64)
-    for t, p in zip(yt, yp):
-        matrix[position.get(t, size - 1), position.get(p, size - 1)] += 1
-    return {"labels": [class_label(c, names) for c in order] + ([OTHER] if pooled else []),
-            "matrix": matrix.tolist()}
+from egoimu.train.eval.results import ci, class_names, data_conditions, make_result, result_name, write_result
+from egoimu.train.eval.supervised import class_label, named_confusion
 
 
 def probe_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """The options probe and dogcentric share: the representation's, --data, --representation, --cache, --Cs,
     and the result file's (--label, --out-dir, --json, --n-boot 1000)."""
-    from egoimu.train.eval.probe import DEFAULT_CS
-
     p = argparse.ArgumentParser(prog=prog, description=description)
     add_representation_args(p)
     p.add_argument("--data", required=True, help="a build's output directory")
@@ -104,10 +76,6 @@ def accuracy_ci(result: dict[str, Any], n_boot: int) -> tuple[float, float | Non
 
 def run_probe(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
     """Features, probe, evaluation, result file; returns (result, its path)."""
-    from egoimu.train.eval.embed import features_for
-    from egoimu.train.eval.probe import evaluate_probe, fit_linear_probe
-    from egoimu.train.eval.results import ci, class_names, data_conditions, make_result, result_name, write_result
-
     rep, folder, cache, name = probe_setup(args)
     xs, ys = {}, {}
     for split in SPLITS:

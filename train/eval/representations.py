@@ -14,11 +14,11 @@ A *representation* is a video encoder (and, where there is one, a head-motion en
   the file holds a 400-way classifier (``blocks.6.proj.weight`` of 400 rows: Kinetics-400), else
   "checkpoint". ``--checkpoint`` also takes an egoimu checkpoint file, which is then a ``run``.
 
-Features (:func:`encode_split`): the encoders run in eval mode without gradients (autocast as the config's
-``amp``) on the inputs the trainer gives them (:func:`egoimu.train.config.model_inputs`: for ``--model small`` the
-pooled frames / frame differences it was trained on). The linear probes use the backbone features before
-the projection head (``Encoder.features``: (N, 2304) for SlowFast-R50, (N, 320) for ``small``); the
-correspondence uses the projected embeddings (``egoimu.train.eval.corr.embed_split``).
+Features (:func:`egoimu.train.encode.encode_split` with :func:`feature_encoders`): the encoders run in eval
+mode without gradients on the inputs the trainer gives them (:func:`egoimu.train.inputs.model_inputs`: for
+``--model small`` the pooled frames / frame differences it was trained on). The linear probes use the backbone
+features before the projection head (``Encoder.features``: (N, 2304) for SlowFast-R50, (N, 320) for
+``small``); the correspondence uses the projected embeddings (``egoimu eval corr``).
 
 The command-line helpers at the end give ``egoimu embed`` and ``egoimu eval probe|dogcentric`` the same
 options and error handling.
@@ -29,20 +29,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from egoimu.manifests.files import sha256_file
 from egoimu.manifests.geometry import DEFAULT_GEOMETRY, ClipGeometry
-from egoimu.train.config import ConfigError, TrainConfig, autocast, data_config, model_inputs
-from egoimu.train.data import ClipStream, DataError, SplitIndex, make_loader
+from egoimu.train.checkpoint import is_egoimu_checkpoint, load_file, load_model_state, read_checkpoint
+from egoimu.train.config import ConfigError, TrainConfig
+from egoimu.train.data import DataError
+from egoimu.train.encode import Encode
+from egoimu.train.model import build_model, seeded_model
 from egoimu.train.models.slowfast import CheckpointError, load_pytorchvideo_checkpoint
 
 KINDS = ("run", "random", "pytorchvideo")
@@ -121,45 +122,17 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device("cuda" if use_cuda else "cpu")
 
 
-def _torch_load(path: Path) -> Any:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: checkpoint not found") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"{path}: is a folder, not a checkpoint file") from None
-    except Exception as exc:  # unpickling / zip errors
-        raise CheckpointError(f"{path}: not a readable checkpoint: {exc}") from exc
-
-
-def _is_egoimu(obj: Any) -> bool:
-    from egoimu.train.loop import CKPT_FORMAT  # lazily: egoimu.train.loop imports this package's corr module
-
-    return isinstance(obj, dict) and obj.get("format") == CKPT_FORMAT
-
-
 def checkpoint_objective(path: str | Path) -> str | None:
     """The training objective of an egoimu checkpoint ("contrastive", "verb_video", ...), or None when the
     file is not an egoimu checkpoint (e.g. a pytorchvideo one). CheckpointError if it is unreadable."""
-    obj = _torch_load(Path(path))
-    if not _is_egoimu(obj):
+    obj = load_file(path)
+    if not is_egoimu_checkpoint(obj):
         return None
     return str((obj.get("config") or {}).get("objective", "contrastive"))
 
 
-def _random_model(cfg: TrainConfig, seed: int) -> nn.Module:
-    """``build_model(cfg)`` after ``torch.manual_seed(seed)`` (as the trainer), the global RNG untouched."""
-    from egoimu.train.loop import build_model
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build_model(cfg)
-
-
 def _from_egoimu(ckpt: dict[str, Any], path: Path, overrides: dict[str, Any], device: torch.device
                  ) -> Representation:
-    from egoimu.train.loop import build_model, load_model_state
-
     cfg = TrainConfig.from_dict(ckpt["config"], f"{path} config").replace(overrides, "command line")
     model = build_model(cfg)
     load_model_state(model, ckpt["model"], path)
@@ -195,20 +168,18 @@ def load_representation(
     overrides = {k: v for k, v in (("batch_size", batch_size), ("num_workers", num_workers)) if v is not None}
     if run:
         path = Path(run) / "last.pt"
-        from egoimu.train.loop import read_checkpoint
-
         return _from_egoimu(read_checkpoint(path), path, overrides, dev)
     chosen = str(random or model)
     cfg = TrainConfig(model=chosen, seed=int(seed)).replace(overrides, "command line")
     if random:
-        net = _random_model(cfg, seed).to(dev).eval()
+        net = seeded_model(cfg, seed).to(dev).eval()
         return Representation(kind="random", name="random", cfg=cfg, video=net.video, imu=net.imu, device=dev,
                               source="random", seed=int(seed))
     path = Path(checkpoint)  # type: ignore[arg-type]
-    obj = _torch_load(path)
-    if _is_egoimu(obj):
+    obj = load_file(path)
+    if is_egoimu_checkpoint(obj):
         return _from_egoimu(obj, path, overrides, dev)
-    net = _random_model(cfg, seed)
+    net = seeded_model(cfg, seed)
     load_pytorchvideo_checkpoint(net.video.backbone, path, strict_backbone=True)  # type: ignore[arg-type]
     state = obj.get("model_state", obj) if isinstance(obj, dict) else {}
     head = state.get("blocks.6.proj.weight")
@@ -219,61 +190,7 @@ def load_representation(
                           source_sha256=sha256_file(path), seed=int(seed))
 
 
-# ------------------------------------------------------------------------------------------ embedding
-
-Encode = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (video, spec) model inputs -> (B, D)
-
-
-@contextmanager
-def frozen(modules: Sequence[nn.Module | None]) -> Iterator[None]:
-    """Eval mode and no gradients for ``modules`` inside; every submodule's train/eval mode restored after."""
-    modes = [(m, m.training) for mod in modules if mod is not None for m in mod.modules()]
-    for mod in modules:
-        if mod is not None:
-            mod.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        for module, mode in modes:
-            module.train(mode)
-
-
-def encode_batch(batch: Mapping[str, Any], cfg: TrainConfig, device: torch.device,
-                 encoders: Mapping[str, Encode]) -> dict[str, torch.Tensor]:
-    """One loader batch through ``encoders`` (name -> fn(video, spec)): {name: (B, D) float32 on the CPU}.
-    The inputs are :func:`egoimu.train.config.model_inputs`' (call inside :func:`frozen`)."""
-    video, spec = model_inputs(batch, cfg, device)  # type: ignore[arg-type]
-    with autocast(cfg, device):
-        return {name: fn(video, spec).float().cpu() for name, fn in encoders.items()}
-
-
-def encode_split(index: SplitIndex, cfg: TrainConfig, device: torch.device, encoders: Mapping[str, Encode],
-                 modules: Sequence[nn.Module | None], *, progress: bool = False, desc: str = "embed"
-                 ) -> tuple[dict[str, torch.Tensor], list[str], torch.Tensor]:
-    """Every clip of ``index`` (manifest order, one process) through ``encoders`` with ``modules`` frozen.
-
-    Returns ({name: (N, D) float32 CPU tensor}, clip_ids (N strings), verb_class (N,) int64). A progress
-    bar (tqdm, on a terminal) when ``progress``. Raises :class:`DataError` when a clip cannot be read or
-    fewer clips than the index lists came back.
-    """
-    dcfg = data_config(cfg, train=False)
-    stream = ClipStream(index, dcfg, train=False)
-    outs: dict[str, list[torch.Tensor]] = {name: [] for name in encoders}
-    ids: list[str] = []
-    verbs: list[torch.Tensor] = []
-    with frozen(modules):
-        for batch in tqdm(make_loader(stream, dcfg), total=len(stream), desc=desc, unit="batch",
-                          disable=None if progress else True, leave=False):
-            for name, value in encode_batch(batch, cfg, device, encoders).items():
-                outs[name].append(value)
-            ids.extend(batch["clip_id"])
-            verbs.append(batch["verb_class"])
-    if len(ids) != index.n:
-        raise DataError(f"{index.root}: split {index.split!r}: embedded {len(ids)} clips, the manifest lists "
-                        f"{index.n}", split=index.split)
-    return {name: torch.cat(v) for name, v in outs.items()}, ids, torch.cat(verbs)
-
+# ------------------------------------------------------------------------------------------- features
 
 def feature_encoders(rep: Representation, *, imu: bool = False) -> dict[str, Encode]:
     """{"video": backbone features of the video encoder, and with ``imu`` "imu": the head-motion encoder's};

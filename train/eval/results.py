@@ -55,6 +55,8 @@ from typing import Any
 
 import numpy as np
 
+from egoimu.manifests.schema import SUMMARY_FILENAME
+
 RESULT_SCHEMA = "egoimu.eval/1"
 EVALUATIONS = ("corr", "probe", "supervised", "dogcentric")
 
@@ -93,8 +95,6 @@ def data_conditions(data_root: str | Path, split: str | None = None) -> dict[str
     bytes, as :class:`egoimu.train.data.SplitIndex`),
     and ``synthetic``, ``generator``, ``signals`` from manifest.json's ``source`` (absent in builds older than
     it: ``synthetic`` is then None, meaning unknown)."""
-    from egoimu.manifests.schema import SUMMARY_FILENAME
-
     root = Path(data_root)
     raw = (root / SUMMARY_FILENAME).read_bytes()
     summary = json.loads(raw)
@@ -180,8 +180,6 @@ def class_names(data_root: str | Path) -> dict[int, str]:
     """verb_class -> name, from manifest.json's ``source.class_names`` (EPIC's class keys, DogCentric's
     activities); for a build without them, the most frequent raw ``verb`` of each class in clips.csv."""
     import pandas as pd
-
-    from egoimu.manifests.schema import SUMMARY_FILENAME
 
     root = Path(data_root)
     names = (json.loads((root / SUMMARY_FILENAME).read_text(encoding="utf-8")).get("source") or {}).get("class_names")

@@ -11,6 +11,7 @@ labels and predictions are (N,) integer class ids (other hashable label dtypes w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -120,3 +121,34 @@ def supervised_tables(y: Any, p_video: Any, p_imu: Any, k: int = 5) -> dict[str,
             "accuracy": {name: float(np.mean(p == ya)) for name, p in preds.items()},
             "per_class": {name: per_class_accuracy(ya, p, top) for name, p in preds.items()},
             "correct_by": correct_by_class(ya, preds["video"], preds["imu"], top)}
+
+
+TOP_CLASSES = 10
+OTHER = "other"
+
+
+def class_label(c: Any, names: Mapping[int, str] | None) -> str:
+    """A class's display name: ``names[c]`` for an int class with a name, else ``str(c)``."""
+    if names is not None and isinstance(c, (int, np.integer)) and int(c) in names:
+        return names[int(c)]
+    return str(c)
+
+
+def named_confusion(y_true: Any, y_pred: Any, names: Mapping[int, str] | None = None, top: int = TOP_CLASSES,
+                    order: list[Any] | None = None) -> dict[str, Any]:
+    """Confusion matrix of the ``top`` most frequent true classes (ties: the smaller label; ``order``: these
+    classes in this order instead), every other class pooled as "other" (row and column, present only when
+    needed). y_true, y_pred: (N,) labels. Returns {"labels": [names], "matrix": [[int]]}, rows true,
+    columns predicted."""
+    yt, yp = np.asarray(y_true), np.asarray(y_pred)
+    if order is None:
+        labels, counts = np.unique(yt, return_counts=True)
+        order = [labels[i] for i in sorted(range(len(labels)), key=lambda i: (-counts[i], labels[i]))[:top]]
+    position = {c: k for k, c in enumerate(order)}
+    pooled = any(c not in position for c in np.concatenate([yt, yp]))
+    size = len(order) + int(pooled)
+    matrix = np.zeros((size, size), dtype=np.int64)
+    for t, p in zip(yt, yp):
+        matrix[position.get(t, size - 1), position.get(p, size - 1)] += 1
+    return {"labels": [class_label(c, names) for c in order] + ([OTHER] if pooled else []),
+            "matrix": matrix.tolist()}

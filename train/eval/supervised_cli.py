@@ -7,7 +7,7 @@
 VIDEO_RUN must be a run trained with ``objective=verb_video``, IMU_RUN one with ``objective=verb_imu``
 (``egoimu train DATA --run-dir RUN --objective verb_video``); each is read from its ``last.pt``, whose saved
 config rebuilds the model. Both classify every labelled clip (verb_class >= 0) of the split (eval mode, no
-gradient, manifest order; :func:`egoimu.train.eval.representations.encode_split`); their softmax probabilities and
+gradient, manifest order; :func:`egoimu.train.encode.classify_split`); their softmax probabilities and
 the ensemble (the mean of the two, paper section 3.2) give, via
 :func:`egoimu.train.eval.supervised.supervised_tables`, Table 1 (per-verb accuracy of the 5 most frequent verbs of
 the split) and Table 2 (clips correct by video only, head motion only, both, neither), and the three overall
@@ -39,16 +39,24 @@ from egoimu.manifests.shardfmt import SPLITS
 from egoimu.train.checkpoint import load_model_state, read_checkpoint
 from egoimu.train.config import VERB_OBJECTIVES, ConfigError, TrainConfig
 from egoimu.train.data import DataError, SplitIndex
+from egoimu.train.encode import classify_split
 from egoimu.train.eval.metrics import bootstrap_ci
 from egoimu.train.eval.representations import (
     add_result_args,
-    encode_split,
     pick_device,
     run_command,
     write_summary,
 )
 from egoimu.train.eval.results import ci, class_names, data_conditions, make_result, result_name, write_result
-from egoimu.train.eval.supervised import correct_by_table, ensemble_probs, softmax, supervised_tables
+from egoimu.train.eval.supervised import (
+    class_label,
+    correct_by_table,
+    ensemble_probs,
+    named_confusion,
+    softmax,
+    supervised_tables,
+)
+from egoimu.train.model import build_model
 from egoimu.train.models.classifier import VerbClassifier
 
 PROG = "egoimu eval supervised"
@@ -93,8 +101,6 @@ def load_classifier(run: Path, objective: str, args: argparse.Namespace, device:
     (``--batch-size`` / ``--num-workers`` applied) and the run's conditions (keys as
     ``Representation.conditions``). ConfigError naming the checkpoint when the run's objective is not
     ``objective``; CheckpointError when it is not a readable egoimu checkpoint."""
-    from egoimu.train.loop import build_model  # lazily: egoimu.train.loop imports this module
-
     path = run / "last.pt"
     ckpt = read_checkpoint(path)
     trained = TrainConfig.from_dict(ckpt["config"], f"{path} config")
@@ -115,15 +121,6 @@ def load_classifier(run: Path, objective: str, args: argparse.Namespace, device:
     return model.to(device), cfg, conditions
 
 
-def classify_split(model: VerbClassifier, data: str | Path, split: str, cfg: TrainConfig, device: torch.device
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits (N, num_verbs) float32 and verb_class (N,) int64 (-1 = unlabelled), on the CPU, of every clip of
-    ``split`` in manifest order (eval mode and no gradient inside, the model's modes restored; autocast as
-    ``cfg.amp``). Raises :class:`DataError` for a missing or empty split or an unreadable clip."""
-    out, _, verbs = encode_split(SplitIndex.open(data, split), cfg, device, {"logits": model.logits}, [model])
-    return out["logits"], verbs
-
-
 def top1_ci(correct: np.ndarray, n_boot: int, seed: int) -> dict[str, float | None]:
     """Top-1 accuracy of ``correct`` (N,) bool with its percentile bootstrap CI (none when n_boot is 0)."""
     if n_boot == 0:
@@ -133,8 +130,6 @@ def top1_ci(correct: np.ndarray, n_boot: int, seed: int) -> dict[str, float | No
 
 def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
     """Both runs on the split, the tables, the result file; returns (result, its path)."""
-    from egoimu.train.eval.probe_cli import class_label, named_confusion  # lazily: the trainer imports this module
-
     if args.n_boot < 0:
         raise ConfigError(f"--n-boot must be >= 0, got {args.n_boot}")
     runs = {"video": Path(args.video_run), "imu": Path(args.imu_run)}

@@ -6,9 +6,3 @@ condition groups, seed aggregation), :mod:`~egoimu.train.report.tables` (the run
 (matplotlib, Agg), :mod:`~egoimu.train.report.source` (synthetic-data box), :mod:`~egoimu.train.report.layout` and
 :mod:`~egoimu.train.report.render` (Markdown and HTML), :mod:`~egoimu.train.report.build` (writes everything) and
 :mod:`~egoimu.train.report.cli` (the command)."""
-
-from __future__ import annotations
-
-from egoimu.train.report.cli import main
-
-__all__ = ["main"]

@@ -17,7 +17,6 @@ from egoimu.train.eval.corr import (
     _auc,
     _batch_auc,
     _shifted_auc,
-    correspondence_auc,
     correspondence_report,
     main,
     mann_whitney_auc,
@@ -25,7 +24,13 @@ from egoimu.train.eval.corr import (
     variant,
     variant_label,
 )
-from egoimu.train.eval.metrics import correspondence_metrics, overlap_mask, pair_scores, shifted_negatives
+from egoimu.train.eval.metrics import (
+    correspondence_auc,
+    correspondence_metrics,
+    overlap_mask,
+    pair_scores,
+    shifted_negatives,
+)
 from egoimu.train.eval.results import read_result
 from egoimu.train.models.slowfast import SlowFastSmall
 

@@ -12,6 +12,7 @@ from egoimu.train.eval.metrics import (
     batch_blocks,
     bootstrap_ci,
     bootstrap_pairs_ci,
+    correspondence_auc,
     correspondence_metrics,
     overlap_mask,
     pair_scores,
@@ -40,7 +41,6 @@ def test_auc_equals_sklearn_and_corr_module():
     got = correspondence_metrics(s)
     assert got["roc_auc"] == pytest.approx(roc_auc_score(np.eye(12, dtype=bool).ravel(), s.ravel()), abs=1e-12)
     assert got["n"] == 12 and got["n_negative"] == 132 and got["n_excluded"] == 0
-    from egoimu.train.eval.corr import correspondence_auc
     assert got["roc_auc"] == pytest.approx(correspondence_auc(v, m), abs=1e-9)
 
 

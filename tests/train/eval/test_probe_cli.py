@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from egoimu.train.eval.probe_cli import main, named_confusion
+from egoimu.train.eval.probe_cli import main
 from egoimu.train.eval.results import class_names, read_result
+from egoimu.train.eval.supervised import named_confusion
 
 
 def test_named_confusion_top_classes_and_other():

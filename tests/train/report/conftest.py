@@ -126,7 +126,7 @@ def builders() -> SimpleNamespace:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The standard synthetic inputs (:func:`build_inputs`), reported once per module; the output directory."""
-    from egoimu.train.report import main
+    from egoimu.train.report.cli import main
 
     root = tmp_path_factory.mktemp("report")
     build_inputs(root / "in", synthetic=True)

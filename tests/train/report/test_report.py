@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from egoimu.train.report import main
 from egoimu.train.report.build import REPORT_SCHEMA
+from egoimu.train.report.cli import main
 from egoimu.train.report.source import SYNTHETIC_TITLE, UNKNOWN_TITLE
 
 TABLE_KEYS = {"table1", "table2", "table3", "table4", "table5"}
