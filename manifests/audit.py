@@ -38,6 +38,7 @@ from egoimu.manifests.audit_shards import (
     check_clip_rows,
     check_config_hash,
     check_deep,
+    check_geometry,
     check_shard_files,
     check_shard_format,
     scan_shards,
@@ -214,6 +215,7 @@ def audit(out: Path, deep: bool = False, progress: bool = True) -> AuditResult:
         "shard_files": check_shard_files(out, tables.shards, scans),
         "shard_format": check_shard_format(tables.shards, scans),
         "config_hash": check_config_hash(tables.shards, scans, tables.summary),
+        "geometry": check_geometry(scans, tables.summary),
         "clip_rows": check_clip_rows(tables.clips, tables.shards, scans),
         "deep": check_deep(scans) if deep else None,
     }

@@ -24,6 +24,7 @@ CHECKS: dict[str, str] = {
     "shard_files": "shard paths inside OUT, files present, bytes and sha256 match, no stray shard",
     "shard_format": "shards open, follow the layout, imu length = n_clips, split attribute",
     "config_hash": "one config_sha256: shard attributes = shards.csv = manifest.json",
+    "geometry": "every shard's clip geometry (attributes) = manifest.json's config.geometry",
     "clip_rows": "every written clip once at its (shard, row) with matching ids and labels",
     "deep": "every chunk read (Fletcher32), shapes, dtypes, finite imu/spec, jpeg offsets",
 }

@@ -17,8 +17,9 @@ from tqdm import tqdm
 
 from egoimu.manifests.audit_report import CLIPS_CSV, SHARDS_CSV, Finding, csv_lines
 from egoimu.manifests.files import sha256_file
+from egoimu.manifests.geometry import ClipGeometry
 from egoimu.manifests.paths import PathEscapeError, resolve_inside
-from egoimu.manifests.schema import SUMMARY_FILENAME, config_sha256
+from egoimu.manifests.schema import SUMMARY_FILENAME, ManifestError, config_sha256, summary_geometry
 from egoimu.manifests.shardfmt import ID_WIDTHS, LABELS, TIMES, ShardFormatError, ShardLayout, validate_shard
 
 SMALL = (*ID_WIDTHS, *LABELS, *TIMES)  # datasets read whole per shard in every mode
@@ -35,6 +36,7 @@ class ShardScan:
     sha256: str | None = None
     attrs: dict[str, str] = field(default_factory=dict)  # config_sha256, split (as stored)
     n: int | None = None
+    geometry: ClipGeometry | None = None  # rebuilt from the attributes (None: the layout did not validate)
     small: dict[str, np.ndarray] | None = None
     unreadable: set[int] = field(default_factory=set)  # rows of ``small`` whose chunk failed to read
     problems: list[Finding] = field(default_factory=list)
@@ -107,6 +109,7 @@ def scan_shard(out: Path, rel: str, line: int, deep: bool = False) -> ShardScan:
             scan.attrs = {k: (v.decode() if isinstance(v, bytes) else str(v))
                           for k in ("config_sha256", "split") if (v := h5.attrs.get(k)) is not None}
             layout, scan.n = validate_shard(h5, rel)
+            scan.geometry = layout.geometry
             scan.small = {}
             for name in SMALL:
                 scan.small[name], bad, problems = _read_whole(h5[name], rel)
@@ -210,6 +213,26 @@ def check_config_hash(shards: pd.DataFrame | None, scans: dict[str, ShardScan],
                                                                f"manifest.json says {expected}"))
     attr = [("config_sha256", "attribute config_sha256", lambda s: s.attrs.get("config_sha256"))]
     return findings + _against_csv(shards, scans, "config_hash", attr)
+
+
+def check_geometry(scans: dict[str, ShardScan], summary: dict[str, Any] | None) -> list[Finding]:
+    """Every shard's clip geometry (rebuilt from its attributes) = manifest.json's ``config.geometry``, as the
+    trainer requires; a finding per differing shard names the differing geometry fields."""
+    if summary is None:
+        return [Finding("geometry", SUMMARY_FILENAME, "unreadable: no reference geometry")]
+    try:
+        want = summary_geometry(summary, SUMMARY_FILENAME)
+    except ManifestError as exc:
+        return [Finding("geometry", SUMMARY_FILENAME, exc.reason)]
+    findings = []
+    for rel, scan in scans.items():
+        if scan.geometry is None or scan.geometry == want:
+            continue
+        have, ref = scan.geometry.to_dict(), want.to_dict()
+        fields = ", ".join(f"{k} {have[k]!r} (manifest {ref[k]!r})" for k in have if have[k] != ref[k])
+        findings.append(Finding("geometry", rel, f"clip geometry in the attributes differs from manifest.json's "
+                                                 f"config.geometry: {fields}"))
+    return findings
 
 
 _COMPARED = ("clip_id", "narration_id", "participant_id", "video_id", "verb_class", "noun_class")

@@ -149,6 +149,40 @@ def test_config_hash_of_one_shard_differs(scanned) -> None:
         "manifest.json", "shards.csv", rel}
 
 
+def test_shard_geometry_differing_from_the_manifest_fails(out, tmp_path, capsys) -> None:
+    """A shard whose geometry attributes were rewritten (same dataset shapes: half the frame rate and half the IMU
+    rate over twice the window) passes every other check once its sha256 and size are re-recorded; the geometry
+    check names the shard and the fields that differ from manifest.json's config.geometry."""
+    rc, data, text = audit_run(out, tmp_path, capsys)
+    assert rc == 0 and {c["check"]: c["status"] for c in data["checks"]}["geometry"] == "PASS", text
+    rel = first_shard(out, "validation")
+    with h5py.File(out / rel, "r+") as h5:
+        fps, rate = int(h5.attrs["out_fps"]), int(h5.attrs["imu_rate_hz"])
+        assert fps % 2 == 0 and rate % 2 == 0
+        h5.attrs["out_fps"], h5.attrs["imu_rate_hz"] = np.int64(fps // 2), np.int64(rate // 2)
+    _update_sha(out, rel)
+    edit_csv(out / "shards.csv", lambda df: df.shard == rel, "bytes", str(_size(out / rel)))
+    rc, data, text = audit_run(out, tmp_path, capsys)
+    assert rc == 1 and data["failed"] == ["geometry"], text
+    found = findings(data, "geometry")
+    assert [f["file"] for f in found] == [rel]
+    detail = found[0]["detail"]
+    assert "window_s 4.0 (manifest 2.0)" in detail and f"fps {fps // 2} (manifest {fps})" in detail
+    assert f"imu_rate_hz {rate // 2} (manifest {rate})" in detail
+    assert "nfft" not in detail and "frame_size" not in detail
+    assert "FAIL  geometry" in text and f"{rel}: clip geometry" in text
+
+
+def test_geometry_check_without_a_reference(scanned) -> None:
+    src, tables, scans = scanned
+    assert audit_shards.check_geometry(scans, tables.summary) == []
+    summary = {**tables.summary, "config": {k: v for k, v in tables.summary["config"].items() if k != "geometry"}}
+    found = audit_shards.check_geometry(scans, summary)
+    assert [(f.check, f.file) for f in found] == [("geometry", "manifest.json")]
+    assert "config.geometry" in found[0].detail
+    assert [f.file for f in audit_shards.check_geometry(scans, None)] == ["manifest.json"]
+
+
 def _size(path: Path) -> int:
     return path.stat().st_size
 
