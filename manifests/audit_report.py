@@ -1,17 +1,20 @@
 """The audit's report: findings, the per-split summary, and the text / JSON renderings.
 
-Kept apart from :mod:`egoimu.manifests.audit` (the checks) so that each stays small; both need only pandas.
+Kept apart from the checks (:mod:`egoimu.manifests.audit`: the manifests; :mod:`egoimu.manifests.audit_shards`:
+the shard files) so that each stays small; all need only pandas (and h5py for the shards).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pandas as pd
 
+from egoimu.manifests.schema import FILENAMES
 from egoimu.manifests.shardfmt import SPLITS
 
 CHECKS: dict[str, str] = {
@@ -21,10 +24,12 @@ CHECKS: dict[str, str] = {
     "shard_files": "shard paths inside OUT, files present, bytes and sha256 match, no stray shard",
     "shard_format": "shards open, follow the layout, imu length = n_clips, split attribute",
     "config_hash": "one config_sha256: shard attributes = shards.csv = manifest.json",
+    "geometry": "every shard's clip geometry (attributes) = manifest.json's config.geometry",
     "clip_rows": "every written clip once at its (shard, row) with matching ids and labels",
     "deep": "every chunk read (Fletcher32), shapes, dtypes, finite imu/spec, jpeg offsets",
 }
 MAX_PRINTED = 20  # findings printed per check (the JSON has all)
+CLIPS_CSV, SHARDS_CSV, SPLITS_CSV = FILENAMES["clips"], FILENAMES["shards"], FILENAMES["splits"]
 
 
 class Finding(NamedTuple):
@@ -33,6 +38,13 @@ class Finding(NamedTuple):
     check: str
     file: str
     detail: str
+
+
+def csv_lines(rows: Iterable[int], limit: int = 8) -> str:
+    """CSV line numbers of 0-based data rows: 'line 5' / 'lines 5, 7, ... (12 in all)'."""
+    lines = [int(r) + 2 for r in rows]
+    text = ", ".join(map(str, lines[:limit])) + (f", ... ({len(lines)} in all)" if len(lines) > limit else "")
+    return f"line{'s' if len(lines) > 1 else ''} {text}"
 
 
 def split_report(clips: pd.DataFrame | None, top: int = 5) -> dict[str, dict[str, Any]]:

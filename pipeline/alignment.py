@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from egoimu.pipeline.imu import ImuConfig, SyncParams, retime
+from egoimu.pipeline.imu import ImuConfig, SyncParams
+from egoimu.pipeline.imu_timing import retime
 
 
 def truth_alignment_ms(root: Path, video_id: str, kind: str, ms: np.ndarray, sync: SyncParams,

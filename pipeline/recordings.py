@@ -17,16 +17,9 @@ from egoimu.manifests.files import sha256_file
 from egoimu.manifests.memory import trim_heap
 from egoimu.manifests.paths import resolve_inside
 from egoimu.pipeline.alignment import summarise_ms, truth_alignment_ms
-from egoimu.pipeline.imu import (
-    ImuConfig,
-    ImuCoverageError,
-    ImuError,
-    SyncParams,
-    load_sync_table,
-    prepare_stream,
-    read_imu_csv,
-    sync_for_video,
-)
+from egoimu.pipeline.imu import ImuConfig, ImuCoverageError, ImuError, SyncParams
+from egoimu.pipeline.imu_csv import read_imu_csv
+from egoimu.pipeline.imu_timing import load_sync_table, prepare_stream, sync_for_video
 from egoimu.pipeline.video import VideoConfig, VideoError, probe_video
 
 VIDEO_UNREADABLE = "video_unreadable"

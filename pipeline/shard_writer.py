@@ -29,7 +29,10 @@ from egoimu.manifests.memory import trim_heap
 from egoimu.manifests.paths import resolve_inside
 from egoimu.manifests.shardfmt import ShardLayout, create_shard, new_shard_file, write_clip
 from egoimu.pipeline.config import BuildConfig
-from egoimu.pipeline.imu import SyncParams, prepare_stream, read_imu_csv, resample_windows
+from egoimu.pipeline.imu import SyncParams
+from egoimu.pipeline.imu_csv import read_imu_csv
+from egoimu.pipeline.imu_timing import prepare_stream
+from egoimu.pipeline.imu_windows import resample_windows
 from egoimu.pipeline.spectrogram import RunningStats, spectrogram
 from egoimu.pipeline.video import ClipError, VideoError, VideoInfo, decode_clips
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from egoimu.manifests import audit
+from egoimu.manifests import audit, audit_shards
 from egoimu.manifests import shardfmt as sf
 from egoimu.manifests.geometry import ClipGeometry
 from egoimu.manifests.schema import read_table
@@ -120,7 +120,7 @@ def scanned(built_epic):
     src = built_epic[1]
     tables, loaded = audit.load_manifests(src)
     assert loaded == []
-    return src, tables, audit.scan_shards(src, tables.shards, progress=False)
+    return src, tables, audit_shards.scan_shards(src, tables.shards, progress=False)
 
 
 def test_subject_disjoint_sees_the_shards_own_split(scanned) -> None:
@@ -139,14 +139,48 @@ def test_subject_disjoint_sees_the_shards_own_split(scanned) -> None:
 def test_config_hash_of_one_shard_differs(scanned) -> None:
     src, tables, scans = scanned
     scans = copy.deepcopy(scans)
-    assert audit.check_config_hash(tables.shards, scans, tables.summary) == []
+    assert audit_shards.check_config_hash(tables.shards, scans, tables.summary) == []
     rel = first_shard(src, "test")
     scans[rel].attrs["config_sha256"] = "0" * 64
-    found = audit.check_config_hash(tables.shards, scans, tables.summary)
+    found = audit_shards.check_config_hash(tables.shards, scans, tables.summary)
     assert [(f.check, f.file) for f in found] == [("config_hash", rel)] and "0" * 64 in found[0].detail
     summary = {**tables.summary, "config_sha256": "1" * 64}
-    assert {f.file for f in audit.check_config_hash(tables.shards, scans, summary)} == {
+    assert {f.file for f in audit_shards.check_config_hash(tables.shards, scans, summary)} == {
         "manifest.json", "shards.csv", rel}
+
+
+def test_shard_geometry_differing_from_the_manifest_fails(out, tmp_path, capsys) -> None:
+    """A shard whose geometry attributes were rewritten (same dataset shapes: half the frame rate and half the IMU
+    rate over twice the window) passes every other check once its sha256 and size are re-recorded; the geometry
+    check names the shard and the fields that differ from manifest.json's config.geometry."""
+    rc, data, text = audit_run(out, tmp_path, capsys)
+    assert rc == 0 and {c["check"]: c["status"] for c in data["checks"]}["geometry"] == "PASS", text
+    rel = first_shard(out, "validation")
+    with h5py.File(out / rel, "r+") as h5:
+        fps, rate = int(h5.attrs["out_fps"]), int(h5.attrs["imu_rate_hz"])
+        assert fps % 2 == 0 and rate % 2 == 0
+        h5.attrs["out_fps"], h5.attrs["imu_rate_hz"] = np.int64(fps // 2), np.int64(rate // 2)
+    _update_sha(out, rel)
+    edit_csv(out / "shards.csv", lambda df: df.shard == rel, "bytes", str(_size(out / rel)))
+    rc, data, text = audit_run(out, tmp_path, capsys)
+    assert rc == 1 and data["failed"] == ["geometry"], text
+    found = findings(data, "geometry")
+    assert [f["file"] for f in found] == [rel]
+    detail = found[0]["detail"]
+    assert "window_s 4.0 (manifest 2.0)" in detail and f"fps {fps // 2} (manifest {fps})" in detail
+    assert f"imu_rate_hz {rate // 2} (manifest {rate})" in detail
+    assert "nfft" not in detail and "frame_size" not in detail
+    assert "FAIL  geometry" in text and f"{rel}: clip geometry" in text
+
+
+def test_geometry_check_without_a_reference(scanned) -> None:
+    src, tables, scans = scanned
+    assert audit_shards.check_geometry(scans, tables.summary) == []
+    summary = {**tables.summary, "config": {k: v for k, v in tables.summary["config"].items() if k != "geometry"}}
+    found = audit_shards.check_geometry(scans, summary)
+    assert [(f.check, f.file) for f in found] == [("geometry", "manifest.json")]
+    assert "config.geometry" in found[0].detail
+    assert [f.file for f in audit_shards.check_geometry(scans, None)] == ["manifest.json"]
 
 
 def _size(path: Path) -> int:
@@ -275,7 +309,7 @@ def test_stray_shard_and_single_checks(tmp_path) -> None:
     for name in ("train-00000.h5", "train-00001.h5", "train-00000.h5.json"):
         (tmp_path / "shards" / "train" / name).write_bytes(b"x")
     shards = pd.DataFrame({"shard": ["shards/train/train-00000.h5"]})
-    assert audit.find_stray_shards(tmp_path, shards) == [
+    assert audit_shards.find_stray_shards(tmp_path, shards) == [
         audit.Finding("shard_files", "shards/train/train-00001.h5", "stray shard: not listed in shards.csv")]
     clips = pd.DataFrame({"status": ["written", "written", "rejected"], "reason": ["", "", "no_imu"],
                           "split": ["train", "test", ""], "verb_class": [1, 2, 3],
@@ -314,14 +348,14 @@ def test_deep_read_values(tmp_path) -> None:
     path = tmp_path / "s.h5"
     layout = _tiny_shard(path, "jpeg")
     with h5py.File(path, "r") as h5:
-        assert audit.deep_read(h5, "s.h5", layout) == []
+        assert audit_shards.deep_read(h5, "s.h5", layout) == []
     with h5py.File(path, "r+") as h5:
         h5["video_jpeg_offsets"][1] = [0, 5, 3]
         spec = h5["spec"][0]
         spec[1, 2, 0] = np.nan
         h5["spec"][0] = spec
     with h5py.File(path, "r") as h5:
-        found = audit.deep_read(h5, "s.h5", layout)
+        found = audit_shards.deep_read(h5, "s.h5", layout)
     assert [(f.check, f.file, f.detail.split(":")[0]) for f in found] == [
         ("deep", "s.h5", "dataset 'video_jpeg_offsets' row 1"), ("deep", "s.h5", "dataset 'spec' row 0")]
 

@@ -1,4 +1,5 @@
-"""egoimu.pipeline.imu on synthetic GoPro-like streams with known true sample times.
+"""egoimu.pipeline.imu (and its steps imu_csv, imu_timing, imu_windows) on synthetic GoPro-like streams with
+known true sample times.
 
 The generator follows the real files' quirks (shared/data/README.md): a constant-rate sensor whose
 samples are cut into ~1 s payloads with jittered boundaries (195-205 samples at 200 Hz), every payload
@@ -14,24 +15,17 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from egoimu.pipeline.imu import (
-    CHANNELS,
-    DEFAULT_IMU,
-    ImuConfig,
-    ImuCoverageError,
-    ImuError,
-    SyncParams,
-    clean_imu,
+from egoimu.pipeline.imu import CHANNELS, DEFAULT_IMU, ImuConfig, ImuCoverageError, ImuError, SyncParams
+from egoimu.pipeline.imu_csv import clean_imu, read_imu_csv
+from egoimu.pipeline.imu_timing import (
     estimate_sync,
     load_sync_table,
     prepare_stream,
-    read_imu_csv,
-    resample_window,
-    resample_windows,
     retime,
     sync_for_video,
     timed_stream,
 )
+from egoimu.pipeline.imu_windows import resample_window, resample_windows
 
 G = 9.81
 
