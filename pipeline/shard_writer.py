@@ -113,6 +113,14 @@ class ShardResult:
         return cls(**d)
 
 
+def withdrawn(result: ShardResult, reason: str, detail: str) -> ShardResult:
+    """``result`` as if its shard had not been written: every written clip rejected with ``reason`` and
+    ``detail`` (an empty outcome removes the file, :func:`egoimu.pipeline.outdir.drop_shards`)."""
+    return ShardResult(rel_path=result.rel_path, split=result.split, plan_hash=result.plan_hash,
+                       outcomes=[(clip_id, -1, reason, detail) if row >= 0 else (clip_id, row, why, what)
+                                 for clip_id, row, why, what in result.outcomes])
+
+
 def sidecar_path(out: Path, rel_path: str) -> Path:
     return out / (rel_path + ".json")
 
