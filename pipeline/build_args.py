@@ -90,7 +90,9 @@ def parse_args(argv: list[str] | None, description: str = "") -> argparse.Namesp
                    help=f"where the LocalCluster's Dask dashboard listens (default {DEFAULT_DASHBOARD}: this "
                         f"machine only; 0.0.0.0:8787 exposes it on every interface)")
     d.add_argument("--no-dashboard", action="store_true", help="start the LocalCluster without a dashboard")
-    p.add_argument("--resume", action="store_true", help="continue an earlier build into OUT")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an earlier build into OUT (verified shards kept; a file under OUT/shards this "
+                        "build did not write is moved to OUT/orphaned/, never deleted)")
     p.add_argument("--dry-run", action="store_true", help="print the plan without decoding or writing")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
