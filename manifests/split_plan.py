@@ -305,13 +305,18 @@ def write_plan_csv(assignment: Mapping[str, str], path: str | Path) -> None:
 
 
 def read_plan_csv(path: str | Path) -> dict[str, str]:
-    """Read a ``participant_id,split`` file (validated: unique participants, known splits)."""
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    """Read a ``participant_id,split`` file (validated: unique participants, known splits); ValueError naming
+    the file and, for a bad entry, its line (header = line 1)."""
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a participant_id,split CSV ({exc})") from None
     if list(df.columns) != ["participant_id", "split"]:
         raise ValueError(f"{path}: expected the columns participant_id,split, got {list(df.columns)}")
     bad = df[~df.split.isin(SPLITS) | (df.participant_id == "") | df.participant_id.duplicated()]
     if len(bad):
-        raise ValueError(f"{path}: row {bad.index[0]}: bad or duplicate entry {bad.iloc[0].to_dict()}")
+        raise ValueError(f"{path}: line {bad.index[0] + 2}: bad or duplicate entry {bad.iloc[0].to_dict()} "
+                         f"(splits: {', '.join(SPLITS)})")
     return dict(zip(df.participant_id, df.split))
 
 

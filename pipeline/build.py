@@ -8,97 +8,48 @@ Stages (each a pure function; :mod:`egoimu.pipeline.graph` runs the heavy ones o
 4. shards — one task per shard: decode, resample, spectrogram, write (temp file → rename);
 5. manifests — clips, shards, recordings, splits and ``manifest.json`` (written + rejected = input).
 
-``--resume`` skips every shard whose file is complete and whose sha256 and plan hash match.
+``--resume`` skips every shard whose file is complete and whose sha256 and plan hash match; it never deletes a
+file this build did not write (:mod:`egoimu.pipeline.outdir`). Arguments are checked before any work
+(:mod:`egoimu.pipeline.build_args`). An empty outcome (no clip written, or none in train for a build with IMU)
+writes the manifests with every rejection, no shard, and exits with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from egoimu import __version__
 from egoimu.manifests.shardfmt import SPLITS, ShardLayout
-from egoimu.pipeline.config import BuildConfig, ShardConfig, SplitConfig
-from egoimu.pipeline.graph import dask_client, run_tasks
+from egoimu.pipeline.build_args import PROG, dashboard_of, make_config, one_line_error, parse_args, read_inputs
+from egoimu.pipeline.config import BuildConfig
+from egoimu.pipeline.graph import ClusterError, dask_client, run_tasks
 from egoimu.pipeline.manifest_writer import print_summary, source_record, write_manifests
+from egoimu.pipeline.outdir import drop_shards, earlier_build, remove_temporaries, tidy_shards
 from egoimu.pipeline.plan import (
+    NO_TRAIN_CLIP,
     ClipRow,
     assign_splits,
+    empty_plan,
+    empty_written,
     place_clips,
+    reject_planned,
     rows_from_sources,
     shard_tasks,
     window_rows,
     with_splits,
 )
 from egoimu.pipeline.recordings import RecordingTask, probe_recording
-from egoimu.pipeline.shard_writer import build_shard, completed_result
+from egoimu.pipeline.shard_writer import ShardResult, ShardTask, build_shard, completed_result, withdrawn
 from egoimu.pipeline.sources import dogcentric, epic, epic55
 
 SINGLE_SPLIT = "test"  # DogCentric: every clip in one split; folds by dog are made at evaluation
 
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="egoimu build", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("root", type=Path, help="dataset root (EPIC layout: PXX/videos, PXX/meta_data, CSVs)")
-    p.add_argument("out", type=Path, help="output folder for shards and manifests")
-    p.add_argument("--source", choices=("epic", "dogcentric"), default="epic",
-                   help="dataset kind (default epic; dogcentric: video-only, label and dog from file names)")
-    p.add_argument("--annotations", type=Path, nargs="+", metavar="CSV",
-                   help="annotation files (default: ROOT/EPIC_100_train.csv and EPIC_100_validation.csv)")
-    p.add_argument("--split", default=None, metavar="planned|canonical|FILE",
-                   help="planned (default; exact search for the paper's ratio), canonical (the committed "
-                        "EPIC-100 head-motion split) or a participant_id,split CSV")
-    p.add_argument("--ratio", default=None, metavar="A:B:C", help="target train:validation:test clip ratio "
-                   "for --split planned (default the paper's 30044:3032:4379)")
-    p.add_argument("--config", type=Path, help="YAML config (sections clip, video, imu, spec, shard, split)")
-    p.add_argument("--encoding", choices=("raw", "lossless", "jpeg"), help="video storage in the shards")
-    p.add_argument("--clips-per-shard", type=int, help="clips per shard file (default 64)")
-    p.add_argument("--backend", choices=("ffmpeg", "decord"), help="video decoder (default ffmpeg)")
-    p.add_argument("--ssl-windows", type=float, metavar="STRIDE_S",
-                   help="also tile unlabelled 2 s windows every STRIDE_S seconds over the train videos")
-    p.add_argument("--sync-table", type=Path, help="CSV video_id,offset_s,scale overriding the estimated sync")
-    p.add_argument("--verb-map", type=Path, metavar="CSV", help="EPIC-55 labels: raw_verb,verb_class or "
-                   "epic55_class,epic100_class rows, tried before EPIC_100_verb_classes.csv's instances (README)")
-    p.add_argument("--video-only", action="store_true",
-                   help="keep videos without IMU files (EPIC-55, evaluation sets); shards hold zero IMU")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--workers", type=int, help="LocalCluster worker processes (default: CPUs, at most 4)")
-    g.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://127.0.0.1:8786")
-    p.add_argument("--resume", action="store_true", help="continue an earlier build into OUT")
-    p.add_argument("--dry-run", action="store_true", help="print the plan without decoding or writing")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    return p.parse_args(argv)
-
-
-def make_config(args: argparse.Namespace) -> BuildConfig:
-    """The config file (if any) with the command-line options on top."""
-    cfg = BuildConfig.load(args.config) if args.config else BuildConfig()
-    shard = cfg.shard
-    if args.encoding:
-        shard = replace(shard, encoding=args.encoding)
-    if args.clips_per_shard:
-        shard = ShardConfig(args.clips_per_shard, shard.encoding, shard.jpeg_quality)
-    split = cfg.split
-    if args.source == "dogcentric":
-        split = SplitConfig(mode="single", ratio=(0, 0, 1), seed=0)
-    elif args.split in ("planned", "canonical"):
-        split = replace(split, mode=args.split)
-    elif args.split:
-        split = SplitConfig(mode="file", ratio=split.ratio, seed=split.seed, file=str(args.split))
-    if args.ratio:
-        try:
-            split = replace(split, ratio=tuple(int(x) for x in args.ratio.split(":")))
-        except ValueError:
-            raise ValueError(f"--ratio {args.ratio!r}: expected three integers A:B:C") from None
-    video = replace(cfg.video, backend=args.backend) if args.backend else cfg.video
-    clip = replace(cfg.clip, ssl_stride_s=args.ssl_windows) if args.ssl_windows else cfg.clip
-    sync = str(args.sync_table) if args.sync_table else cfg.sync_table
-    return cfg.replace(shard=shard, split=split, video=video, clip=clip, sync_table=sync)
 
 
 def epic_sources(root: Path, annotations: list[Path] | None, with_imu: bool, verb_map: Path | None = None
@@ -144,21 +95,20 @@ def dogcentric_sources(root: Path) -> tuple[list[ClipRow], list[RecordingTask]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the build; returns 0 on success, 2 on a usage or input error."""
-    args = parse_args(argv)
+    """Run the build; returns 0 on success, 2 on a usage or input error or an empty outcome (no clip written,
+    or none in train for a build with IMU: the manifests list every rejection, OUT holds no shard)."""
+    args = parse_args(argv, __doc__)
     try:
         cfg = make_config(args)
+        sync_table = read_inputs(args, cfg)
     except ValueError as exc:
-        print(f"egoimu build: {exc}", file=sys.stderr)
-        return 2
+        return one_line_error(str(exc))
     root, out = args.root.resolve(), args.out.resolve()
     if not root.is_dir():
-        print(f"egoimu build: dataset root {root} is not a folder", file=sys.stderr)
-        return 2
-    if not args.dry_run and not args.resume and (out / "shards").exists():
-        print(f"egoimu build: {out} holds an earlier build; pass --resume to continue it (shards whose plan "
-              f"and sha256 match are kept) or choose an empty folder", file=sys.stderr)
-        return 2
+        return one_line_error(f"dataset root {root} is not a folder")
+    if not args.dry_run and not args.resume and earlier_build(out):
+        return one_line_error(f"{out} holds an earlier build (files under {out / 'shards'}); pass --resume to continue "
+                           f"it (shards whose plan and sha256 match are kept) or choose an empty folder")
     with_imu = args.source == "epic" and not args.video_only
     try:
         if args.source == "dogcentric":
@@ -168,64 +118,86 @@ def main(argv: list[str] | None = None) -> int:
         else:
             rows, rec_tasks, missing, labels = epic_sources(root, args.annotations, with_imu, args.verb_map)
     except (epic.AnnotationError, FileNotFoundError) as exc:
-        print(f"egoimu build: {exc}", file=sys.stderr)
-        return 2
+        return one_line_error(str(exc))
+    rec_tasks = [replace(t, sync=sync_table.get(t.video_id)) for t in rec_tasks]
+    if sync_table:
+        unused = sorted(set(sync_table) - {t.video_id for t in rec_tasks})
+        print(f"[sync] {len(sync_table) - len(unused)} of {len(sync_table)} sync-table entries match a video of "
+              f"this build" + (f"; unmatched: {', '.join(unused[:5])}" + (" ..." if len(unused) > 5 else "")
+                               if unused else ""), file=sys.stderr)
     version = __version__
-    with dask_client(args.workers, args.scheduler, quiet=args.quiet) as client:
-        probed = run_tasks(client, probe_recording, rec_tasks, str(root), cfg.video, cfg.imu, cfg.sync_table,
-                           with_imu, desc="probe", progress=not args.quiet)
-        recordings = {r.video_id: r for r in probed}
-        if args.source == "dogcentric":  # the whole clip is the segment
-            rows = [replace(r, seg_stop_s=recordings[r.video_id].duration_s)
-                    if r.planned and recordings[r.video_id].ok else r for r in rows]
-        rows = place_clips(rows, recordings, cfg.clip, missing)
-        try:
-            if cfg.split.mode == "single":
-                assignment = {r.participant_id: SINGLE_SPLIT for r in rows if r.planned}
-            else:
-                assignment = assign_splits(rows, cfg)
-        except (ValueError, OSError) as exc:
-            print(f"egoimu build: {exc}", file=sys.stderr)
-            return 2
-        rows = with_splits(rows, assignment)
-        rows += window_rows(recordings, assignment, cfg.clip)
-        tasks = shard_tasks(rows, recordings, cfg, with_imu)
-        if args.dry_run:
-            print_plan(rows, tasks, cfg)
-            return 0
-        config_sha = cfg.sha256()
-        _remove_stale(out, {t.rel_path for t in tasks})
-        done = {i: r for i, t in enumerate(tasks)
-                if (r := completed_result(str(out), t, config_sha)) is not None} if args.resume else {}
-        if done:
-            print(f"[resume] {len(done)} of {len(tasks)} shards complete and verified; building the rest",
-                  file=sys.stderr)
-        todo = [t for i, t in enumerate(tasks) if i not in done]
-        built = iter(run_tasks(client, build_shard, todo, str(root), str(out), cfg, version, desc="shards",
-                               progress=not args.quiet))
-        results = [done[i] if i in done else next(built) for i in range(len(tasks))]
+    try:
+        cluster = dask_client(args.workers, args.scheduler, quiet=args.quiet, dashboard=dashboard_of(args)) \
+            if rec_tasks else contextlib.nullcontext()  # nothing to probe: every row was rejected from the sources
+        with cluster as client:
+            probed = run_tasks(client, probe_recording, rec_tasks, str(root), cfg.video, cfg.imu, with_imu,
+                               desc="probe", progress=not args.quiet)
+            recordings = {r.video_id: r for r in probed}
+            if args.source == "dogcentric":  # the whole clip is the segment
+                rows = [replace(r, seg_stop_s=recordings[r.video_id].duration_s)
+                        if r.planned and recordings[r.video_id].ok else r for r in rows]
+            rows = place_clips(rows, recordings, cfg.clip, missing)
+            try:
+                if cfg.split.mode == "single":
+                    assignment = {r.participant_id: SINGLE_SPLIT for r in rows if r.planned}
+                else:
+                    assignment = assign_splits(rows, cfg)
+            except (ValueError, OSError) as exc:
+                return one_line_error(str(exc))
+            rows = with_splits(rows, assignment)
+            rows += window_rows(recordings, assignment, cfg.clip)
+            failed = empty_plan(rows, needs_train=with_imu)
+            rows = reject_planned(rows, NO_TRAIN_CLIP, failed) if failed else rows
+            tasks = shard_tasks(rows, recordings, cfg, with_imu)
+            if args.dry_run:
+                print_plan(rows, tasks, cfg)
+                return one_line_error(f"nothing would be written: {failed}") if failed else 0
+            results = _shard_stage(client, args, root, out, tasks, cfg, version) if tasks else []
+    except ClusterError as exc:
+        return one_line_error(str(exc))
+    if not failed:
+        failed = empty_written(results, needs_train=with_imu)
+        if failed:
+            drop_shards(out, results)
+            results = [withdrawn(r, NO_TRAIN_CLIP, failed) for r in results]
     summary = write_manifests(out, rows, recordings, missing, assignment, tasks, results, cfg, version,
                               source_record(root, dict(enumerate(dogcentric.ACTIVITIES))
-                                            if args.source == "dogcentric" else None, labels))
+                                            if args.source == "dogcentric" else None, labels), failed=failed)
+    _report_removed(remove_temporaries(out), "left by a killed worker")
     print_summary(summary, out)
+    if failed:
+        again = (f"the earlier build's files under {out / 'shards'} were left as they were: run the corrected build "
+                 f"with --resume" if earlier_build(out) else "OUT holds no shard, so the corrected build can be run "
+                 "into it again as it is (no --resume needed)")
+        return one_line_error(f"no clip was written: {failed}. Every input row is in {out / 'clips.csv'} with its "
+                           f"reason (summary above; {out / 'manifest.json'}); {again}")
     return 0
 
 
-def _remove_stale(out: Path, planned: set[str]) -> None:
-    """Delete temp files and shards (with sidecars) that the current plan does not contain."""
-    shards = out / "shards"
-    if not shards.is_dir():
-        return
-    for path in sorted(shards.rglob("*")):
-        if not path.is_file():
-            continue
-        rel = path.relative_to(out).as_posix()
-        if path.name.endswith(".tmp") or path.name.endswith(".compact"):
-            path.unlink()
-        elif rel.endswith(".h5") and rel not in planned:
-            path.unlink()
-        elif rel.endswith(".h5.json") and rel[:-5] not in planned:
-            path.unlink()
+def _shard_stage(client: Any, args: argparse.Namespace, root: Path, out: Path, tasks: list[ShardTask],
+                 cfg: BuildConfig, version: str) -> list[ShardResult]:
+    """OUT made ready (temporary files removed; shards of an earlier plan removed, files this build did not write
+    moved aside, each said on stderr), then every shard written or, with ``--resume``, reused when verified."""
+    _report_removed(remove_temporaries(out), "left by an earlier run")
+    for message in tidy_shards(out, {t.rel_path for t in tasks}):
+        print(f"{PROG}: {message}", file=sys.stderr)
+    config_sha = cfg.sha256()
+    done = {i: r for i, t in enumerate(tasks)
+            if (r := completed_result(str(out), t, config_sha)) is not None} if args.resume else {}
+    if done:
+        print(f"[resume] {len(done)} of {len(tasks)} shards complete and verified; building the rest",
+              file=sys.stderr)
+    todo = [t for i, t in enumerate(tasks) if i not in done]
+    built = iter(run_tasks(client, build_shard, todo, str(root), str(out), cfg, version, desc="shards",
+                           progress=not args.quiet))
+    return [done[i] if i in done else next(built) for i in range(len(tasks))]
+
+
+def _report_removed(removed: list[str], why: str) -> None:
+    """One stderr line naming the temporary files removed (the first few)."""
+    if removed:
+        print(f"{PROG}: removed {len(removed)} temporary file(s) {why}: {', '.join(removed[:4])}"
+              + (" ..." if len(removed) > 4 else ""), file=sys.stderr)
 
 
 def print_plan(rows: list[ClipRow], tasks: list, cfg: BuildConfig) -> None:

@@ -19,6 +19,7 @@ from fractions import Fraction
 
 from egoimu.manifests.geometry import DEFAULT_GEOMETRY, ClipGeometry
 
+SNAP_MODES = ("nearest", "floor")
 SEGMENT_OUTSIDE_VIDEO = "segment_outside_video"
 VIDEO_TOO_SHORT = "video_too_short"
 
@@ -37,6 +38,17 @@ class ClipConfig:
     clamp: bool = True  # ours: shift a clip that would cross a video edge back inside
     max_overrun_s: float = 0.5  # ours: a segment ending this far past the video's end is bad annotation
     ssl_stride_s: float | None = None  # ours: stride of unlabelled windows (None = none)
+
+    def __post_init__(self) -> None:
+        if self.snap not in SNAP_MODES:
+            raise ValueError(f"clip.snap must be one of {SNAP_MODES}, not {self.snap!r}")
+        if not (isinstance(self.max_overrun_s, (int, float)) and 0 <= self.max_overrun_s < math.inf):
+            raise ValueError(f"clip.max_overrun_s must be a finite number of seconds >= 0, got {self.max_overrun_s!r}")
+        stride, fps = self.ssl_stride_s, self.geometry.fps
+        if stride is not None and not (isinstance(stride, (int, float)) and not isinstance(stride, bool)
+                                       and math.isfinite(stride) and stride * fps >= 1 - 1e-9):
+            raise ValueError(f"clip.ssl_stride_s must be a finite number of seconds >= 1/{fps} (one step of the "
+                             f"{fps} fps clip grid), got {stride!r}")
 
 
 def last_start_tick(n_source_frames: int, fps: Fraction, cfg: ClipConfig) -> int:

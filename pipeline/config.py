@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,10 @@ class ShardConfig:
     def __post_init__(self) -> None:
         if self.encoding not in ENCODINGS:
             raise ValueError(f"shard.encoding must be one of {ENCODINGS}, not {self.encoding!r}")
-        if self.clips_per_shard < 1 or not 1 <= self.jpeg_quality <= 100:
-            raise ValueError("shard.clips_per_shard must be >= 1 and shard.jpeg_quality in 1..100")
+        if not _is_int(self.clips_per_shard) or self.clips_per_shard < 1:
+            raise ValueError(f"shard.clips_per_shard must be an integer >= 1, got {self.clips_per_shard!r}")
+        if not _is_int(self.jpeg_quality) or not 1 <= self.jpeg_quality <= 100:
+            raise ValueError(f"shard.jpeg_quality must be an integer in 1..100, got {self.jpeg_quality!r}")
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,22 @@ class SplitConfig:
             raise ValueError(f"split.mode must be planned, canonical, file or single, not {self.mode!r}")
         if self.mode == "file" and not self.file:
             raise ValueError("split.mode 'file' needs split.file")
+        ratio = self.ratio
+        if not (isinstance(ratio, tuple) and len(ratio) == 3 and all(_is_number(x) and x >= 0 for x in ratio)
+                and sum(ratio) > 0):
+            raise ValueError(f"split.ratio must be three finite numbers >= 0 with a positive sum "
+                             f"(train:validation:test), got {ratio!r}")
+        if not _is_int(self.seed) or not 0 <= self.seed < 2**63:
+            raise ValueError(f"split.seed must be an integer in 0..2**63-1, got {self.seed!r}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float (not a bool)."""
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
 
 
 @dataclass(frozen=True)

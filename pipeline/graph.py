@@ -1,7 +1,9 @@
 """The only module that knows Dask: it wires the build's pure functions onto dask.distributed.
 
 Default: a LocalCluster of worker *processes* with one thread each (decoders capped at one thread
-through the environment). ``--scheduler ADDRESS`` connects to any existing cluster instead (a
+through the environment). Its scheduler, nannies, workers and dashboard listen on 127.0.0.1 only
+(:data:`LOOPBACK`); the dashboard goes elsewhere (e.g. ``0.0.0.0:8787``, every interface) or away only when
+asked (``dashboard``). ``--scheduler ADDRESS`` connects to any existing cluster instead (a
 ``dask scheduler`` + ``dask worker`` pair, dask-jobqueue on SLURM, dask-kubernetes, ...): the same
 tasks run there. Tasks are retried on worker failure; results come back with a progress bar.
 
@@ -33,35 +35,56 @@ WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THRE
               "NUMEXPR_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD_BYTES)}
 
 
+#: The only interface a LocalCluster's listeners bind to, unless the dashboard is exposed deliberately.
+LOOPBACK = "127.0.0.1"
+#: The dashboard's default address: a free port on the loopback interface.
+DEFAULT_DASHBOARD = f"{LOOPBACK}:0"
+
+
+class ClusterError(RuntimeError):
+    """The Dask cluster could not be started or reached (one line: the address and the reason)."""
+
+
 @contextlib.contextmanager
-def dask_client(workers: int | None = None, scheduler: str | None = None, quiet: bool = False
-                ) -> Iterator[Any]:
-    """A connected ``distributed.Client``: to ``scheduler`` if given, else to a new LocalCluster.
+def dask_client(workers: int | None = None, scheduler: str | None = None, quiet: bool = False,
+                dashboard: str | None = DEFAULT_DASHBOARD) -> Iterator[Any]:
+    """A connected ``distributed.Client``: to ``scheduler`` if given, else to a new LocalCluster whose
+    scheduler, nannies and workers listen on :data:`LOOPBACK` only.
 
     Args:
-        workers: LocalCluster worker processes (default: the machine's CPU count, at most 4).
+        workers: LocalCluster worker processes, >= 1 (default: the machine's CPU count, at most 4).
         scheduler: address of an existing scheduler, e.g. ``tcp://127.0.0.1:8786``.
+        dashboard: ``HOST:PORT`` of the LocalCluster's dashboard (default :data:`DEFAULT_DASHBOARD`, loopback;
+            ``0.0.0.0:8787`` exposes it on every interface), None for no dashboard.
+    Raises :class:`ClusterError` when the scheduler cannot be reached or the cluster not started.
     """
     from distributed import Client, LocalCluster
 
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     # A LocalCluster's nannies run in this process and apply dask's pre-spawn environment (OMP_NUM_THREADS=1,
     # MKL_NUM_THREADS=1, MALLOC_TRIM_THRESHOLD_, ...) to os.environ here, not only to the workers: a torch
     # imported later in this process (egoimu demo trains after building) would then run on one thread. The
     # workers get their settings from WORKER_ENV; this process gets its environment back on exit.
     saved_environ = dict(os.environ)
     if scheduler:
-        client = Client(scheduler, timeout="30s")
+        try:
+            client = Client(scheduler, timeout="30s")
+        except (OSError, ValueError, TypeError) as exc:
+            raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         cluster = None
     else:
         n = workers or max(1, min(4, os.cpu_count() or 1))
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                               env=WORKER_ENV, silence_logs=40)
+        try:
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host=LOOPBACK,
+                                   dashboard_address=dashboard, env=WORKER_ENV, silence_logs=40)
+        except (OSError, RuntimeError) as exc:  # e.g. the dashboard's host is not an address of this machine
+            raise ClusterError(f"cannot start a LocalCluster (dashboard {dashboard}): {exc}") from None
         client = Client(cluster)
     try:
         if not quiet:
-            link = getattr(client, "dashboard_link", None)
-            print(f"[dask] {len(client.scheduler_info().get('workers', {}))} worker(s); dashboard: {link}",
-                  file=sys.stderr)
+            print(f"[dask] {len(client.scheduler_info().get('workers', {}))} worker(s); "
+                  f"dashboard: {_dashboard_text(client, cluster, dashboard)}", file=sys.stderr)
         yield client
     finally:
         client.close()
@@ -69,6 +92,21 @@ def dask_client(workers: int | None = None, scheduler: str | None = None, quiet:
             cluster.close()
         os.environ.clear()
         os.environ.update(saved_environ)
+
+
+def _dashboard_text(client: Any, cluster: Any, dashboard: str | None) -> str:
+    """The dashboard's link, and whether it can be reached from other machines."""
+    if cluster is None:
+        return str(getattr(client, "dashboard_link", None))
+    if dashboard is None:
+        return "off"
+    port = cluster.scheduler.http_server.port
+    host = dashboard.rpartition(":")[0].strip("[]")
+    if host in (LOOPBACK, "localhost", "::1"):
+        return f"http://{LOOPBACK}:{port}/status (this machine only)"
+    if host in ("", "0.0.0.0", "::"):
+        return f"http://{LOOPBACK}:{port}/status (listening on every interface: reachable from other machines)"
+    return f"http://{host}:{port}/status (listening on {host}: reachable from other machines)"
 
 
 def run_tasks(client: Any, fn: Callable[..., Any], items: Sequence[Any], *args: Any, desc: str,

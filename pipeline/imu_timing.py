@@ -9,9 +9,11 @@ column; :func:`timed_stream` splits at gaps, puts each segment on an even grid a
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -211,14 +213,22 @@ def estimate_sync(stream: AnyStream, video_duration_s: float, cfg: ImuConfig = D
 
 
 def load_sync_table(path: str | os.PathLike[str]) -> dict[str, SyncParams]:
-    """Read a per-video sync table, CSV ``video_id,offset_s,scale`` -> {video_id: SyncParams}.
-    ``offset_s``, ``scale`` refer to :func:`retime`'s IMU time. :class:`ImuError` on a wrong header,
-    a bad value (line named) or a repeated video_id."""
+    """Read a per-video sync table, CSV ``video_id,offset_s,scale`` (UTF-8, with or without BOM) ->
+    {video_id: SyncParams}. ``offset_s``, ``scale`` refer to :func:`retime`'s IMU time. :class:`ImuError` on an
+    unreadable file, an undecodable byte, a wrong header, a bad value (line named) or a repeated video_id."""
     p = os.fspath(path)
     try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False)
+        raw = Path(p).read_bytes()
     except FileNotFoundError:
         raise ImuError(p, "file not found") from None
+    except OSError as e:
+        raise ImuError(p, f"cannot read: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ImuError(p, f"not UTF-8 (byte 0x{raw[e.start]:02x})", line=raw[:e.start].count(b"\n") + 1) from None
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as e:
         raise ImuError(p, f"not a sync table: {e}") from None
     if tuple(c.strip() for c in df.columns) != SYNC_COLUMNS:

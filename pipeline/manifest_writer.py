@@ -77,10 +77,12 @@ def _recordings_table(recordings: dict[str, RecordingResult], missing: dict[str,
     return pd.DataFrame.from_records(records, columns=columns("recordings"))
 
 
-def _normalisation(tasks: list[ShardTask], results: list[ShardResult], with_imu: bool) -> dict[str, Any]:
-    if not with_imu:
+def _normalisation(tasks: list[ShardTask], results: list[ShardResult], with_imu: bool, failed: str = ""
+                   ) -> dict[str, Any]:
+    if not with_imu or failed:
         unit = {"mean": [0.0] * 6, "std": [1.0] * 6}
-        return {"imu": unit, "spec": dict(unit), "note": "video-only build: identity statistics"}
+        note = "video-only build" if not failed else "failed build (no train clip; see 'failed')"
+        return {"imu": unit, "spec": dict(unit), "note": f"{note}: identity statistics"}
     out: dict[str, Any] = {}
     for key in ("imu", "spec"):
         stats = RunningStats()
@@ -127,10 +129,12 @@ NOT_SYNTHETIC: dict[str, Any] = {"synthetic": False, "generator": None, "generat
 def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, RecordingResult],
                     missing: dict[str, tuple[str, str]], assignment: dict[str, str], tasks: list[ShardTask],
                     results: list[ShardResult], cfg: BuildConfig, version: str,
-                    source: dict[str, Any] | None = None) -> dict[str, Any]:
+                    source: dict[str, Any] | None = None, failed: str = "") -> dict[str, Any]:
     """Validate and write the five manifest files into ``out``; returns the summary.
 
-    source: :func:`source_record` of the input root (kept in manifest.json as ``source``)."""
+    source: :func:`source_record` of the input root (kept in manifest.json as ``source``).
+    failed: why the build wrote no clip (an empty outcome), kept in manifest.json as ``failed``; every clip is
+    then rejected and the normalisation statistics are the identity."""
     clips = _clips_table(rows, tasks, results, cfg)
     shards = pd.DataFrame.from_records(
         [{"shard": r.rel_path, "split": r.split, "n_clips": r.n_clips, "participants": ";".join(r.participants),
@@ -153,7 +157,7 @@ def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, Record
         "split": {"mode": cfg.split.mode, "ratio": list(cfg.split.ratio) if cfg.split.mode == "planned" else None,
                   "seed": cfg.split.seed if cfg.split.mode == "planned" else None},
         "counts": counts,
-        "normalisation": _normalisation(tasks, results, with_imu),
+        "normalisation": _normalisation(tasks, results, with_imu, failed),
         "accounting": {"input": int(len(clips)), "written": int(len(written)),
                        "rejected_by_reason": {str(k): int(v) for k, v in sorted(Counter(rejected.reason).items())}},
         "rejection_examples": _examples(rows, tasks, results),
@@ -162,6 +166,8 @@ def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, Record
         "imu_cleaning": {"rows_dropped": sum(r.imu_rows_dropped for r in recordings.values()),
                          "rows_reordered": sum(r.imu_rows_reordered for r in recordings.values())},
     }
+    if failed:
+        summary["failed"] = failed
     Manifest(root=out, clips=clips, shards=shards, recordings=recs, splits=splits, summary=summary).write()
     return summary
 
@@ -190,12 +196,16 @@ def _examples(rows: list[ClipRow], tasks: list[ShardTask], results: list[ShardRe
 
 
 def print_summary(summary: dict[str, Any], out: Path) -> None:
-    """A short human-readable report of a finished build."""
+    """A short human-readable report of a finished build: counts, and each rejection reason with one example
+    (all of :func:`_examples`' for a failed build)."""
     acc = summary["accounting"]
-    print(f"built {out}: {acc['written']} clips written of {acc['input']} input rows "
-          f"({acc['input'] - acc['written']} rejected)")
+    print(f"{'built' if not summary.get('failed') else 'failed build, manifests only:'} {out}: {acc['written']} "
+          f"clips written of {acc['input']} input rows ({acc['input'] - acc['written']} rejected)")
     for split, c in summary["counts"].items():
         print(f"  {split:<10} {c['clips']:>7} clips  {c['participants']:>3} participants")
     for reason, n in acc["rejected_by_reason"].items():
-        example = (summary["rejection_examples"].get(reason) or [""])[0]
-        print(f"  rejected {reason}: {n}" + (f"   e.g. {example[:140]}" if example else ""))
+        examples = summary["rejection_examples"].get(reason) or []
+        if summary.get("failed"):
+            print(f"  rejected {reason}: {n}" + "".join(f"\n      e.g. {e[:200]}" for e in examples))
+        else:
+            print(f"  rejected {reason}: {n}" + (f"   e.g. {examples[0][:140]}" if examples else ""))

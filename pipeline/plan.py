@@ -15,8 +15,11 @@ from egoimu.manifests.split_plan import canonical_split, plan_split, read_plan_c
 from egoimu.pipeline.clips import ClipConfig, segment_clip_start, window_starts
 from egoimu.pipeline.config import BuildConfig
 from egoimu.pipeline.recordings import RecordingResult
-from egoimu.pipeline.shard_writer import ClipTask, ShardTask, VideoSource
+from egoimu.pipeline.shard_writer import ClipTask, ShardResult, ShardTask, VideoSource
 from egoimu.pipeline.sources.epic import DUPLICATE_ID, Rejection, Segment
+
+#: Rejection of a clip that was not written because the build had no train clip (an empty outcome).
+NO_TRAIN_CLIP = "no_train_clip"
 
 
 @dataclass(frozen=True)
@@ -93,10 +96,11 @@ def place_clips(rows: list[ClipRow], recordings: dict[str, RecordingResult], cfg
 
 
 def assign_splits(rows: list[ClipRow], cfg: BuildConfig) -> dict[str, str]:
-    """participant_id → split for every participant with a planned clip (subject-disjoint)."""
+    """participant_id → split for every participant with a planned clip (subject-disjoint); {} when no row
+    is planned (an empty outcome: :func:`empty_plan`)."""
     counts = Counter(r.participant_id for r in rows if r.planned)
     if not counts:
-        raise ValueError("no clip survived planning: nothing to split (see the rejection reasons)")
+        return {}
     mode = cfg.split.mode
     if mode == "planned":
         return dict(plan_split(dict(sorted(counts.items())), cfg.split.ratio, cfg.split.seed).assignment)
@@ -111,6 +115,38 @@ def assign_splits(rows: list[ClipRow], cfg: BuildConfig) -> dict[str, str]:
 
 def with_splits(rows: list[ClipRow], assignment: dict[str, str]) -> list[ClipRow]:
     return [replace(r, split=assignment[r.participant_id]) if r.planned else r for r in rows]
+
+
+def empty_plan(rows: list[ClipRow], needs_train: bool) -> str:
+    """Why the plan is an empty outcome ('' when it is not): no row survived planning, or (``needs_train``: a
+    build with IMU, whose normalisation statistics come from the train split) no planned clip is in train."""
+    planned = Counter(r.split for r in rows if r.planned)
+    if not planned:
+        return f"no clip survived planning: all {len(rows)} input rows were rejected"
+    if needs_train and not planned["train"]:
+        return (f"no clip is planned for the train split ({sum(planned.values())} for "
+                f"{' and '.join(sorted(planned))}), so the train-split normalisation statistics cannot be computed")
+    return ""
+
+
+def empty_written(results: list[ShardResult], needs_train: bool) -> str:
+    """Why the written shards are an empty outcome ('' when they are not): every planned clip was rejected in the
+    shard stage, or (``needs_train``) every train clip was."""
+    written: Counter[str] = Counter()
+    for r in results:
+        written[r.split] += r.n_clips
+    if not sum(written.values()):
+        return "every planned clip was rejected while its shard was written"
+    if needs_train and not written["train"]:
+        return (f"every planned train clip was rejected while its shard was written, so the train-split "
+                f"normalisation statistics cannot be computed (the {sum(written.values())} clips written for "
+                f"{' and '.join(sorted(s for s in written if written[s]))} were removed with their shards)")
+    return ""
+
+
+def reject_planned(rows: list[ClipRow], reason: str, detail: str) -> list[ClipRow]:
+    """``rows`` with every planned row rejected with ``reason`` and ``detail`` (the others as they are)."""
+    return [replace(r, start=None, reason=reason, detail=detail) if r.planned else r for r in rows]
 
 
 def window_rows(recordings: dict[str, RecordingResult], assignment: dict[str, str], cfg: ClipConfig

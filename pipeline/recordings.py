@@ -19,7 +19,7 @@ from egoimu.manifests.paths import resolve_inside
 from egoimu.pipeline.alignment import summarise_ms, truth_alignment_ms
 from egoimu.pipeline.imu import ImuConfig, ImuCoverageError, ImuError, SyncParams
 from egoimu.pipeline.imu_csv import read_imu_csv
-from egoimu.pipeline.imu_timing import load_sync_table, prepare_stream, sync_for_video
+from egoimu.pipeline.imu_timing import prepare_stream, sync_for_video
 from egoimu.pipeline.video import VideoConfig, VideoError, probe_video
 
 VIDEO_UNREADABLE = "video_unreadable"
@@ -31,13 +31,15 @@ VIDEO_TRUNCATED = "video_truncated"
 
 @dataclass(frozen=True)
 class RecordingTask:
-    """One video to probe; paths relative to the dataset root ('' when absent)."""
+    """One video to probe; paths relative to the dataset root ('' when absent). ``sync``: the video's entry
+    of the build's sync table (read once by the driver), None to estimate the sync from the recording."""
 
     video_id: str
     participant_id: str
     video: str
     accl: str = ""
     gyro: str = ""
+    sync: SyncParams | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class RecordingResult:
 
 
 def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_cfg: ImuConfig,
-                    sync_table: str | None = None, with_imu: bool = True) -> RecordingResult:
+                    with_imu: bool = True) -> RecordingResult:
     """Probe ``task``'s files under ``root``; never raises for bad data (returns a rejected result).
 
     Args:
@@ -115,10 +117,9 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
     if not with_imu:
         return RecordingResult(**base, status="ok", reason="", detail="", **fields)
     duration = info.n_frames / float(info.fps)
-    table = None
+    table = {task.video_id: task.sync} if task.sync is not None else None
     rates, sync, errors, dropped, reordered = {}, {}, [], 0, 0
     try:
-        table = load_sync_table(sync_table) if sync_table else None
         # one stream at a time, keeping only scalars: memory stays that of one stream, not two
         for kind, rel in (("accl", task.accl), ("gyro", task.gyro)):
             path = resolve_inside(rootp, rel)
@@ -138,7 +139,7 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
         if info.truncated:  # the IMU spans the recording, the file only part of it: no sync by duration
             return RecordingResult(**base, status="rejected", reason=VIDEO_TRUNCATED, **fields,
                                    detail=f"{vpath.name} decodes only its first {duration:.2f} s (truncated file), "
-                                          f"so the IMU cannot be synced by duration; add a --sync-table entry to "
+                                          f"so the IMU cannot be synced by duration; add a --sync entry to "
                                           f"use its decodable part ({exc})")
         return RecordingResult(**base, status="rejected", reason=IMU_NOT_SPANNING, detail=str(exc), **fields)
     except ImuError as exc:

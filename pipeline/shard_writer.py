@@ -5,9 +5,9 @@ read and re-timed once and all its windows are resampled in one vectorised call;
 once per run of nearby clips (:func:`egoimu.pipeline.video.decode_clips`), frames streaming straight into the
 shard row by row, so memory is bounded by one run of clips, whatever the video's length.
 
-Files are written under a temporary name in the shard's folder and renamed when complete; a sidecar
-``<shard>.json`` records the task's plan hash, the file's sha256 and the per-clip outcome, which is
-what ``--resume`` checks. Same task + same config → the same bytes.
+Files are written under a temporary name in the shard's folder (:func:`egoimu.manifests.files.temp_path`)
+and renamed when complete; a sidecar ``<shard>.json`` records the task's plan hash, the file's sha256 and the
+per-clip outcome, which is what ``--resume`` checks. Same task + same config → the same bytes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -24,7 +23,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from egoimu.manifests.files import atomic_write_text, sha256_file
+from egoimu.manifests.files import atomic_write_text, sha256_file, temp_path
 from egoimu.manifests.memory import trim_heap
 from egoimu.manifests.paths import resolve_inside
 from egoimu.manifests.shardfmt import ShardLayout, create_shard, new_shard_file, write_clip
@@ -112,6 +111,14 @@ class ShardResult:
         d = json.loads(text)
         d["outcomes"] = [tuple(o) for o in d["outcomes"]]
         return cls(**d)
+
+
+def withdrawn(result: ShardResult, reason: str, detail: str) -> ShardResult:
+    """``result`` as if its shard had not been written: every written clip rejected with ``reason`` and
+    ``detail`` (an empty outcome removes the file, :func:`egoimu.pipeline.outdir.drop_shards`)."""
+    return ShardResult(rel_path=result.rel_path, split=result.split, plan_hash=result.plan_hash,
+                       outcomes=[(clip_id, -1, reason, detail) if row >= 0 else (clip_id, row, why, what)
+                                 for clip_id, row, why, what in result.outcomes])
 
 
 def sidecar_path(out: Path, rel_path: str) -> Path:
@@ -234,7 +241,7 @@ def build_shard(task: ShardTask, root: str, out: str, cfg: BuildConfig, egoimu_v
     config_sha = cfg.sha256()
     final = outp / task.rel_path
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp = temp_path(final)
     outcomes: dict[str, tuple[str, str]] = {}
     imu_spec = _imu_phase(rootp, task, cfg, outcomes)
     frames = _decoded(rootp, task, cfg, set(imu_spec), outcomes)
@@ -297,7 +304,7 @@ def _write_raw(tmp: Path, frames: Iterator[tuple[ClipTask, np.ndarray]], imu_spe
 
 def _compact(tmp: Path, n: int, layout: ShardLayout, attrs: dict) -> None:
     """Rewrite ``tmp`` keeping its first ``n`` rows (row by row: bounded memory)."""
-    small = tmp.with_name(tmp.name + ".compact")
+    small = temp_path(tmp)
     with h5py.File(tmp, "r") as src, new_shard_file(small) as dst:
         create_shard(dst, layout, n, attrs)
         for name in src:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from egoimu.manifests.files import atomic_write
+from egoimu.manifests.files import atomic_write, remove_temp_files
 from egoimu.train.models.slowfast import CheckpointError, load_pytorchvideo_checkpoint
 
 CKPT_FORMAT = "egoimu.train/1"
@@ -91,9 +91,34 @@ def init_video_weights(model: nn.Module, path: str) -> str:
     return f"video backbone from pytorchvideo checkpoint {path}"
 
 
+class _Writes:
+    """A file for ``torch.save`` that remembers the first OSError of a write: torch reports a failed write (a
+    full disk) as ``RuntimeError: [enforce fail at inline_container.cc] unexpected pos``, this keeps the OS's
+    reason."""
+
+    def __init__(self, file: Any) -> None:
+        self.file, self.error = file, None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
 def _save(state: dict[str, Any], path: Path) -> None:
     with open(path, "wb") as f:
-        torch.save(state, f)
+        writes = _Writes(f)
+        try:
+            torch.save(state, writes)
+        except RuntimeError:
+            if writes.error is not None:
+                raise writes.error from None
+            raise
         f.flush()
         os.fsync(f.fileno())
 
@@ -106,11 +131,24 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 def write_checkpoint(run: Path, state: dict[str, Any]) -> Path:
-    """RUN/ckpt-XXXXXXX.pt and RUN/last.pt, each moved into place atomically."""
+    """RUN/ckpt-XXXXXXX.pt and RUN/last.pt, each moved into place atomically. :class:`CheckpointError` (one line:
+    the file and the OS's reason, e.g. no space left) when one cannot be written; no partial file remains."""
     path = run / f"ckpt-{state['step']:07d}.pt"
-    atomic_write(path, lambda tmp: _save(state, tmp))
-    atomic_write(run / "last.pt", lambda tmp: _link_or_copy(path, tmp))
+    steps = ((path, lambda tmp: _save(state, tmp)), (run / "last.pt", lambda tmp: _link_or_copy(path, tmp)))
+    for target, write in steps:
+        try:
+            atomic_write(target, write)
+        except OSError as exc:
+            raise CheckpointError(f"cannot write the checkpoint of step {state['step']} to {target}: "
+                                  f"{exc.strerror or exc} (errno {exc.errno}); free space in {run} or choose "
+                                  f"another --run-dir, then --resume") from None
     return path
+
+
+def remove_leftovers(run: Path) -> list[str]:
+    """Delete the temporary files an interrupted run left in ``run`` (a checkpoint being written, config.json or
+    metrics.jsonl being replaced: :func:`egoimu.manifests.files.is_temp_name`); their names."""
+    return [p.name for p in remove_temp_files(run)]
 
 
 def rng_state() -> dict[str, Any]:

@@ -18,7 +18,8 @@ ROC-AUC of equal-length runs), and ``default`` records the current pick.
 
 Sources, later ones win: the preset, ``--config FILE`` (YAML/JSON mapping of fields, or a run's
 ``config.json``), the command-line flags (``--model``, ``--steps``, ...), then ``key=value`` words.
-Values are type-checked; an unknown key is an error that names the close matches.
+Values are type-checked and range-checked (every float finite, every int of 64 bits, the seed in
+0..2**63-1, lr and temperature > 0, ...); an unknown key is an error that names the close matches.
 
 Hashing: :meth:`TrainConfig.sha256` covers every field that can change the trained weights;
 :data:`RUNTIME_KEYS` (workers, logging and checkpoint cadence) are saved but not hashed, and they are the
@@ -30,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +52,9 @@ OBJECTIVES = ("contrastive", *VERB_OBJECTIVES)
 MAX_LOGIT_SCALE = 100.0  # as egoimu.train.loss.ContrastiveLoss's default clamp
 #: Settings that cannot change the trained weights: not hashed, and a resume may change them.
 RUNTIME_KEYS = frozenset({"num_workers", "log_every", "ckpt_every", "eval_every_epoch"})
+#: The largest seed: torch.manual_seed takes up to 2**64 - 1 and numpy's SeedSequence any integer >= 0; 2**63 - 1
+#: also fits every signed 64-bit column (pandas, HDF5 attributes) that records it.
+MAX_SEED = 2**63 - 1
 
 
 class ConfigError(ValueError):
@@ -99,19 +104,25 @@ class TrainConfig:
     eval_every_epoch: int = 1  # ours: validation correspondence ROC-AUC every N epochs (0 = never)
 
     def __post_init__(self) -> None:
+        numbers = _number_problems(self)
+        if numbers:  # the rules below compare and divide: they need finite numbers of 64 bits
+            raise ConfigError("; ".join(numbers))
         problems = [msg for ok, msg in (
             (self.model in MODELS, f"model must be one of {sorted(MODELS)}, not {self.model!r}"),
             (self.head in HEADS, f"head must be one of {HEADS}, not {self.head!r}"),
             (self.amp in AMP_MODES, f"amp must be one of {AMP_MODES}, not {self.amp!r}"),
             (self.temperature > 0, f"temperature must be > 0, got {self.temperature}"),
-            (not self.learnable_temperature or 1.0 / self.temperature <= MAX_LOGIT_SCALE,
-             f"learnable temperature starts at 1/temperature = {1 / self.temperature:g} > {MAX_LOGIT_SCALE:g}"),
-            (self.lr > 0 and 0 <= self.min_lr_ratio <= 1, "need lr > 0 and 0 <= min_lr_ratio <= 1"),
-            (self.weight_decay >= 0 and self.grad_clip >= 0, "weight_decay and grad_clip must be >= 0"),
+            (not self.learnable_temperature or self.temperature <= 0 or 1.0 / self.temperature <= MAX_LOGIT_SCALE,
+             f"learnable temperature starts at 1/temperature = {1 / max(self.temperature, 1e-300):g} > "
+             f"{MAX_LOGIT_SCALE:g} (temperature must be >= {1 / MAX_LOGIT_SCALE:g})"),
+            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
+            (0 <= self.min_lr_ratio <= 1, f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}"),
+            (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
+            (self.grad_clip >= 0, f"grad_clip must be >= 0 (0 = off), got {self.grad_clip}"),
             (self.steps >= 1 and 0 <= self.warmup_steps <= self.steps, f"need steps >= 1 and 0 <= warmup_steps "
              f"<= steps, got steps {self.steps}, warmup_steps {self.warmup_steps}"),
             (self.batch_size >= 2, f"batch_size must be >= 2 (BatchNorm, negatives), got {self.batch_size}"),
-            (self.num_workers >= 0 and self.seed >= 0, "num_workers and seed must be >= 0"),
+            (self.num_workers >= 0, f"num_workers must be >= 0, got {self.num_workers}"),
             (0.0 <= self.hflip <= 1.0, f"hflip is a probability, got {self.hflip}"),
             (self.log_every >= 1 and self.ckpt_every >= 0 and self.eval_every_epoch >= 0,
              "need log_every >= 1, ckpt_every >= 0, eval_every_epoch >= 0"),
@@ -154,6 +165,21 @@ class TrainConfig:
         """Fields whose values differ: name -> (self's, other's)."""
         a, b = self.to_dict(), other.to_dict()
         return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+
+
+def _number_problems(cfg: TrainConfig) -> list[str]:
+    """Every float field must be finite (no inf or nan) and every int field a signed 64-bit integer (the seed
+    one in 0..:data:`MAX_SEED`)."""
+    out = []
+    for name, typ in _field_types().items():
+        value = getattr(cfg, name)
+        if typ is float and isinstance(value, float) and not math.isfinite(value):
+            out.append(f"{name} must be a finite number (not inf or nan), got {value}")
+        elif name == "seed" and isinstance(value, int) and not 0 <= value <= MAX_SEED:
+            out.append(f"seed must be an integer in 0..{MAX_SEED} (2**63 - 1), got {value}")
+        elif typ is int and isinstance(value, int) and not -2**63 <= value < 2**63:
+            out.append(f"{name} must be an integer in -2**63..2**63 - 1, got {value}")
+    return out
 
 
 def _field_types() -> dict[str, type]:

@@ -35,9 +35,12 @@ BatchNorm statistics do not move); the head-motion encoder and, ours, the video 
 (without a trainable video head, frozen features would be compared through a fixed random projection);
 with verb_video only the linear classifier learns.
 
-Errors: bad data (missing shard, wrong size, other schema, empty split), bad config or a checkpoint of
-another architecture stop before training (exit 2); a non-finite loss or gradient stops the run naming
-the step and the batch's clip ids (exit 1), without writing a checkpoint.
+Errors: bad data (missing shard, wrong size, other schema, empty split), bad config (unknown key, wrong type,
+a value out of range, inf or nan) or a checkpoint of another architecture stop before training (exit 2); a run
+directory that cannot be written (read-only, full disk) stops with the file and the OS's reason (exit 2), no
+partial checkpoint left; a non-finite loss or gradient stops the run naming the step and the batch's clip ids
+(exit 1), without writing a checkpoint. Temporary files an interrupted run left in RUN are removed at the start
+(and named).
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ from egoimu.train.checkpoint import (
     init_video_weights,
     load_model_state,
     read_checkpoint,
+    remove_leftovers,
     rng_state,
     set_rng_state,
     write_checkpoint,
@@ -255,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DataError, CheckpointError) as exc:
         print(f"{who}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the run directory cannot be created or written (read-only, full disk, ...)
+        print(f"{who}: error: {exc.filename or args.run_dir}: {exc.strerror or exc} (errno {exc.errno})",
+              file=sys.stderr)
+        return 2
     except NonFiniteLoss as exc:
         print(f"{who}: stopped: {exc}", file=sys.stderr)
         return 1
@@ -267,6 +275,9 @@ def train(args: argparse.Namespace, info: DistInfo) -> int:
     rank0, device, run = info.is_rank0, info.device, Path(args.run_dir)
     ckpt = checkpoint_to_resume(run, args.resume, info.world_size)
     cfg = resolve_config(args, ckpt["config"] if ckpt else None)
+    if rank0 and (leftovers := remove_leftovers(run)):
+        print(f"egoimu train: removed {len(leftovers)} temporary file(s) an interrupted run left in {run}: "
+              f"{', '.join(leftovers)}", file=sys.stderr)
     if args.stop_at is not None and args.stop_at < 1:
         raise ConfigError(f"--stop-at must be >= 1, got {args.stop_at}")
     stop = min(cfg.steps, args.stop_at) if args.stop_at is not None else cfg.steps

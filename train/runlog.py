@@ -64,8 +64,11 @@ class RunLog:
         val/, the rest under train/)."""
         if not self.enabled:
             return
-        self._metrics.write(json.dumps(record) + "\n")
-        self._metrics.flush()
+        try:
+            self._metrics.write(json.dumps(record) + "\n")
+            self._metrics.flush()
+        except OSError as exc:  # e.g. a full disk: name the file
+            raise OSError(exc.errno, exc.strerror, self._metrics.name) from None
         for key, value in record.items():
             if key not in ("step", "epoch") and isinstance(value, (int, float)):
                 self._writer.add_scalar(f"{'val' if key.startswith('val_') else 'train'}/{key}", value,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,9 +16,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 from PIL import Image
 
+from egoimu.manifests.files import is_temp_name
 from egoimu.manifests.schema import Manifest
 from egoimu.pipeline.build import main as build_main
 
@@ -288,3 +292,133 @@ def test_a_local_cluster_leaves_this_process_environment_as_it_was(monkeypatch):
     with dask_client(1, quiet=True) as client:
         assert client.submit(os.getenv, "OMP_NUM_THREADS").result() == "1"  # the worker keeps its settings
     assert dict(os.environ) == before
+
+
+def test_empty_outcomes_write_every_rejection_and_the_corrected_build_reruns(epic_clean, tmp_path, capsys):
+    """Nothing survives planning, then no clip for train (which crashed computing the normalisation): each writes
+    clips.csv and manifest.json with every rejection, no shard, exits 2 naming what to do; the corrected build then
+    runs into the same folder without --resume."""
+    root, _ = epic_clean
+    out = tmp_path / "out"
+    text = (root / "EPIC_100_train.csv").read_text().replace("P01", "P77").replace("P02", "P78")  # no such videos
+    header, first = text.splitlines()[:2]
+    bad = first.split(",")
+    bad[0], bad[4] = "P77_101_late", "later"  # and one row with a broken timestamp: its file and line
+    annotations = tmp_path / "ann.csv"
+    annotations.write_text(text + ",".join(bad) + "\n")
+    n_rows = len(text.splitlines())  # header + rows, and the bad row
+
+    assert build_main([str(root), str(out), "--annotations", str(annotations), "--quiet"]) == 2
+    report = capsys.readouterr()
+    assert report.err.splitlines()[-1].startswith(f"egoimu build: no clip was written: no clip survived planning: "
+                                                  f"all {n_rows} input rows were rejected")
+    assert "no --resume needed" in report.err and "Traceback" not in report.err
+    assert f"P77_101_late: ann.csv line {n_rows + 1}: " in report.out and "rejected no_video_file: " in report.out
+    m = Manifest.load(out)
+    acc = m.summary["accounting"]
+    assert acc["written"] == 0 and acc["input"] == n_rows == sum(acc["rejected_by_reason"].values()) == len(m.clips)
+    assert set(m.clips.reason) == {"no_video_file", "bad_timestamp"} and "no clip survived" in m.summary["failed"]
+    assert sorted(p.name for p in out.iterdir()) == ["clips.csv", "manifest.json", "recordings.csv", "shards.csv",
+                                                     "splits.csv"]
+
+    no_train = tmp_path / "split.csv"
+    no_train.write_text("participant_id,split\nP01,validation\nP02,test\n")
+    assert build_main([str(root), str(out), "--split", str(no_train), "--workers", "1", "--quiet"]) == 2
+    assert "no clip is planned for the train split" in capsys.readouterr().err
+    m = Manifest.load(out)
+    assert m.summary["accounting"]["written"] == 0 and (m.clips.reason == "no_train_clip").sum() > 0
+    assert m.summary["accounting"]["input"] == len(m.clips) and not (out / "shards").exists()
+
+    assert build_main([str(root), str(out), "--workers", "1", "--quiet"]) == 0
+    m = Manifest.load(out)
+    assert m.summary["counts"]["train"]["clips"] > 0 and "failed" not in m.summary
+
+
+def test_resume_moves_aside_what_it_did_not_write_and_removes_leftovers(built_epic, tmp_path, capsys):
+    """--resume deleted any *.h5 under OUT/shards outside the plan: now a file this build did not write is moved to
+    OUT/orphaned/ (a planned name included), this build's stale shard is removed, temporary files are removed, other
+    files stay, and each action is one stderr line."""
+    root, out = built_epic
+    target = tmp_path / "copy"
+    shutil.copytree(out, target, copy_function=os.link)  # new files are written beside, never into, these links
+    shards = target / "shards"
+    temps = [shards / "train" / ".train-00000.h5.4242-0123abcd.tmp", target / ".clips.csv.77-89abcdef.tmp",
+             shards / "test" / ".test-00000.h5.0123456789ab.tmp.compact"]  # the shard writer's former naming
+    for path in temps:
+        path.write_bytes(b"\0" * 1000)
+    (shards / "train" / "extra.h5").write_bytes(b"someone else's shard")
+    (shards / "test" / "odd.h5.json").write_text("{}")
+    (shards / "README.txt").write_text("mine")
+    planned = shards / "validation" / "validation-00000.h5"
+    planned.unlink()
+    planned.write_bytes(b"replaced by hand")  # a planned name, but its sidecar describes another file
+    stale = json.loads((shards / "train" / "train-00000.h5.json").read_text())
+    stale["rel_path"] = "shards/train/train-00099.h5"  # a shard of this build that the plan no longer contains
+    shutil.copyfile(shards / "train" / "train-00000.h5", shards / "train" / "train-00099.h5")
+    (shards / "train" / "train-00099.h5.json").write_text(json.dumps(stale))
+    capsys.readouterr()
+
+    assert build_main([str(root), str(target), "--resume", "--workers", "1", "--clips-per-shard", "8",
+                       "--quiet"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    for line in [
+        "egoimu build: removed 3 temporary file(s) left by an earlier run: .clips.csv.77-89abcdef.tmp, "
+        "shards/test/.test-00000.h5.0123456789ab.tmp.compact, shards/train/.train-00000.h5.4242-0123abcd.tmp",
+        "egoimu build: moved shards/test/odd.h5.json to orphaned/shards/test/odd.h5.json: not a sidecar of this "
+        "build (nothing was deleted)",
+        "egoimu build: moved shards/train/extra.h5 to orphaned/shards/train/extra.h5: no sidecar of this build "
+        "describes it (nothing was deleted)",
+        "egoimu build: removed shards/train/train-00099.h5 and its sidecar: a shard of this build that the plan no "
+        "longer contains",
+        "egoimu build: moved shards/validation/validation-00000.h5 to orphaned/shards/validation/validation-00000.h5:"
+        " no sidecar of this build describes it (nothing was deleted)",
+    ]:
+        assert line in err, "\n".join(err)
+    orphaned = target / "orphaned" / "shards"
+    assert (orphaned / "train" / "extra.h5").read_bytes() == b"someone else's shard"
+    assert (orphaned / "validation" / "validation-00000.h5").read_bytes() == b"replaced by hand"
+    assert (orphaned / "test" / "odd.h5.json").read_text() == "{}" and (shards / "README.txt").read_text() == "mine"
+    assert not (shards / "train" / "train-00099.h5").exists()
+    assert not [p for p in target.rglob("*") if is_temp_name(p.name)]
+    assert _content(target) == _content(out) and _shas(target) == _shas(out)  # the replaced shard was rebuilt
+
+
+def _writer_of(pid: int, path: Path) -> psutil.Process | None:
+    """The descendant of ``pid`` (a Dask worker) that has ``path`` open."""
+    for child in psutil.Process(pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if any(f.path == str(path) for f in child.open_files()):
+                return child
+    return None
+
+
+@pytest.mark.slow
+def test_a_killed_worker_leaves_no_temporary_file(epic_clean, tmp_path):
+    """A worker killed while writing a shard left its temporary file (up to 9.5 MB) in a finished build."""
+    root, _ = epic_clean
+    out = tmp_path / "out"
+    proc = subprocess.Popen([EGOIMU, "build", str(root), str(out), "--workers", "1", "--clips-per-shard", "2",
+                             "--quiet"], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    killed = None
+    try:
+        deadline = time.monotonic() + 240
+        while killed is None and proc.poll() is None and time.monotonic() < deadline:
+            for tmp in (out / "shards").rglob(".*.tmp") if (out / "shards").is_dir() else []:
+                writer = _writer_of(proc.pid, tmp)
+                if writer is not None:
+                    writer.kill()
+                    killed = tmp
+                    break
+            time.sleep(0.01)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert killed is not None, "no worker was caught writing a shard"
+    assert proc.returncode == 0, err[-3000:]
+    assert f"removed 1 temporary file(s) left by a killed worker: {killed.relative_to(out).as_posix()}" in err
+    assert not [p for p in out.rglob("*") if is_temp_name(p.name)]
+    acc = Manifest.load(out).summary["accounting"]
+    assert acc["written"] > 0 and acc["written"] + sum(acc["rejected_by_reason"].values()) == acc["input"]

@@ -9,8 +9,14 @@ and resumed to the end, with 0, 2 and 0 workers). The train split has 13 clips, 
 from __future__ import annotations
 
 import ast
+import contextlib
+import errno
 import inspect
 import json
+import os
+import resource
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -112,6 +118,53 @@ def test_nonfinite_loss_stops_with_step_and_clips(built_epic, tmp_path, capsys):
     assert set(last["clip_ids"]) <= set(clips[clips.split == "train"].clip_id)
     assert all(c in err for c in last["clip_ids"])
     assert not list((tmp_path / "run").glob("*.pt"))
+
+
+@contextlib.contextmanager
+def _file_size_limit(nbytes: int) -> Iterator[None]:
+    """This process may write no file past ``nbytes``: a write beyond fails with EFBIG, as a full disk fails with
+    ENOSPC (SIGXFSZ ignored meanwhile, so the write returns the error instead of killing the process)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+
+
+@pytest.mark.slow
+def test_unwritable_checkpoint_is_one_line_and_resume_removes_leftovers(built_epic, tmp_path, capsys):
+    """A checkpoint that cannot be written (a full disk; here the file-size limit) stops the run with one line naming
+    the file and the OS's reason, not torch's "enforce fail ... unexpected pos" RuntimeError, and leaves no partial
+    file; a start removes, and names, the temporary files an interrupted run left, and nothing else."""
+    _, data = built_epic
+    run = tmp_path / "run"
+    common = ["--steps", "2", "warmup_steps=1", "num_workers=0", "eval_every_epoch=0"]
+    assert train(data, run, *common, "--stop-at", "1") == 0
+    leftovers = [".ckpt-0000002.pt.4242-0123abcd.tmp", ".ckpt-0000002.pt.tmp-4242", ".last.pt.77-89abcdef.tmp"]
+    for name in leftovers:
+        (run / name).write_bytes(b"\0" * 4096)
+    others = [".ckpt-0000002.pt.tmp", ".notes.swp", "notes.tmp"]  # not names egoimu writes
+    for name in others:
+        (run / name).write_text("mine")
+    last = (run / "last.pt").read_bytes()
+    capsys.readouterr()
+    with _file_size_limit(1 << 20):  # below a checkpoint (7.5 MB), above config.json, metrics and events
+        rc = train(data, run, *common, "--resume")
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert f"removed 3 temporary file(s) an interrupted run left in {run}: {', '.join(sorted(leftovers))}" in err
+    assert err.splitlines()[-1] == (f"egoimu train: error: cannot write the checkpoint of step 2 to "
+                                    f"{run / 'ckpt-0000002.pt'}: {os.strerror(errno.EFBIG)} (errno {errno.EFBIG}); "
+                                    f"free space in {run} or choose another --run-dir, then --resume")
+    assert "Traceback" not in err and "enforce fail" not in err
+    assert sorted(p.name for p in run.iterdir()) == sorted(
+        ["ckpt-0000001.pt", "last.pt", "config.json", "metrics.jsonl", "tb", *others])
+    assert (run / "last.pt").read_bytes() == last and all((run / n).read_text() == "mine" for n in others)
+    assert train(data, run, *common, "--resume") == 0
+    assert torch.load(run / "last.pt", map_location="cpu", weights_only=True)["step"] == 2
 
 
 @pytest.mark.slow

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from egoimu import __version__
+from egoimu.manifests.files import atomic_write
 from egoimu.train.data import SplitIndex
 from egoimu.train.encode import encode_split
 from egoimu.train.eval.representations import Representation, RepresentationError, feature_encoders
@@ -69,8 +69,8 @@ def write_features(path: str | Path, fs: FeatureSet) -> Path:
     """Write ``fs`` as one HDF5 file (module docstring), atomically (temporary file, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+
+    def write(tmp: Path) -> None:
         with h5py.File(tmp, "w") as f:
             f.create_dataset("video_features", data=np.asarray(fs.video, dtype=np.float32))
             if fs.imu is not None:
@@ -82,9 +82,8 @@ def write_features(path: str | Path, fs: FeatureSet) -> Path:
                 f.create_dataset(col, data=fs.table[col].to_numpy(dtype=np.float64))
             for key, value in fs.attrs.items():
                 f.attrs[key] = value
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    atomic_write(path, write)
     return path
 
 

@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 
+from egoimu.manifests.files import atomic_write_text
 from egoimu.manifests.schema import SUMMARY_FILENAME
 
 RESULT_SCHEMA = "egoimu.eval/1"
@@ -147,9 +148,7 @@ def write_result(path: str | Path, result: dict[str, Any]) -> Path:
     path = Path(path)
     check_result(result, path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(_plain(result), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(_plain(result), indent=2, allow_nan=False) + "\n")
     return path
 
 
