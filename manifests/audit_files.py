@@ -67,8 +67,8 @@ def check_out_files(entries: list[Entry]) -> list[Finding]:
         name = rel.rsplit("/", 1)[-1]
         target = temp_target(name)
         if target is not None:
-            detail = (f"leftover temporary file of an interrupted write of {target!r} (a build removes its own on "
-                      f"success and on --resume; safe to delete)")
+            detail = (f"leftover temporary file of an interrupted write of {target!r} (safe to delete; "
+                      f"egoimu build --resume removes it)")
         elif build_output(rel) is not None:
             if is_file:
                 continue

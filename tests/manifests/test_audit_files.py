@@ -17,8 +17,7 @@ from egoimu.manifests.audit_files import Entry, check_out_files, check_sidecars,
 from egoimu.manifests.audit_report import Finding
 from egoimu.manifests.files import sha256_file, temp_path
 
-LEFTOVER = ("leftover temporary file of an interrupted write of {!r} (a build removes its own on success and on "
-            "--resume; safe to delete)")
+LEFTOVER = "leftover temporary file of an interrupted write of {!r} (safe to delete; egoimu build --resume removes it)"
 HDF5 = "unexpected HDF5 file: no shard of a build (shards are shards/<split>/<split>-NNNNN.h5, listed in shards.csv)"
 OTHER = "unexpected file: a build writes no such file (egoimu.manifests.outputs.BUILD_OUTPUTS)"
 TRAIN, TEST = "shards/train/train-00000.h5", "shards/test/test-00000.h5"
