@@ -35,7 +35,7 @@ from egoimu.pipeline.plan import (
 )
 from egoimu.pipeline.recordings import RecordingTask, probe_recording
 from egoimu.pipeline.shard_writer import build_shard, completed_result
-from egoimu.pipeline.sources import dogcentric, epic
+from egoimu.pipeline.sources import dogcentric, epic, epic55
 
 SINGLE_SPLIT = "test"  # DogCentric: every clip in one split; folds by dog are made at evaluation
 
@@ -62,6 +62,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ssl-windows", type=float, metavar="STRIDE_S",
                    help="also tile unlabelled 2 s windows every STRIDE_S seconds over the train videos")
     p.add_argument("--sync-table", type=Path, help="CSV video_id,offset_s,scale overriding the estimated sync")
+    p.add_argument("--verb-map", type=Path, metavar="CSV", help="EPIC-55 labels: raw_verb,verb_class or "
+                   "epic55_class,epic100_class rows, tried before EPIC_100_verb_classes.csv's instances (README)")
     p.add_argument("--video-only", action="store_true",
                    help="keep videos without IMU files (EPIC-55, evaluation sets); shards hold zero IMU")
     g = p.add_mutually_exclusive_group()
@@ -99,15 +101,20 @@ def make_config(args: argparse.Namespace) -> BuildConfig:
     return cfg.replace(shard=shard, split=split, video=video, clip=clip, sync_table=sync)
 
 
-def epic_sources(root: Path, annotations: list[Path] | None, with_imu: bool
-                 ) -> tuple[list[ClipRow], list[RecordingTask], dict[str, tuple[str, str]]]:
-    """Annotation rows and the recordings they need; videos lacking files give (reason, detail)."""
+def epic_sources(root: Path, annotations: list[Path] | None, with_imu: bool, verb_map: Path | None = None
+                 ) -> tuple[list[ClipRow], list[RecordingTask], dict[str, tuple[str, str]], dict | None]:
+    """Annotation rows and the recordings they need; videos lacking files give (reason, detail); and the
+    EPIC-55 label mapping's record for manifest.json (None when no EPIC-55 labels were read).
+
+    Class ids are checked against ROOT/EPIC_100_{verb,noun}_classes.csv when present; EPIC-55 labels are
+    mapped by :func:`epic55.load_mapping` (ROOT's class files, ``verb_map``)."""
     files = annotations or epic.default_annotation_files(root)
-    classes = root / "EPIC_100_verb_classes.csv"
-    known = epic.read_class_ids(classes) if classes.is_file() else None
+    known = [epic.read_class_ids(p) if p.is_file() else None
+             for p in (root / epic55.EPIC100_VERB_CLASSES, root / epic55.EPIC100_NOUN_CLASSES)]
+    mapping = epic55.load_mapping(root, verb_map)
     segments, rejections = [], []
     for path in files:
-        s, r = epic.read_annotations(path, known)
+        s, r = epic.read_annotations(path, *known, mapping)
         segments += s
         rejections += r
     rows = rows_from_sources(segments, rejections)
@@ -122,7 +129,7 @@ def epic_sources(root: Path, annotations: list[Path] | None, with_imu: bool
         else:
             tasks.append(RecordingTask(vid, files_.participant_id, files_.video,
                                        files_.accl if with_imu else "", files_.gyro if with_imu else ""))
-    return rows, tasks, missing
+    return rows, tasks, missing, epic55.mapping_record(mapping, segments, rejections)
 
 
 def dogcentric_sources(root: Path) -> tuple[list[ClipRow], list[RecordingTask]]:
@@ -157,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.source == "dogcentric":
             rows, rec_tasks = dogcentric_sources(root)
             missing: dict[str, tuple[str, str]] = {}
+            labels = None
         else:
-            rows, rec_tasks, missing = epic_sources(root, args.annotations, with_imu)
+            rows, rec_tasks, missing, labels = epic_sources(root, args.annotations, with_imu, args.verb_map)
     except (epic.AnnotationError, FileNotFoundError) as exc:
         print(f"egoimu build: {exc}", file=sys.stderr)
         return 2
@@ -198,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         results = [done[i] if i in done else next(built) for i in range(len(tasks))]
     summary = write_manifests(out, rows, recordings, missing, assignment, tasks, results, cfg, version,
                               source_record(root, dict(enumerate(dogcentric.ACTIVITIES))
-                                            if args.source == "dogcentric" else None))
+                                            if args.source == "dogcentric" else None, labels))
     print_summary(summary, out)
     return 0
 

@@ -44,6 +44,11 @@ def dask_client(workers: int | None = None, scheduler: str | None = None, quiet:
     """
     from distributed import Client, LocalCluster
 
+    # A LocalCluster's nannies run in this process and apply dask's pre-spawn environment (OMP_NUM_THREADS=1,
+    # MKL_NUM_THREADS=1, MALLOC_TRIM_THRESHOLD_, ...) to os.environ here, not only to the workers: a torch
+    # imported later in this process (egoimu demo trains after building) would then run on one thread. The
+    # workers get their settings from WORKER_ENV; this process gets its environment back on exit.
+    saved_environ = dict(os.environ)
     if scheduler:
         client = Client(scheduler, timeout="30s")
         cluster = None
@@ -62,6 +67,8 @@ def dask_client(workers: int | None = None, scheduler: str | None = None, quiet:
         client.close()
         if cluster is not None:
             cluster.close()
+        os.environ.clear()
+        os.environ.update(saved_environ)
 
 
 def run_tasks(client: Any, fn: Callable[..., Any], items: Sequence[Any], *args: Any, desc: str,

@@ -24,6 +24,7 @@ from egoimu.pipeline.config import BuildConfig
 from egoimu.pipeline.plan import ClipRow
 from egoimu.pipeline.recordings import RecordingResult
 from egoimu.pipeline.shard_writer import ShardResult, ShardTask, sidecar_path
+from egoimu.pipeline.sources.epic import read_class_table
 from egoimu.pipeline.spectrogram import RunningStats
 
 
@@ -97,11 +98,14 @@ def _normalisation(tasks: list[ShardTask], results: list[ShardResult], with_imu:
     return out
 
 
-def source_record(root: Path, class_names: dict[int, str] | None = None) -> dict[str, Any]:
+def source_record(root: Path, class_names: dict[int, str] | None = None,
+                  label_mapping: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the build read: ``synthetic`` (True when ``root`` was written by ``egoimu synth``), and for a
     synthetic set the generator, its config sha256 and the table of what it builds in (``signals``: which
     verbs or activities carry head-motion or visual signal), so that every downstream report can say so;
-    ``class_names`` {verb_class: name} (given, else EPIC's ``EPIC_100_verb_classes.csv`` keys, else {})."""
+    ``class_names`` {verb_class: name} (given, else EPIC's ``EPIC_100_verb_classes.csv`` keys, else {});
+    ``label_mapping``: how EPIC-55 labels became EPIC-100 classes (``epic55.mapping_record``: the files it
+    used, rows mapped per class, the unmapped verbs), null when the build read no EPIC-55 labels."""
     record = dict(NOT_SYNTHETIC)
     for truth in (root / "synth_truth" / "dataset.json", root / "synth_truth.json"):
         if truth.is_file():
@@ -112,15 +116,15 @@ def source_record(root: Path, class_names: dict[int, str] | None = None) -> dict
             break
     table = root / "EPIC_100_verb_classes.csv"
     if class_names is None and table.is_file():
-        classes = pd.read_csv(table, usecols=["id", "key"])
-        class_names = {int(i): str(k) for i, k in zip(classes["id"], classes["key"])}
+        class_names = {entry.id: entry.key for entry in read_class_table(table)}
     record["class_names"] = {str(k): v for k, v in sorted((class_names or {}).items())}
+    record["label_mapping"] = label_mapping
     return record
 
 
 #: :func:`source_record` of a real dataset without a class table.
 NOT_SYNTHETIC: dict[str, Any] = {"synthetic": False, "generator": None, "generator_config_sha256": None,
-                                 "signals": None, "class_names": {}}
+                                 "signals": None, "class_names": {}, "label_mapping": None}
 
 
 def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, RecordingResult],

@@ -60,7 +60,7 @@ def rows_from_sources(segments: list[Segment], rejections: list[Rejection]) -> l
         cid = rej.narration_id if rej.narration_id not in seen else f"{rej.narration_id}@{rej.source}:{rej.line}"
         seen.add(cid)
         rows.append(ClipRow(cid, rej.narration_id, rej.participant_id, rej.video_id, "segment", float("nan"),
-                            float("nan"), None, "", -1, -1, reason=rej.reason,
+                            float("nan"), None, rej.verb, -1, -1, reason=rej.reason,
                             detail=f"{rej.source} line {rej.line}: {rej.detail}"))
     return rows
 

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from egoimu.pipeline.sources.ids import id_problem
+
 DOGS: tuple[str, ...] = ("Hime", "Ku", "Ringo", "Ryu")
 #: Canonical activity names, in a fixed order (class ids are positions in this tuple).
 ACTIVITIES: tuple[str, ...] = ("Car", "Drink", "Feed", "LookLeft", "LookRight", "Pet", "Ball", "Shake",
@@ -97,6 +99,10 @@ def scan_dogcentric(root: Path | str) -> tuple[list[DogClip], list[DogRejection]
             rejections.append(DogRejection(rel, UNKNOWN_DOG, f"dog {m['dog']!r} not in {DOGS}"))
             continue
         clip_id = f"{activity}_{dog}_{int(m['rec'])}_{int(m['start'])}_{int(m['end'])}"
+        problem = id_problem({"clip_id": clip_id, "narration_id": clip_id, "video_id": clip_id})
+        if problem:  # the clip id is all three ids of the shards (id_too_long)
+            rejections.append(DogRejection(rel, *problem))
+            continue
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         if clip_id in clips:
             same = "identical bytes" if digests[clip_id] == digest else "different bytes"

@@ -315,3 +315,16 @@ def test_workers_pin_the_shared_mmap_threshold():
     from egoimu.pipeline.graph import WORKER_ENV
 
     assert WORKER_ENV["MALLOC_MMAP_THRESHOLD_"] == str(MMAP_THRESHOLD_BYTES) == str(1 << 20)
+
+
+def test_a_local_cluster_leaves_this_process_environment_as_it_was(monkeypatch):
+    """dask's nannies (in this process) set OMP_NUM_THREADS=1 etc. here; a torch imported after a build in the
+    same process (egoimu demo) would run on one thread. dask_client gives the environment back."""
+    from egoimu.pipeline.graph import dask_client
+
+    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_"):
+        monkeypatch.delenv(key, raising=False)
+    before = dict(os.environ)
+    with dask_client(1, quiet=True) as client:
+        assert client.submit(os.getenv, "OMP_NUM_THREADS").result() == "1"  # the worker keeps its settings
+    assert dict(os.environ) == before

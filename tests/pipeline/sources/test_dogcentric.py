@@ -5,6 +5,7 @@ from egoimu.pipeline.sources.dogcentric import (
     dog_folds,
     scan_dogcentric,
 )
+from egoimu.pipeline.sources.ids import ID_TOO_LONG
 
 
 def _touch(root, rel, data=b"x"):
@@ -44,3 +45,12 @@ def test_three_ways_to_pair_four_dogs():
     for a, b in folds:
         assert sorted(a + b) == ["Hime", "Ku", "Ringo", "Ryu"]
     assert len({frozenset(a) for a, _ in folds} | {frozenset(b) for _, b in folds}) == 6
+
+
+def test_a_clip_id_longer_than_the_shard_fields_is_rejected(tmp_path):
+    _touch(tmp_path, "Car/Car_Hime_2_7700_7850.avi", b"c")
+    _touch(tmp_path, "Car/Car_Hime_2_7700_" + "7" * 40 + ".avi", b"d")
+    clips, rej = scan_dogcentric(tmp_path)
+    assert [c.clip_id for c in clips] == ["Car_Hime_2_7700_7850"]
+    assert [(r.path, r.reason) for r in rej] == [("Car/Car_Hime_2_7700_" + "7" * 40 + ".avi", ID_TOO_LONG)]
+    assert rej[0].detail.endswith("is 56 bytes (UTF-8); the shard's narration_id field holds 32")
