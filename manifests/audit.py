@@ -2,10 +2,12 @@
 
 Each check is a function returning a list of :class:`Finding` ``(check, file, detail)`` (empty = pass;
 ``file`` relative to OUT where it lies inside it); :data:`CHECKS` names them, manifests/README.md says
-what each verifies. This module holds the manifest checks and runs them all; the shard checks are in
+what each verifies. This module holds the manifest checks (the tables, the accounting, no participant and no
+video in two splits, a clip's participant = its video's) and runs them all; the shard checks are in
 :mod:`egoimu.manifests.audit_shards`, whose one pass over the shards (:func:`scan_shards`, a progress bar on a
 TTY) hashes every file, validates its layout, reads the id/label/time datasets whole and, with ``--deep``,
-every chunk of the others (so HDF5 verifies every Fletcher32 checksum); the checks then compare.
+every chunk of the others (so HDF5 verifies every Fletcher32 checksum); the checks then compare. The checks of
+every file under OUT and of the ``.h5.json`` sidecars are in :mod:`egoimu.manifests.audit_files`.
 The report gives per split participants, videos, clips and verb counts, then PASS/FAIL/SKIP per check.
 Exit status: 0 when every check passes, 1 when any fails, 2 on a usage error.
 """
@@ -23,14 +25,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from egoimu.manifests.audit_files import check_out_files, check_sidecars, walk_out
 from egoimu.manifests.audit_report import (
     CHECKS,
     CLIPS_CSV,
+    RECORDINGS_CSV,
     SHARDS_CSV,
     SPLITS_CSV,
     AuditResult,
     Finding,
     csv_lines,
+    shard_rows,
     split_report,
 )
 from egoimu.manifests.audit_shards import (
@@ -132,6 +137,9 @@ def check_accounting(summary: dict[str, Any] | None, clips: pd.DataFrame | None)
         return [Finding("accounting", SUMMARY_FILENAME if summary is None else CLIPS_CSV, "unreadable: cannot check")]
     findings: list[Finding] = []
     f = findings.append
+    if summary.get("failed"):
+        f(Finding("accounting", SUMMARY_FILENAME, f"a failed build (no clip written): {summary['failed']}; its "
+                                                  f"rejections are in {CLIPS_CSV}"))
     written = clips[clips.status == "written"]
     rejected = {str(k): int(v) for k, v in Counter(clips.reason[clips.status == "rejected"]).items()}
     other = clips.index[~clips.status.isin(["written", "rejected"])]
@@ -166,16 +174,52 @@ def check_accounting(summary: dict[str, Any] | None, clips: pd.DataFrame | None)
     return findings
 
 
+def _split_leaks(check: str, noun: str, where: dict[str, dict[str, set[str]]],
+                 clip_rows: dict[tuple[str, str], list[int]], authority: str) -> list[Finding]:
+    """A finding for each file that puts an id (``where[id][split]`` = files) in a split other than its main one:
+    the split most files agree on (ties: the one ``authority`` names); clips.csv findings give the lines."""
+    findings = []
+    for key in sorted(where):
+        by_split = where[key]
+        if len(by_split) < 2:
+            continue
+        major = max(by_split, key=lambda s: (len(by_split[s]), authority in by_split[s]))
+        seen = "; ".join(f"{s}: {', '.join(sorted(files))}" for s, files in sorted(by_split.items()))
+        for split in sorted(set(by_split) - {major}):
+            for file in sorted(by_split[split]):
+                at = f" at {csv_lines(clip_rows[key, split])}" if file == CLIPS_CSV else ""
+                findings.append(Finding(check, file, f"{noun} {key} is in {split!r} here{at} but in {major!r} "
+                                                     f"elsewhere ({seen})"))
+    return findings
+
+
+def _planned_by(clips: pd.DataFrame | None, column: str, where: dict, clip_rows: dict) -> None:
+    """Record in ``where`` the split of every clips.csv row that has one, under its ``column`` id."""
+    if clips is not None:
+        for i, key, split in zip(clips.index, clips[column], clips.split):
+            if split:
+                where[key][split].add(CLIPS_CSV)
+                clip_rows[key, split].append(int(i))
+
+
+def _stored_by(scans: dict[str, ShardScan], column: str, where: dict) -> None:
+    """Record in ``where`` the split attribute of every readable shard under each id of its ``column`` dataset."""
+    for scan in scans.values():
+        split = scan.attrs.get("split", "")
+        if scan.small is not None and split:
+            for key in set(scan.small[column]):
+                where[key][split].add(scan.rel)
+
+
+def _where() -> dict[str, dict[str, set[str]]]:
+    return defaultdict(lambda: defaultdict(set))
+
+
 def check_subject_disjoint(clips: pd.DataFrame | None, splits: pd.DataFrame | None,
                            shards: pd.DataFrame | None, scans: dict[str, ShardScan]) -> list[Finding]:
     """A participant placed in two splits by any of the sources; the odd source is named."""
-    where: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    clip_rows: dict[tuple[str, str], list[int]] = defaultdict(list)
-    if clips is not None:
-        for i, pid, split in zip(clips.index, clips.participant_id, clips.split):
-            if split:
-                where[pid][split].add(CLIPS_CSV)
-                clip_rows[pid, split].append(int(i))
+    where, clip_rows = _where(), defaultdict(list)
+    _planned_by(clips, "participant_id", where, clip_rows)
     if splits is not None:
         for pid, split in zip(splits.participant_id, splits.split):
             where[pid][split].add(SPLITS_CSV)
@@ -183,23 +227,61 @@ def check_subject_disjoint(clips: pd.DataFrame | None, splits: pd.DataFrame | No
         for split, parts in zip(shards.split, shards.participants):
             for pid in filter(None, parts.split(";")):
                 where[pid][split].add(SHARDS_CSV)
-    for scan in scans.values():
-        split = scan.attrs.get("split", "")
-        if scan.small is not None and split:
-            for pid in set(scan.small["participant_id"]):
-                where[pid][split].add(scan.rel)
+    _stored_by(scans, "participant_id", where)
+    return _split_leaks("subject_disjoint", "participant", where, clip_rows, SPLITS_CSV)
+
+
+def check_video_disjoint(clips: pd.DataFrame | None, recordings: pd.DataFrame | None,
+                         scans: dict[str, ShardScan]) -> list[Finding]:
+    """A video placed in two splits by clips.csv, recordings.csv or a shard's ``video_id`` dataset (with its
+    ``split`` attribute); the odd source is named."""
+    where, clip_rows = _where(), defaultdict(list)
+    _planned_by(clips, "video_id", where, clip_rows)
+    if recordings is not None:
+        for vid, split in zip(recordings.video_id, recordings.split):
+            if split:
+                where[vid][split].add(RECORDINGS_CSV)
+    _stored_by(scans, "video_id", where)
+    return _split_leaks("video_disjoint", "video", where, clip_rows, RECORDINGS_CSV)
+
+
+def check_ids_agree(clips: pd.DataFrame | None, recordings: pd.DataFrame | None, splits: pd.DataFrame | None,
+                    scans: dict[str, ShardScan]) -> list[Finding]:
+    """Every planned clip's participant (clips.csv, and each shard's own ``participant_id`` of its ``video_id``) is
+    its video's participant in recordings.csv, and recordings.csv's split is splits.csv's for that participant."""
+    if recordings is None:
+        return [Finding("ids_agree", RECORDINGS_CSV, "unreadable: cannot check")]
+    owner = {vid: (pid, int(i)) for i, vid, pid in zip(recordings.index, recordings.video_id,
+                                                      recordings.participant_id)}
     findings = []
-    for pid in sorted(where):
-        by_split = where[pid]
-        if len(by_split) < 2:
-            continue
-        major = max(by_split, key=lambda s: (len(by_split[s]), SPLITS_CSV in by_split[s]))
-        seen = "; ".join(f"{s}: {', '.join(sorted(files))}" for s, files in sorted(by_split.items()))
-        for split in sorted(set(by_split) - {major}):
-            for file in sorted(by_split[split]):
-                at = f" at {csv_lines(clip_rows[pid, split])}" if file == CLIPS_CSV else ""
-                findings.append(Finding("subject_disjoint", file, f"participant {pid} is in {split!r} here{at} "
-                                                                  f"but in {major!r} elsewhere ({seen})"))
+
+    def disagree(file: str, at: str, ids: list[str], vid: str, pid: str) -> None:
+        named = ", ".join(map(repr, ids[:3])) + (", ..." if len(ids) > 3 else "")
+        clip = f"clip{'s' if len(ids) > 1 else ''} {named} of video {vid}"
+        if vid not in owner:
+            findings.append(Finding("ids_agree", file, f"{at}: {clip}, which recordings.csv does not list"))
+        elif owner[vid][0] != pid:
+            findings.append(Finding("ids_agree", file, f"{at}: {clip} say{'' if len(ids) > 1 else 's'} participant "
+                                                       f"{pid}, but recordings.csv {csv_lines([owner[vid][1]])} "
+                                                       f"gives {vid} to {owner[vid][0]}"))
+
+    if clips is not None:
+        planned = clips[clips.split != ""]
+        for (vid, pid), group in planned.groupby(["video_id", "participant_id"], sort=True):
+            disagree(CLIPS_CSV, csv_lines(group.index), list(group.clip_id), vid, pid)
+    for rel, scan in sorted(scans.items()):
+        if scan.small is not None:
+            table = pd.DataFrame({k: scan.small[k] for k in ("clip_id", "video_id", "participant_id")})
+            for (vid, pid), group in table.groupby(["video_id", "participant_id"], sort=True):
+                disagree(rel, shard_rows(group.index), list(group.clip_id), vid, pid)
+    if splits is not None:
+        plan = dict(zip(splits.participant_id, splits.split))
+        for i, vid, pid, split in zip(recordings.index, recordings.video_id, recordings.participant_id,
+                                      recordings.split):
+            if split != plan.get(pid, ""):
+                findings.append(Finding("ids_agree", RECORDINGS_CSV, f"{csv_lines([i])}: video {vid} of participant "
+                                                                     f"{pid} in split {split!r}, but splits.csv puts "
+                                                                     f"{pid} in {plan.get(pid, '')!r}"))
     return findings
 
 
@@ -208,11 +290,16 @@ def audit(out: Path, deep: bool = False, progress: bool = True) -> AuditResult:
     out = Path(out)
     tables, loaded = load_manifests(out)
     scans = scan_shards(out, tables.shards, deep, progress)
+    entries = walk_out(out)
     checks: dict[str, list[Finding] | None] = {
         "manifests": loaded,
         "accounting": check_accounting(tables.summary, tables.clips),
         "subject_disjoint": check_subject_disjoint(tables.clips, tables.splits, tables.shards, scans),
+        "video_disjoint": check_video_disjoint(tables.clips, tables.recordings, scans),
+        "ids_agree": check_ids_agree(tables.clips, tables.recordings, tables.splits, scans),
         "shard_files": check_shard_files(out, tables.shards, scans),
+        "out_files": check_out_files(entries),
+        "sidecars": check_sidecars(out, entries, tables.shards, tables.clips, tables.summary, scans),
         "shard_format": check_shard_format(tables.shards, scans),
         "config_hash": check_config_hash(tables.shards, scans, tables.summary),
         "geometry": check_geometry(scans, tables.summary),

@@ -21,7 +21,11 @@ CHECKS: dict[str, str] = {
     "manifests": "manifest.json and the four tables load, validate and agree",
     "accounting": "written + rejected = input (manifest.json vs clips.csv)",
     "subject_disjoint": "no participant in two splits (clips.csv, splits.csv, shards.csv, shards)",
+    "video_disjoint": "no video in two splits (clips.csv, recordings.csv, shards)",
+    "ids_agree": "a clip's participant is its video's (clips.csv, shards vs recordings.csv); splits agree",
     "shard_files": "shard paths inside OUT, files present, bytes and sha256 match, no stray shard",
+    "out_files": "no leftover temporary file, no file a build does not write (egoimu.manifests.outputs)",
+    "sidecars": "every shard task's .h5.json present, unedited, agreeing with its shard and clips.csv",
     "shard_format": "shards open, follow the layout, imu length = n_clips, split attribute",
     "config_hash": "one config_sha256: shard attributes = shards.csv = manifest.json",
     "geometry": "every shard's clip geometry (attributes) = manifest.json's config.geometry",
@@ -30,6 +34,7 @@ CHECKS: dict[str, str] = {
 }
 MAX_PRINTED = 20  # findings printed per check (the JSON has all)
 CLIPS_CSV, SHARDS_CSV, SPLITS_CSV = FILENAMES["clips"], FILENAMES["shards"], FILENAMES["splits"]
+RECORDINGS_CSV = FILENAMES["recordings"]
 
 
 class Finding(NamedTuple):
@@ -40,11 +45,19 @@ class Finding(NamedTuple):
     detail: str
 
 
+def _numbered(word: str, numbers: list[int], limit: int) -> str:
+    text = ", ".join(map(str, numbers[:limit])) + (f", ... ({len(numbers)} in all)" if len(numbers) > limit else "")
+    return f"{word}{'s' if len(numbers) > 1 else ''} {text}"
+
+
 def csv_lines(rows: Iterable[int], limit: int = 8) -> str:
     """CSV line numbers of 0-based data rows: 'line 5' / 'lines 5, 7, ... (12 in all)'."""
-    lines = [int(r) + 2 for r in rows]
-    text = ", ".join(map(str, lines[:limit])) + (f", ... ({len(lines)} in all)" if len(lines) > limit else "")
-    return f"line{'s' if len(lines) > 1 else ''} {text}"
+    return _numbered("line", [int(r) + 2 for r in rows], limit)
+
+
+def shard_rows(rows: Iterable[int], limit: int = 8) -> str:
+    """Shard rows (0-based, as stored): 'row 3' / 'rows 3, 4, ... (12 in all)'."""
+    return _numbered("row", [int(r) for r in rows], limit)
 
 
 def split_report(clips: pd.DataFrame | None, top: int = 5) -> dict[str, dict[str, Any]]:

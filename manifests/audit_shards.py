@@ -18,6 +18,7 @@ from tqdm import tqdm
 from egoimu.manifests.audit_report import CLIPS_CSV, SHARDS_CSV, Finding, csv_lines
 from egoimu.manifests.files import sha256_file
 from egoimu.manifests.geometry import ClipGeometry
+from egoimu.manifests.outputs import SHARD_PATH
 from egoimu.manifests.paths import PathEscapeError, resolve_inside
 from egoimu.manifests.schema import SUMMARY_FILENAME, ManifestError, config_sha256, summary_geometry
 from egoimu.manifests.shardfmt import ID_WIDTHS, LABELS, TIMES, ShardFormatError, ShardLayout, validate_shard
@@ -140,7 +141,8 @@ def _problems(scans: dict[str, ShardScan], check: str) -> list[Finding]:
 
 
 def find_stray_shards(out: Path, shards: pd.DataFrame | None) -> list[Finding]:
-    """``.h5`` files under ``OUT/shards`` that shards.csv does not list."""
+    """Files with a shard's name (``shards/<split>/<split>-NNNNN.h5``) that shards.csv does not list (any other
+    file is the ``out_files`` check's)."""
     listed = set(shards.shard) if shards is not None else set()
     resolved = set()
     for rel in listed:
@@ -151,7 +153,8 @@ def find_stray_shards(out: Path, shards: pd.DataFrame | None) -> list[Finding]:
     base = out / "shards"
     return [Finding("shard_files", p.relative_to(out).as_posix(), "stray shard: not listed in shards.csv")
             for p in sorted(base.rglob("*.h5") if base.is_dir() else [])
-            if p.relative_to(out).as_posix() not in listed and p.resolve() not in resolved]
+            if SHARD_PATH.fullmatch(p.relative_to(out).as_posix())
+            and p.relative_to(out).as_posix() not in listed and p.resolve() not in resolved]
 
 
 def _against_csv(shards: pd.DataFrame, scans: dict[str, ShardScan], check: str,

@@ -1,4 +1,4 @@
-"""File facts both sides rely on, written once: a file's sha256 and atomic writes.
+"""File facts both sides rely on, written once: a file's sha256, atomic writes and their temporary names.
 
 :func:`sha256_file` gives the hashes of ``shards.csv``, ``recordings.csv`` and the result files;
 :func:`atomic_write` / :func:`atomic_write_text` put a file in place only once it is whole (a temporary file
@@ -7,7 +7,8 @@ beside the target, then ``os.replace``), so a reader or a ``--resume`` never see
 Every temporary file egoimu writes is named by :func:`temp_path`: ``.NAME.<pid>-<8 hex>.tmp`` beside its
 target ``NAME``. :func:`is_temp_name` recognises that naming (and the former ones, :data:`TEMP_NAME`), so
 that a finished build, a ``--resume`` or a trainer's start can remove what an interrupted run left
-(:func:`remove_temp_files`) without touching any other file.
+(:func:`remove_temp_files`) without touching any other file, and :func:`temp_target` names the file a
+temporary one was for, so that the audit can report a leftover.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from typing import Any
 
 HASH_BLOCK = 8 << 20  # bytes per read when hashing (bounded memory for multi-GB files)
 #: :func:`temp_path`'s names, and the former ones an older run may have left: the shard writer's
-#: ``.NAME.<12 hex>.tmp[.compact]`` and the checkpoint writer's ``.NAME.tmp-<pid>``.
-TEMP_NAME = re.compile(r"\..+\.(?:\d+-[0-9a-f]{8}\.tmp|[0-9a-f]{12}\.tmp(?:\.compact)?|tmp-\d+)")
+#: ``.NAME.<12 hex>.tmp[.compact]`` and the checkpoint writer's ``.NAME.tmp-<pid>``; ``target`` is NAME.
+TEMP_NAME = re.compile(r"\.(?P<target>.+?)\.(?:(?:\d+-[0-9a-f]{8}|[0-9a-f]{12})\.tmp(?:\.compact)?|tmp-\d+)")
 
 
 def sha256_file(path: str | os.PathLike[str], block: int = HASH_BLOCK) -> str:
@@ -58,6 +59,15 @@ def remove_temp_files(folder: str | os.PathLike[str], recursive: bool = False) -
     for path in found:
         path.unlink(missing_ok=True)
     return found
+
+
+def temp_target(name: str) -> str | None:
+    """The name of the file that the temporary file ``name`` was written for (:data:`TEMP_NAME`; a temporary
+    file of a temporary file, such as the shard writer's compacted copy, names the final file), else None."""
+    target = None
+    while m := TEMP_NAME.fullmatch(name):
+        target = name = m["target"]
+    return target
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> None:

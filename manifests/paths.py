@@ -1,10 +1,12 @@
 """Paths inside a dataset or output root: the only place manifest paths become filesystem paths.
 
 Manifests store paths (shards, videos, IMU files) as POSIX-style strings relative to a root, so a
-dataset can move. :func:`resolve_inside` turns one into a path and refuses anything that could reach
-outside the root: absolute paths, drive letters, backslashes, ``..`` components (even ones that would
-come back inside: a manifest never needs them), and symbolic links whose target lies outside the root.
-:func:`to_relative` is the inverse, for writers.
+dataset can move. Every such path must be lexically inside its root: no absolute paths, drive letters,
+backslashes or ``..`` components (even ones that would come back inside: a manifest never needs them).
+:func:`resolve_inside` (build outputs: shards) also refuses symbolic links whose target lies outside the
+root; :func:`source_path` (a dataset's source files: videos, IMU CSVs) follows them wherever they lead, since
+real datasets are often trees of links to other disks, and :func:`link_target` says where one leads (for the
+log; manifests record the link's own path). :func:`to_relative` is the inverse, for writers.
 """
 
 from __future__ import annotations
@@ -35,6 +37,37 @@ def check_relative(rel: str) -> None:
         raise PathEscapeError("<root>", rel, "'..' components are not allowed")
 
 
+def _check_under(root: str | Path, rel: str) -> None:
+    """:func:`check_relative`, the error naming ``root``."""
+    try:
+        check_relative(rel)
+    except PathEscapeError as exc:
+        raise PathEscapeError(root, exc.rel, exc.reason) from None
+
+
+def source_path(root: Path, rel: str) -> Path:
+    """``root/rel`` for a source file of a dataset root (a video, an IMU CSV): links are followed, wherever
+    they lead, when the file is opened; the path itself stays lexically inside ``root``.
+
+    ``rel`` must be a clean relative path (:func:`check_relative`: no ``..``, not absolute), as for
+    :func:`resolve_inside`; unlike it, a symbolic link out of the root (the file, or a folder on the way) is
+    allowed. Returns the unresolved path; manifests record ``rel`` and the content's sha256, never the
+    target, so they are the same whether the dataset holds the files or links to them.
+
+    Raises:
+        PathEscapeError: naming the root, the path and the reason.
+    """
+    _check_under(root, rel)
+    return Path(root) / rel
+
+
+def link_target(root: Path, rel: str) -> Path | None:
+    """Where ``root/rel`` really lies when a symbolic link below ``root`` (the file or a folder on the way)
+    leads elsewhere, else None; :class:`PathEscapeError` as :func:`source_path`."""
+    real = source_path(root, rel).resolve()
+    return real if real != Path(os.path.normpath(Path(root).resolve() / rel)) else None
+
+
 def resolve_inside(root: Path, rel: str) -> Path:
     """The real path of ``root/rel``; refuses a path that is absolute, uses ``..`` or escapes by a link.
 
@@ -48,10 +81,7 @@ def resolve_inside(root: Path, rel: str) -> Path:
     Raises:
         PathEscapeError: naming the root, the path and the reason.
     """
-    try:
-        check_relative(rel)
-    except PathEscapeError as exc:
-        raise PathEscapeError(root, exc.rel, exc.reason) from None
+    _check_under(root, rel)
     real_root = Path(root).resolve()
     real = (real_root / rel).resolve()
     if real != real_root and real_root not in real.parents:

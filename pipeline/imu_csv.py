@@ -1,6 +1,10 @@
 """GoPro IMU CSVs (``PXX_1YY-accl.csv``, ``-gyro.csv``): read them, streamed and checked line by line, and
 clean them into :class:`~egoimu.pipeline.imu.ImuStream` (non-finite rows dropped, sorted, repeated
 Milliseconds dropped; each step counted). The types, settings and errors are in :mod:`egoimu.pipeline.imu`.
+
+A value that is finite in float64 but not in the shards' float32 (:data:`STORED_DTYPE`), such as 1e308, is
+kept by cleaning; :func:`beyond_stored_range` names such rows, for the rejection ``non_finite_imu``
+(:data:`NON_FINITE_IMU`) that the probe and the shard stage give when what they would store is not finite.
 """
 
 from __future__ import annotations
@@ -11,8 +15,12 @@ import os
 import numpy as np
 import pandas as pd
 
+from egoimu.manifests.shardfmt import ShardLayout
 from egoimu.pipeline.imu import HEADERS, KINDS, CleanReport, ImuError, ImuStream
 
+#: Rejection: IMU values (or their spectrogram) not finite after the cast to the shards' dtype.
+NON_FINITE_IMU = "non_finite_imu"
+STORED_DTYPE = ShardLayout().dtypes()["imu"]  # float32: the shards' imu (and spec) dtype
 _NA_TOKENS = frozenset({"", "nan", "NaN", "NAN", "-nan", "-NaN", "NA", "N/A", "null", "NULL"})
 
 
@@ -127,3 +135,18 @@ def clean_imu(kind: str, ms: np.ndarray, values: np.ndarray, path: str | None = 
     keep[1:] = np.diff(ms) > 0
     report = CleanReport(n_rows, int(n_rows - finite.sum()), int((~keep).sum()), n_nonmono)
     return ImuStream(kind, ms[keep], values[keep], report, path)
+
+
+def beyond_stored_range(stream: ImuStream) -> str:
+    """'' when every value of the cleaned ``stream`` stays finite after the cast to :data:`STORED_DTYPE`
+    (float32), else which rows do not: their count and the first one's Milliseconds, channel and value."""
+    with np.errstate(over="ignore"):
+        bad = ~np.isfinite(stream.values.astype(STORED_DTYPE))
+    rows = np.flatnonzero(bad.any(axis=1))
+    if not rows.size:
+        return ""
+    r = int(rows[0])
+    c = int(np.flatnonzero(bad[r])[0])
+    more = f" (and {rows.size - 1} more row{'s' if rows.size > 2 else ''})" if rows.size > 1 else ""
+    return (f"Milliseconds {stream.ms[r]:g}: {HEADERS[stream.kind][1 + c]} = {stream.values[r, c]:g} is beyond "
+            f"{STORED_DTYPE.name}'s range{more}")

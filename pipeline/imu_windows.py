@@ -40,7 +40,8 @@ def resample_windows(streams: Mapping[str, AnyStream], sync: SyncParams | Mappin
         q = sp.to_imu(starts[:, None] + grid[None, :])  # (w, n) IMU seconds
         for i, why in zip(*_window_reasons(ts, q[:, 0], q[:, -1], sp, cfg)):
             reasons[i] = f"{reasons[i]}; {why}" if reasons[i] else why
-        x[:, :, 3 * ci:3 * ci + 3] = _interp(ts, q.reshape(-1), cfg).reshape(q.shape + (3,))
+        with np.errstate(over="ignore"):  # beyond float32's range becomes inf: the shard stage rejects such a clip
+            x[:, :, 3 * ci:3 * ci + 3] = _interp(ts, q.reshape(-1), cfg).reshape(q.shape + (3,))
     x[reasons != ""] = np.nan
     return x, reasons
 

@@ -2,7 +2,8 @@
 
 Written last, after every shard: ``clips.csv`` (every input row, written or rejected with a reason),
 ``shards.csv``, ``recordings.csv``, ``splits.csv`` and ``manifest.json`` (config, split rule, per-split
-counts and verb histograms, train-split normalisation statistics, accounting).
+counts and verb histograms, train-split normalisation statistics, accounting, and every shard task's plan
+hash and sidecar sha256, by which the audit checks the sidecars).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from typing import Any
 
 import pandas as pd
 
+from egoimu.manifests.files import sha256_file
+from egoimu.manifests.outputs import SHARD_TASKS_KEY
 from egoimu.manifests.schema import MANIFEST_SCHEMA_VERSION, Manifest, columns
 from egoimu.manifests.shardfmt import SPLITS
 from egoimu.pipeline.config import BuildConfig
 from egoimu.pipeline.plan import ClipRow
 from egoimu.pipeline.recordings import RecordingResult
-from egoimu.pipeline.shard_writer import ShardResult, ShardTask
+from egoimu.pipeline.shard_writer import ShardResult, ShardTask, sidecar_path
 from egoimu.pipeline.sources.epic import read_class_table
 from egoimu.pipeline.spectrogram import RunningStats
 
@@ -165,6 +168,9 @@ def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, Record
         "imu_alignment_vs_truth_ms": _alignment(recordings),
         "imu_cleaning": {"rows_dropped": sum(r.imu_rows_dropped for r in recordings.values()),
                          "rows_reordered": sum(r.imu_rows_reordered for r in recordings.values())},
+        SHARD_TASKS_KEY: {} if failed else {  # a failed build keeps no shard and no sidecar
+            t.rel_path: {"plan_hash": r.plan_hash, "sidecar_sha256": sha256_file(sidecar_path(out, t.rel_path))}
+            for t, r in zip(tasks, results)},
     }
     if failed:
         summary["failed"] = failed

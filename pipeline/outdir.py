@@ -19,11 +19,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from egoimu.manifests.files import is_temp_name, remove_temp_files
+from egoimu.manifests.outputs import ORPHANED_DIR as ORPHANED
+from egoimu.manifests.outputs import SHARDS_DIR as SHARDS
+from egoimu.manifests.outputs import SIDECAR_SUFFIX as SIDECAR
 from egoimu.pipeline.shard_writer import ShardResult, sidecar_path
-
-SHARDS = "shards"
-ORPHANED = "orphaned"  # OUT/orphaned/<relative path>: files under OUT/shards that this build did not write
-SIDECAR = ".json"  # a shard's sidecar is <shard>.h5.json
 
 
 def earlier_build(out: Path) -> bool:

@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
+from egoimu.manifests.outputs import shard_rel_path
 from egoimu.manifests.shardfmt import SPLITS
 from egoimu.manifests.split_plan import canonical_split, plan_split, read_plan_csv
 from egoimu.pipeline.clips import ClipConfig, segment_clip_start, window_starts
@@ -178,8 +179,7 @@ def shard_tasks(rows: list[ClipRow], recordings: dict[str, RecordingResult], cfg
                                    (r.start.numerator, r.start.denominator), r.verb_class, r.noun_class)
                           for r in chunk)
             sources = tuple(_source(recordings[v]) for v in sorted({r.video_id for r in chunk}))
-            tasks.append(ShardTask(split, index, f"shards/{split}/{split}-{index:05d}.h5", clips, sources,
-                                   with_imu))
+            tasks.append(ShardTask(split, index, shard_rel_path(split, index), clips, sources, with_imu))
     return tasks
 
 

@@ -3,10 +3,15 @@
 The result becomes a row of ``recordings.csv`` and tells the clip plan each video's exact frame rate
 and decodable frame count, and the shard tasks the sync to use. A recording that cannot be used is a
 ``rejected`` row with a reason; the segments of that video are then rejected with the same reason.
+
+Source files may be symbolic links (or lie in linked folders) leading out of the root: they are followed
+(:func:`egoimu.manifests.paths.source_path`); the result keeps the root-relative paths and the content's
+sha256, and the probe prints where each link leads to stderr (the build's log), nowhere else.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -15,10 +20,10 @@ import numpy as np
 
 from egoimu.manifests.files import sha256_file
 from egoimu.manifests.memory import trim_heap
-from egoimu.manifests.paths import resolve_inside
+from egoimu.manifests.paths import PathEscapeError, link_target, source_path
 from egoimu.pipeline.alignment import summarise_ms, truth_alignment_ms
 from egoimu.pipeline.imu import ImuConfig, ImuCoverageError, ImuError, SyncParams
-from egoimu.pipeline.imu_csv import read_imu_csv
+from egoimu.pipeline.imu_csv import NON_FINITE_IMU, STORED_DTYPE, beyond_stored_range, read_imu_csv
 from egoimu.pipeline.imu_timing import prepare_stream, sync_for_video
 from egoimu.pipeline.video import VideoConfig, VideoError, probe_video
 
@@ -26,7 +31,7 @@ VIDEO_UNREADABLE = "video_unreadable"
 IMU_UNREADABLE = "imu_unreadable"
 IMU_NOT_SPANNING = "imu_not_spanning_video"
 VIDEO_TRUNCATED = "video_truncated"
-
+ROTATED_VIDEO = "rotated_video"  # rotation metadata (display matrix / rotate tag): frames would be stored unrotated
 
 
 @dataclass(frozen=True)
@@ -98,22 +103,29 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
     """Probe ``task``'s files under ``root``; never raises for bad data (returns a rejected result).
 
     Args:
-        root: dataset root; the task's relative paths are resolved inside it (escapes refused).
+        root: dataset root; the task's relative paths must lie lexically inside it (no '..', not absolute);
+            symbolic links among them are followed wherever they lead (their targets are printed to stderr).
         with_imu: read the IMU files too (False for video-only sources).
     """
     base = dict(video_id=task.video_id, participant_id=task.participant_id, video=task.video,
                 accl=task.accl, gyro=task.gyro)
     rootp = Path(root)
     try:
-        vpath = resolve_inside(rootp, task.video)
+        _log_links(rootp, (task.video, task.accl, task.gyro) if with_imu else (task.video,))
+        vpath = source_path(rootp, task.video)
         info = probe_video(vpath, timeout_s=video_cfg.timeout_s)
         if info.n_frames < 1:
             raise VideoError(str(vpath), "no decodable frames")
-    except VideoError as exc:
+    except (VideoError, PathEscapeError) as exc:
         return RecordingResult(**base, status="rejected", reason=VIDEO_UNREADABLE, detail=str(exc))
     fields = dict(video_sha256=sha256_file(vpath), fps_num=info.fps.numerator, fps_den=info.fps.denominator,
                   n_frames=info.n_frames, width=info.width, height=info.height,
                   start=(info.start_s.numerator, info.start_s.denominator), decord_safe=info.decord_safe)
+    if info.rotation_deg:
+        return RecordingResult(**base, status="rejected", reason=ROTATED_VIDEO, **fields,
+                               detail=f"{vpath}: its rotation metadata turns it by {info.rotation_deg:g} degrees "
+                                      f"(counter-clockwise) for display; egoimu would store the frames unrotated and "
+                                      f"does not rotate the IMU axes, so the video is not used")
     if not with_imu:
         return RecordingResult(**base, status="ok", reason="", detail="", **fields)
     duration = info.n_frames / float(info.fps)
@@ -122,11 +134,17 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
     try:
         # one stream at a time, keeping only scalars: memory stays that of one stream, not two
         for kind, rel in (("accl", task.accl), ("gyro", task.gyro)):
-            path = resolve_inside(rootp, rel)
+            path = source_path(rootp, rel)
             raw = read_imu_csv(path, kind)
             dropped += raw.report.n_nan + raw.report.n_duplicates
             reordered += raw.report.n_nonmonotonic
             timed = prepare_stream(raw, imu_cfg)
+            if not _any_sample_stored_finite(timed.values):
+                culprit = beyond_stored_range(raw) or "the filtered values exceed its range"
+                return RecordingResult(**base, status="rejected", reason=NON_FINITE_IMU, **fields,
+                                       detail=f"{path}: {kind}: no sample is finite as {STORED_DTYPE} (the shards' "
+                                              f"dtype) after the low-pass filter, which spreads a non-finite value "
+                                              f"over its whole segment: {culprit}")
             rates[kind] = float(timed.rate_hz)
             sync[kind] = sync_for_video(task.video_id, {kind: timed}, duration, table, imu_cfg)[kind]
             err = truth_alignment_ms(rootp, task.video_id, kind, raw.ms, sync[kind], imu_cfg)
@@ -142,7 +160,7 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
                                           f"so the IMU cannot be synced by duration; add a --sync entry to "
                                           f"use its decodable part ({exc})")
         return RecordingResult(**base, status="rejected", reason=IMU_NOT_SPANNING, detail=str(exc), **fields)
-    except ImuError as exc:
+    except (ImuError, PathEscapeError) as exc:
         return RecordingResult(**base, status="rejected", reason=IMU_UNREADABLE, detail=str(exc), **fields)
     if errors:
         summary = summarise_ms(np.concatenate(errors))
@@ -153,3 +171,24 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
         accl_sync=(sync["accl"].offset_s, sync["accl"].scale), gyro_sync=(sync["gyro"].offset_s, sync["gyro"].scale),
         imu_rows_dropped=dropped, imu_rows_reordered=reordered,
     )
+
+
+def _any_sample_stored_finite(values: np.ndarray) -> bool:
+    """Whether some sample (a row of ``values`` (n, 3)) stays finite after the cast to the shards' dtype; when
+    none does, the whole stream is lost and the recording is rejected here (else the shard stage rejects just
+    the clips whose windows are not finite)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(values.astype(STORED_DTYPE)).all(axis=1).any())
+
+
+def _log_links(root: Path, rels: tuple[str, ...]) -> None:
+    """Print to stderr (the build's log) where each of the source files ``rels`` that is reached through a
+    symbolic link really lies; the manifests keep the root-relative path only."""
+    for rel in filter(None, rels):
+        try:
+            target = link_target(root, rel)
+        except PathEscapeError:  # reported when the file is opened
+            continue
+        if target is not None:
+            print(f"[probe] {rel}: a symbolic link to {target} (followed; the manifests record {rel})",
+                  file=sys.stderr, flush=True)

@@ -5,9 +5,11 @@ read and re-timed once and all its windows are resampled in one vectorised call;
 once per run of nearby clips (:func:`egoimu.pipeline.video.decode_clips`), frames streaming straight into the
 shard row by row, so memory is bounded by one run of clips, whatever the video's length.
 
-Files are written under a temporary name in the shard's folder (:func:`egoimu.manifests.files.temp_path`)
-and renamed when complete; a sidecar ``<shard>.json`` records the task's plan hash, the file's sha256 and the
-per-clip outcome, which is what ``--resume`` checks. Same task + same config → the same bytes.
+Files are written under a temporary name in the shard's folder (:func:`egoimu.manifests.files.temp_path`) and
+renamed when complete; a sidecar ``<shard>.json`` (:func:`egoimu.manifests.outputs.sidecar_rel_path`) records the
+task's plan hash, the file's sha256 and the per-clip outcome, which is what ``--resume`` checks. Same task + same
+config → the same bytes. A clip whose IMU window or spectrogram is not finite after the cast to float32 (a source
+value such as 1e308) is rejected as ``non_finite_imu``, naming the channels and samples.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ import numpy as np
 
 from egoimu.manifests.files import atomic_write_text, sha256_file, temp_path
 from egoimu.manifests.memory import trim_heap
-from egoimu.manifests.paths import resolve_inside
-from egoimu.manifests.shardfmt import ShardLayout, create_shard, new_shard_file, write_clip
+from egoimu.manifests.outputs import sidecar_rel_path
+from egoimu.manifests.paths import source_path
+from egoimu.manifests.shardfmt import IMU_CHANNELS, ShardLayout, create_shard, new_shard_file, write_clip
 from egoimu.pipeline.config import BuildConfig
 from egoimu.pipeline.imu import SyncParams
-from egoimu.pipeline.imu_csv import read_imu_csv
+from egoimu.pipeline.imu_csv import NON_FINITE_IMU, STORED_DTYPE, read_imu_csv
 from egoimu.pipeline.imu_timing import prepare_stream
 from egoimu.pipeline.imu_windows import resample_windows
 from egoimu.pipeline.spectrogram import RunningStats, spectrogram
@@ -122,7 +125,8 @@ def withdrawn(result: ShardResult, reason: str, detail: str) -> ShardResult:
 
 
 def sidecar_path(out: Path, rel_path: str) -> Path:
-    return out / (rel_path + ".json")
+    """The sidecar of the shard ``rel_path`` (relative to ``out``)."""
+    return out / sidecar_rel_path(rel_path)
 
 
 def completed_result(out: str, task: ShardTask, config_sha: str) -> ShardResult | None:
@@ -149,7 +153,7 @@ def _layout(cfg: BuildConfig, jpeg_len: int = 0) -> ShardLayout:
 
 def _video_info(src: VideoSource, root: Path) -> VideoInfo:
     fps = Fraction(*src.fps)
-    return VideoInfo(path=str(resolve_inside(root, src.video)), fps=fps, n_frames=src.n_frames, width=src.width,
+    return VideoInfo(path=str(source_path(root, src.video)), fps=fps, n_frames=src.n_frames, width=src.width,
                      height=src.height, duration_s=src.n_frames / float(fps), pix_fmt="", full_range=False,
                      has_audio=False, codec="", start_s=Fraction(*src.start), decord_safe=src.decord_safe)
 
@@ -176,7 +180,7 @@ def _imu_phase(root: Path, task: ShardTask, cfg: BuildConfig, outcomes: dict[str
         try:  # one sensor at a time: memory holds one stream of the video, not two
             for ci, (kind, rel, sync) in enumerate((("accl", src.accl, src.accl_sync),
                                                     ("gyro", src.gyro, src.gyro_sync))):
-                timed = prepare_stream(read_imu_csv(resolve_inside(root, rel), kind), cfg.imu)
+                timed = prepare_stream(read_imu_csv(source_path(root, rel), kind), cfg.imu)
                 part, why = resample_windows({kind: timed}, SyncParams(*sync), starts, cfg.imu)
                 del timed
                 trim_heap()
@@ -185,14 +189,45 @@ def _imu_phase(root: Path, task: ShardTask, cfg: BuildConfig, outcomes: dict[str
         except (OSError, ValueError) as exc:  # ImuError is a ValueError
             outcomes.update({c.clip_id: (IMU_READ_ERROR, str(exc)) for c in clips})
             continue
-        ok = np.flatnonzero(reasons == "")
-        specs = spectrogram(imu[ok], cfg.spec) if ok.size else None
-        for j, i in enumerate(ok):
-            kept[clips[i].clip_id] = (imu[i], specs[j])
         for i in np.flatnonzero(reasons != ""):
             outcomes[clips[i].clip_id] = (IMU_WINDOW, str(reasons[i]))
+        ok = _finite_clips(np.flatnonzero(reasons == ""), imu, "IMU window", starts, cfg, clips, outcomes)
+        specs = spectrogram(imu[ok], cfg.spec) if ok.size else np.empty((0,))
+        fine = _finite_clips(np.arange(ok.size), specs, "spectrogram", [starts[i] for i in ok], cfg,
+                             [clips[i] for i in ok], outcomes)
+        for j in fine:
+            kept[clips[ok[j]].clip_id] = (imu[ok[j]], specs[j])
     trim_heap()  # resampling and spectrogram buffers (~16 MiB for a 10-minute video) back to the OS before decoding
     return kept
+
+
+def _finite_clips(rows: np.ndarray, arrays: np.ndarray, what: str, starts: list[float], cfg: BuildConfig,
+                  clips: list[ClipTask], outcomes: dict[str, tuple[str, str]]) -> np.ndarray:
+    """The ``rows`` whose ``arrays[row]`` (IMU windows (n, 396, 6) or spectrograms (n, 6, 33, 50), float32 as
+    stored) are all finite; each other clip goes into ``outcomes`` as ``non_finite_imu``, naming where."""
+    finite = np.isfinite(arrays[rows]).reshape(len(rows), -1).all(axis=1) if len(rows) else np.ones(0, bool)
+    for i in rows[~finite]:
+        outcomes[clips[i].clip_id] = (NON_FINITE_IMU, _where_not_finite(arrays[i], what, starts[i], cfg))
+    return rows[finite]
+
+
+def _where_not_finite(arr: np.ndarray, what: str, start_s: float, cfg: BuildConfig) -> str:
+    """Which channels and samples (IMU window (396, 6)) or frames (spectrogram (6, 33, 50)) of one clip are
+    not finite, as a sentence."""
+    bad = ~np.isfinite(arr)
+    cause = ""
+    if what == "IMU window":
+        channels, steps = bad.any(axis=0), np.flatnonzero(bad.any(axis=1))
+        rate, unit = cfg.geometry.imu_rate_hz, "samples"
+        cause = (f"; a source value beyond {STORED_DTYPE}'s range (such as 1e308) spreads over its segment through "
+                 f"the low-pass filter")
+    else:
+        channels, steps = bad.any(axis=(1, 2)), np.flatnonzero(bad.any(axis=(0, 1)))
+        rate, unit = cfg.geometry.imu_rate_hz / cfg.geometry.hop, "frames"
+    names = ", ".join(c for c, b in zip(IMU_CHANNELS, channels) if b)
+    return (f"{what} not finite after the cast to {STORED_DTYPE}: {int(bad.sum())} of {bad.size} values, "
+            f"channels {names}, {unit} {steps[0]}..{steps[-1]} (video {start_s + steps[0] / rate:.3f}-"
+            f"{start_s + steps[-1] / rate:.3f} s){cause}")
 
 
 def _by_video(clips: tuple[ClipTask, ...]) -> dict[str, list[ClipTask]]:
@@ -217,7 +252,7 @@ def _decoded(root: Path, task: ShardTask, cfg: BuildConfig, wanted: set[str],
         src = sources[video_id]
         done: set[str] = set()
         try:
-            for pos, frames in decode_clips(resolve_inside(root, src.video), [c.start_s for c in clips],
+            for pos, frames in decode_clips(source_path(root, src.video), [c.start_s for c in clips],
                                             cfg.video, _video_info(src, root), on_error="yield"):
                 done.add(clips[pos].clip_id)
                 if isinstance(frames, ClipError):

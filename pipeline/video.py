@@ -17,7 +17,8 @@ indices (computed from timestamps, exact integer arithmetic), swscale bilinear r
 rgb24. ``decord`` runs one child per video serving all its runs (decord reads every packet to
 build its index when it opens a file); decord resizes with its built-in libavfilter ``scale``
 (swscale bilinear too) and the child crops. Both convert full-range (yuvj) and BT.709-tagged
-input correctly; neither applies rotation metadata (``-noautorotate``; EPIC/GoPro files have none).
+input correctly; neither applies rotation metadata (``-noautorotate``; EPIC/GoPro files have none):
+:func:`probe_video` reports it (``VideoInfo.rotation_deg``) and the probe stage rejects such a video.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ class VideoInfo:
     truncated: bool = False  # packets missing/corrupt at the end, or fewer frames than the header says
     container: str = ""  # ffmpeg demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2", "avi"
     decord_safe: bool = True  # decord indexes it right: every packet has a pts and not MPEG-TS/PS
+    rotation_deg: float = 0.0  # rotation metadata: display rotation, degrees counter-clockwise in (-180, 180]
 
     def to_dict(self) -> dict:
         """JSON-serialisable dict (fractions as "num/den" strings)."""
@@ -156,16 +158,37 @@ def _split_top(s: str) -> list[str]:
     return parts
 
 
+_DISPLAY_MATRIX = re.compile(r"(?:displaymatrix|Display Matrix): rotation of (-?\d+(?:\.\d+)?) degrees", re.I)
+_ROTATE_TAG = re.compile(r"^\s*rotate\s*:\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+def _rotation(lines: list[str]) -> float:
+    """Display rotation (degrees counter-clockwise, in (-180, 180], 0 = none) from a video stream's lines of
+    ffmpeg's header dump: its display matrix side data (``displaymatrix: rotation of -90.00 degrees``, ffmpeg
+    4-6; ``Display Matrix: ...``, 7 and later) or else an old ``rotate : 90`` tag (clockwise)."""
+    ccw = 0.0
+    for line in lines:
+        if m := _DISPLAY_MATRIX.search(line):
+            ccw = float(m[1])
+            break
+        if m := _ROTATE_TAG.match(line):
+            ccw = -float(m[1])
+    ccw = -((-ccw + 180.0) % 360.0 - 180.0)  # into (-180, 180]
+    return 0.0 if abs(ccw) < 0.005 else ccw
+
+
 def _parse_header(err: str) -> dict:
-    """Codec, pixel format, size, audio and header duration from ffmpeg's stderr ``Input #0`` block."""
+    """Codec, pixel format, size, audio, header duration and rotation from ffmpeg's stderr ``Input #0`` block."""
     block = err.split("Input #0", 1)[-1].split("Stream mapping:", 1)[0].split("Output #0", 1)[0]
-    video = [ln for ln in block.splitlines() if re.search(r"Stream #0:\d+.*?: Video: ", ln)
-             and "(attached pic)" not in ln]
-    if not video:
+    lines = block.splitlines()
+    at = [i for i, ln in enumerate(lines) if re.search(r"Stream #0:\d+.*?: Video: ", ln) and "(attached pic)" not in ln]
+    if not at:
         return {}
-    parts = _split_top(video[0].split(": Video: ", 1)[1])
+    end = next((j for j in range(at[0] + 1, len(lines)) if re.match(r"\s*Stream #", lines[j])), len(lines))
+    parts = _split_top(lines[at[0]].split(": Video: ", 1)[1])
     out: dict = {"codec": parts[0].split()[0] if parts[0] else "unknown", "pix_fmt": "unknown",
-                 "range_pc": False, "has_audio": bool(re.search(r"Stream #0:\d+.*?: Audio: ", block))}
+                 "range_pc": False, "has_audio": bool(re.search(r"Stream #0:\d+.*?: Audio: ", block)),
+                 "rotation_deg": _rotation(lines[at[0] + 1:end])}
     for part in parts[1:]:
         m = re.match(r"(\d+)x(\d+)", part)
         if m and "width" not in out:
@@ -285,7 +308,7 @@ def probe_video(path: str | os.PathLike, *, timeout_s: float = 600.0) -> VideoIn
                      full_range=head["pix_fmt"].startswith("yuvj") or head["range_pc"],
                      has_audio=head["has_audio"], codec=head["codec"],
                      start_s=pts[0] * tb if start is None else start, truncated=truncated,
-                     container=head["container"],
+                     container=head["container"], rotation_deg=head["rotation_deg"],
                      decord_safe=col == 1 and head["container"] not in _DECORD_UNSAFE)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import shutil
 import subprocess
@@ -23,56 +22,17 @@ from egoimu.manifests.schema import read_table
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def out(built_epic, tmp_path) -> Path:
-    """A private copy of the shared build, free to damage."""
-    dst = tmp_path / "out"
-    shutil.copytree(built_epic[1], dst)
-    return dst
-
-
-def audit_run(out: Path, tmp_path: Path, capsys, *flags: str) -> tuple[int, dict, str]:
-    """``egoimu audit OUT [flags] --json FILE`` in-process: (exit status, the JSON, the printed report)."""
-    report = tmp_path / f"audit-{len(list(tmp_path.glob('audit-*.json')))}.json"
-    rc = audit.main([str(out), *flags, "--json", str(report), "--quiet"])
-    return rc, json.loads(report.read_text()), capsys.readouterr().out
-
-
 def findings(data: dict, check: str) -> list[dict]:
     return next(c["findings"] for c in data["checks"] if c["check"] == check)
 
 
-def edit_csv(path: Path, rows, column: str, value: str) -> None:
-    """Set ``column`` of the data rows selected by ``rows(df)`` (a mask or labels) to ``value``, keeping every
-    other cell's text; ``rows=None`` appends a copy of data row ``value`` instead."""
-    df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
-    if rows is None:
-        df.loc[len(df)] = df.loc[int(value)]
-    else:
-        df.loc[rows(df), column] = value
-    df.to_csv(path, index=False, lineterminator="\n")
-
-
-def flip(path: Path, offset: int) -> None:
-    with open(path, "r+b") as fh:
-        fh.seek(offset)
-        byte = fh.read(1)[0]
-        fh.seek(offset)
-        fh.write(bytes([byte ^ 0x5A]))
-
-
-def first_shard(out: Path, split: str = "train") -> str:
-    shards = read_table(out / "shards.csv", "shards")
-    return str(shards.shard[shards.split == split].iloc[0])
-
-
-def test_fresh_build_passes_default_deep_and_console_script(built_epic, tmp_path, capsys) -> None:
+def test_fresh_build_passes_default_deep_and_console_script(built_epic, tmp_path, run_audit) -> None:
     src = built_epic[1]  # the audit only reads: no copy needed
-    rc, data, text = audit_run(src, tmp_path, capsys)
+    rc, data, text = run_audit(src)
     assert rc == 0, text
     assert data["passed"] and {c["check"]: c["status"] for c in data["checks"]} == {
         **{name: "PASS" for name in audit.CHECKS}, "deep": "SKIP"}
-    rc, deep, text = audit_run(src, tmp_path, capsys, "--deep")
+    rc, deep, text = run_audit(src, "--deep")
     assert rc == 0 and all(c["status"] == "PASS" for c in deep["checks"]), text
     assert "result: PASS" in text and "PASS  deep" in text
     clips = read_table(src / "clips.csv", "clips")
@@ -96,15 +56,15 @@ def test_fresh_build_passes_default_deep_and_console_script(built_epic, tmp_path
 
 
 @pytest.mark.parametrize("where", ["clips", "splits"])
-def test_participant_in_two_splits_fails(out, tmp_path, capsys, where) -> None:
+def test_participant_in_two_splits_fails(out, run_audit, kit, where) -> None:
     clips = read_table(out / "clips.csv", "clips")
     pid = clips.participant_id[(clips.split == "train") & (clips.status == "written")].iloc[0]
     if where == "clips":  # one of its clips moved to test: clips.csv alone puts it in two splits
         line = int(clips.index[(clips.participant_id == pid) & (clips.split == "train")][0]) + 2
-        edit_csv(out / "clips.csv", lambda df: [line - 2], "split", "test")
+        kit.edit_csv(out / "clips.csv", lambda df: [line - 2], "split", "test")
     else:  # splits.csv moves it to test; its clips and shards stay in train
-        edit_csv(out / "splits.csv", lambda df: df.participant_id == pid, "split", "test")
-    rc, data, text = audit_run(out, tmp_path, capsys)
+        kit.edit_csv(out / "splits.csv", lambda df: df.participant_id == pid, "split", "test")
+    rc, data, text = run_audit(out)
     assert rc == 1 and "subject_disjoint" in data["failed"]
     found = findings(data, "subject_disjoint")
     assert [f["file"] for f in found] == [f"{where}.csv"], found
@@ -123,12 +83,12 @@ def scanned(built_epic):
     return src, tables, audit_shards.scan_shards(src, tables.shards, progress=False)
 
 
-def test_subject_disjoint_sees_the_shards_own_split(scanned) -> None:
+def test_subject_disjoint_sees_the_shards_own_split(scanned, kit) -> None:
     """Check on its own: a shard whose split attribute disagrees puts its participants in a second split."""
     src, tables, scans = scanned
     scans = copy.deepcopy(scans)
     assert audit.check_subject_disjoint(tables.clips, tables.splits, tables.shards, scans) == []
-    rel = first_shard(src, "validation")
+    rel = kit.first_shard(src, "validation")
     scans[rel].attrs["split"] = "test"
     found = audit.check_subject_disjoint(tables.clips, tables.splits, tables.shards, scans)
     pid = next(iter(set(scans[rel].small["participant_id"])))
@@ -136,11 +96,94 @@ def test_subject_disjoint_sees_the_shards_own_split(scanned) -> None:
     assert pid in found[0].detail and "'test' here" in found[0].detail
 
 
-def test_config_hash_of_one_shard_differs(scanned) -> None:
+def _plant_foreign_clip(out: Path, kit, column: str) -> tuple[pd.Series, str, str, str]:
+    """One test clip gets, in clips.csv and in its shard's own dataset, another participant's ``column`` value
+    (``video_id``: a train video; ``participant_id``: a train participant), everything else re-recorded so that
+    only the split and id checks can see it. Returns (the clip's clips.csv row, the new value, the train
+    participant, the train video)."""
+    clips = read_table(out / "clips.csv", "clips")
+    written = clips[clips.status == "written"]
+    other = written[written.split == "train"].iloc[-1]  # P03's video P03_101 lies in two train shards
+    clip = written[written.split == "test"].iloc[3]
+    value = other[column]
+    kit.edit_csv(out / "clips.csv", lambda df: [clip.name], column, value)
+    with h5py.File(kit.own(out / clip.shard), "r+") as h5:
+        h5[column][clip.row] = value.encode()
+        parts = sorted({bytes(p).decode() for p in h5["participant_id"][()]})
+    kit.edit_csv(out / "shards.csv", lambda df: df.shard == clip.shard, "participants", ";".join(parts))
+    kit.edit_sidecar(out, clip.shard, participants=parts)
+    kit.rerecord(out, clip.shard)
+    return clip, value, other.participant_id, other.video_id
+
+
+def test_a_clip_of_another_participants_video_is_a_split_leak(linked_out, run_audit, kit) -> None:
+    """Issue 12's leak: an annotation row whose participant disagrees with its video (P04 on P03's P03_101) puts
+    the clip in P04's split (test) while the video is P03's (train): one video in two splits, which no
+    participant check can see. Planted in clips.csv and the shard's own video_id dataset, it fails exactly
+    video_disjoint and ids_agree, naming the video, the clip, both participants and every file."""
+    out = linked_out
+    clip, vid, owner, _ = _plant_foreign_clip(out, kit, "video_id")
+    clips, recs = read_table(out / "clips.csv", "clips"), read_table(out / "recordings.csv", "recordings")
+    train_shards = sorted(set(clips.shard[(clips.video_id == vid) & (clips.split == "train")]))
+    assert len(train_shards) == 2
+    rec_line = int(recs.index[recs.video_id == vid][0]) + 2
+    run = run_audit(out)
+    assert run.rc == 1 and run.data["failed"] == ["video_disjoint", "ids_agree"], run.text
+    seen = f"test: clips.csv, {clip.shard}; train: clips.csv, recordings.csv, {', '.join(train_shards)}"
+    line = clip.name + 2
+    assert run.found("video_disjoint") == [
+        ("clips.csv", f"video {vid} is in 'test' here at line {line} but in 'train' elsewhere ({seen})"),
+        (clip.shard, f"video {vid} is in 'test' here but in 'train' elsewhere ({seen})")]
+    says = (f"clip {clip.clip_id!r} of video {vid} says participant {clip.participant_id}, but recordings.csv "
+            f"line {rec_line} gives {vid} to {owner}")
+    assert run.found("ids_agree") == [("clips.csv", f"line {line}: {says}"), (clip.shard, f"row {clip.row}: {says}")]
+    assert "FAIL  video_disjoint" in run.text and f"clips.csv: video {vid} is in 'test' here" in run.text
+
+
+def test_a_clip_given_another_participant_fails_subject_disjoint_and_ids_agree(linked_out, run_audit, kit) -> None:
+    """The same row the other way: a test clip of P04_101 says participant P03 (train), in clips.csv, the shard's
+    participant_id dataset, shards.csv and the sidecar: P03 is in two splits (which the cross-table rules and the
+    per-split participant counts see too) and the clip disagrees with its video's recording."""
+    out = linked_out
+    clip, pid, _, _ = _plant_foreign_clip(out, kit, "participant_id")
+    recs = read_table(out / "recordings.csv", "recordings")
+    rec_line = int(recs.index[recs.video_id == clip.video_id][0]) + 2
+    run = run_audit(out)
+    assert run.rc == 1 and run.data["failed"] == ["manifests", "accounting", "subject_disjoint", "ids_agree"], run.text
+    assert run.found("manifests") == [("clips.csv", f"column 'split', row {clip.name} (line {clip.name + 2}): "
+                                                    f"participant's split differs from splits.csv")]
+    assert [f for f, _ in run.found("subject_disjoint")] == ["clips.csv", "shards.csv", clip.shard]
+    assert all(d.startswith(f"participant {pid} is in 'test' here") for _, d in run.found("subject_disjoint"))
+    says = (f"clip {clip.clip_id!r} of video {clip.video_id} says participant {pid}, but recordings.csv line "
+            f"{rec_line} gives {clip.video_id} to {clip.participant_id}")
+    assert run.found("ids_agree") == [("clips.csv", f"line {clip.name + 2}: {says}"),
+                                      (clip.shard, f"row {clip.row}: {says}")]
+
+
+def test_recordings_split_must_follow_splits_csv(scanned) -> None:
+    """ids_agree on its own: a recording whose split is not its participant's in splits.csv; video_disjoint sees
+    the same recording in a second split."""
+    src, tables, scans = scanned
+    assert audit.check_ids_agree(tables.clips, tables.recordings, tables.splits, scans) == []
+    assert audit.check_video_disjoint(tables.clips, tables.recordings, scans) == []
+    recs = tables.recordings.copy()
+    i = int(recs.index[(recs.status == "ok") & (recs.split == "validation")][0])
+    vid, pid = recs.video_id[i], recs.participant_id[i]
+    recs.loc[i, "split"] = "test"
+    assert audit.check_ids_agree(tables.clips, recs, tables.splits, scans) == [audit.Finding(
+        "ids_agree", "recordings.csv", f"line {i + 2}: video {vid} of participant {pid} in split 'test', but "
+                                       f"splits.csv puts {pid} in 'validation'")]
+    found = audit.check_video_disjoint(tables.clips, recs, scans)
+    assert [(f.file, f.detail.split(" elsewhere")[0]) for f in found] == [
+        ("recordings.csv", f"video {vid} is in 'test' here but in 'validation'")]
+    assert audit.check_ids_agree(tables.clips, None, tables.splits, scans)[0].detail == "unreadable: cannot check"
+
+
+def test_config_hash_of_one_shard_differs(scanned, kit) -> None:
     src, tables, scans = scanned
     scans = copy.deepcopy(scans)
     assert audit_shards.check_config_hash(tables.shards, scans, tables.summary) == []
-    rel = first_shard(src, "test")
+    rel = kit.first_shard(src, "test")
     scans[rel].attrs["config_sha256"] = "0" * 64
     found = audit_shards.check_config_hash(tables.shards, scans, tables.summary)
     assert [(f.check, f.file) for f in found] == [("config_hash", rel)] and "0" * 64 in found[0].detail
@@ -149,20 +192,20 @@ def test_config_hash_of_one_shard_differs(scanned) -> None:
         "manifest.json", "shards.csv", rel}
 
 
-def test_shard_geometry_differing_from_the_manifest_fails(out, tmp_path, capsys) -> None:
+def test_shard_geometry_differing_from_the_manifest_fails(out, run_audit, kit) -> None:
     """A shard whose geometry attributes were rewritten (same dataset shapes: half the frame rate and half the IMU
-    rate over twice the window) passes every other check once its sha256 and size are re-recorded; the geometry
-    check names the shard and the fields that differ from manifest.json's config.geometry."""
-    rc, data, text = audit_run(out, tmp_path, capsys)
+    rate over twice the window) passes every other check once its sha256 and size are re-recorded (shards.csv, its
+    sidecar and manifest.json's record of the sidecar); the geometry check names the shard and the fields that
+    differ from manifest.json's config.geometry."""
+    rc, data, text = run_audit(out)
     assert rc == 0 and {c["check"]: c["status"] for c in data["checks"]}["geometry"] == "PASS", text
-    rel = first_shard(out, "validation")
+    rel = kit.first_shard(out, "validation")
     with h5py.File(out / rel, "r+") as h5:
         fps, rate = int(h5.attrs["out_fps"]), int(h5.attrs["imu_rate_hz"])
         assert fps % 2 == 0 and rate % 2 == 0
         h5.attrs["out_fps"], h5.attrs["imu_rate_hz"] = np.int64(fps // 2), np.int64(rate // 2)
-    _update_sha(out, rel)
-    edit_csv(out / "shards.csv", lambda df: df.shard == rel, "bytes", str(_size(out / rel)))
-    rc, data, text = audit_run(out, tmp_path, capsys)
+    kit.rerecord(out, rel)
+    rc, data, text = run_audit(out)
     assert rc == 1 and data["failed"] == ["geometry"], text
     found = findings(data, "geometry")
     assert [f["file"] for f in found] == [rel]
@@ -183,18 +226,14 @@ def test_geometry_check_without_a_reference(scanned) -> None:
     assert [f.file for f in audit_shards.check_geometry(scans, None)] == ["manifest.json"]
 
 
-def _size(path: Path) -> int:
-    return path.stat().st_size
-
-
 @pytest.mark.parametrize("at,mode", [("start", "default"), ("start", "deep"), ("middle", "default"),
                                      ("middle", "deep"), ("end", "default")])
-def test_flipped_byte_anywhere_fails_naming_the_shard(out, tmp_path, capsys, at, mode) -> None:
+def test_flipped_byte_anywhere_fails_naming_the_shard(out, run_audit, kit, at, mode) -> None:
     """start: the superblock; middle: inside a data chunk; end: the file's last byte."""
-    rel = first_shard(out)
+    rel = kit.first_shard(out)
     path = out / rel
-    flip(path, {"start": 8, "middle": _size(path) // 2, "end": _size(path) - 1}[at])
-    rc, data, text = audit_run(out, tmp_path, capsys, *(["--deep"] if mode == "deep" else []))
+    kit.flip(path, {"start": 8, "middle": kit.size(path) // 2, "end": kit.size(path) - 1}[at])
+    rc, data, text = run_audit(out, *(["--deep"] if mode == "deep" else []))
     assert rc == 1, text
     files = {f["file"] for f in findings(data, "shard_files") if "sha256" in f["detail"]}
     assert files == {rel}
@@ -203,21 +242,16 @@ def test_flipped_byte_anywhere_fails_naming_the_shard(out, tmp_path, capsys, at,
         assert {f["file"] for f in findings(data, "shard_format")} == {rel}
 
 
-def _update_sha(out: Path, rel: str) -> None:
-    sha = hashlib.sha256((out / rel).read_bytes()).hexdigest()
-    edit_csv(out / "shards.csv", lambda df: df.shard == rel, "sha256", sha)
-
-
 @pytest.mark.parametrize("dataset,row", [("imu", 3), ("video", 1)])
-def test_deep_catches_a_chunk_flip_that_the_sha256_no_longer_sees(out, tmp_path, capsys, dataset, row) -> None:
-    rel = first_shard(out)
+def test_deep_catches_a_chunk_flip_that_the_sha256_no_longer_sees(out, run_audit, kit, dataset, row) -> None:
+    rel = kit.first_shard(out)
     with h5py.File(out / rel, "r") as h5:
         info = h5[dataset].id.get_chunk_info(row)
-    flip(out / rel, info.byte_offset + info.size // 2)
-    _update_sha(out, rel)
-    rc, data, text = audit_run(out, tmp_path, capsys)
+    kit.flip(out / rel, info.byte_offset + info.size // 2)
+    kit.rerecord(out, rel)
+    rc, data, text = run_audit(out)
     assert rc == 0, text  # size and sha256 match: only Fletcher32 can see the damage
-    rc, data, text = audit_run(out, tmp_path, capsys, "--deep")
+    rc, data, text = run_audit(out, "--deep")
     assert rc == 1 and data["failed"] == ["deep"], text
     found = findings(data, "deep")
     assert len(found) == 1 and found[0]["file"] == rel
@@ -225,29 +259,29 @@ def test_deep_catches_a_chunk_flip_that_the_sha256_no_longer_sees(out, tmp_path,
     assert f"{rel}: dataset {dataset!r} row {row}" in text
 
 
-def test_small_dataset_chunk_flip_is_caught_without_deep(out, tmp_path, capsys) -> None:
+def test_small_dataset_chunk_flip_is_caught_without_deep(out, run_audit, kit) -> None:
     """The id/label datasets are read whole in every mode, so their checksums are always verified."""
-    rel = first_shard(out)
+    rel = kit.first_shard(out)
     with h5py.File(out / rel, "r") as h5:
         info = h5["verb_class"].id.get_chunk_info(2)
-    flip(out / rel, info.byte_offset)
-    _update_sha(out, rel)
-    rc, data, text = audit_run(out, tmp_path, capsys)
+    kit.flip(out / rel, info.byte_offset)
+    kit.rerecord(out, rel)
+    rc, data, text = run_audit(out)
     assert rc == 1 and data["failed"] == ["shard_format"], text  # the unreadable row is not compared
     assert [(f["file"], "dataset 'verb_class' row 2" in f["detail"]) for f in findings(data, "shard_format")] == [
         (rel, True)]
 
 
-def test_label_swapped_in_clips_csv_fails_clip_rows(out, tmp_path, capsys) -> None:
+def test_label_swapped_in_clips_csv_fails_clip_rows(out, run_audit, kit) -> None:
     """clips.csv stays valid and its verb histogram unchanged; only the comparison with the shard sees it."""
     clips = read_table(out / "clips.csv", "clips")
     train = clips[(clips.status == "written") & (clips.split == "train")]
     i = int(train.index[0])
     j = int(train.index[train.verb_class != train.verb_class[i]][0])
     vi, vj = str(clips.verb_class[i]), str(clips.verb_class[j])
-    edit_csv(out / "clips.csv", lambda df: [i], "verb_class", vj)
-    edit_csv(out / "clips.csv", lambda df: [j], "verb_class", vi)
-    rc, data, text = audit_run(out, tmp_path, capsys)
+    kit.edit_csv(out / "clips.csv", lambda df: [i], "verb_class", vj)
+    kit.edit_csv(out / "clips.csv", lambda df: [j], "verb_class", vi)
+    rc, data, text = run_audit(out)
     assert rc == 1 and data["failed"] == ["clip_rows"], text
     found = findings(data, "clip_rows")
     assert sorted((f["file"], f["detail"].split(":")[0]) for f in found) == sorted(
@@ -255,22 +289,22 @@ def test_label_swapped_in_clips_csv_fails_clip_rows(out, tmp_path, capsys) -> No
     assert all("verb_class" in f["detail"] for f in found)
 
 
-def test_deleted_shard_fails(out, tmp_path, capsys) -> None:
-    rel = first_shard(out)
+def test_deleted_shard_fails(out, run_audit, kit) -> None:
+    rel = kit.first_shard(out)
     (out / rel).unlink()
-    rc, data, text = audit_run(out, tmp_path, capsys, "--deep")
+    rc, data, text = run_audit(out, "--deep")
     assert rc == 1 and {"shard_files", "clip_rows"} <= set(data["failed"]), text
     assert [(f["file"], f["detail"].startswith("missing")) for f in findings(data, "shard_files")] == [(rel, True)]
     assert [f["file"] for f in findings(data, "clip_rows")] == [rel]
     assert f"{rel}: missing" in text
 
 
-def test_duplicated_clip_row_fails(out, tmp_path, capsys) -> None:
+def test_duplicated_clip_row_fails(out, run_audit, kit) -> None:
     clips = read_table(out / "clips.csv", "clips")
     i = int(clips.index[clips.status == "written"][3])
     clip_id = clips.clip_id[i]
-    edit_csv(out / "clips.csv", None, "", str(i))
-    rc, data, text = audit_run(out, tmp_path, capsys)
+    kit.edit_csv(out / "clips.csv", None, "", str(i))
+    rc, data, text = run_audit(out)
     assert rc == 1 and {"manifests", "clip_rows"} <= set(data["failed"]), text
     assert any(f["file"] == "clips.csv" for f in findings(data, "manifests"))
     dup = findings(data, "clip_rows")
@@ -279,12 +313,12 @@ def test_duplicated_clip_row_fails(out, tmp_path, capsys) -> None:
     assert f"lines {i + 2}, {len(clips) + 2}" in dup[0]["detail"]
 
 
-def test_dotdot_shard_path_fails(out, tmp_path, capsys) -> None:
-    rel = first_shard(out)
+def test_dotdot_shard_path_fails(out, run_audit, kit) -> None:
+    rel = kit.first_shard(out)
     head, name = rel.rsplit("/", 1)
     bad = f"{head}/../{head.rsplit('/', 1)[1]}/{name}"  # shards/train/../train/x.h5: inside, but refused
-    edit_csv(out / "shards.csv", lambda df: df.shard == rel, "shard", bad)
-    rc, data, text = audit_run(out, tmp_path, capsys)
+    kit.edit_csv(out / "shards.csv", lambda df: df.shard == rel, "shard", bad)
+    rc, data, text = run_audit(out)
     assert rc == 1 and {"manifests", "shard_files"} <= set(data["failed"]), text
     refused = [f for f in findings(data, "shard_files") if f["file"] == "shards.csv"]
     assert len(refused) == 1 and bad in refused[0]["detail"] and "'..'" in refused[0]["detail"]
@@ -292,12 +326,12 @@ def test_dotdot_shard_path_fails(out, tmp_path, capsys) -> None:
     assert len(stray) == 1 and "stray" in stray[0]["detail"]  # the real file is no longer listed
 
 
-def test_symlink_out_of_the_root_fails(out, tmp_path, capsys) -> None:
-    rel = first_shard(out)
-    outside = tmp_path / "elsewhere.h5"
+def test_symlink_out_of_the_root_fails(out, run_audit, kit) -> None:
+    rel = kit.first_shard(out)
+    outside = out.parent / "elsewhere.h5"
     shutil.move(out / rel, outside)
     (out / rel).symlink_to(outside)
-    rc, data, text = audit_run(out, tmp_path, capsys)
+    rc, data, text = run_audit(out)
     assert rc == 1 and "shard_files" in data["failed"], text
     found = [f for f in findings(data, "shard_files") if f["file"] == "shards.csv"]
     assert len(found) == 1 and rel in found[0]["detail"] and "outside the root" in found[0]["detail"]
@@ -322,6 +356,11 @@ def test_stray_shard_and_single_checks(tmp_path) -> None:
     summary["accounting"]["input"] = 4
     found = audit.check_accounting(summary, clips)
     assert {f.file for f in found} == {"manifest.json"} and any("input 4 != written 2" in f.detail for f in found)
+    summary["accounting"]["input"] = 3
+    summary["failed"] = "no train clip survived planning"  # an empty outcome's manifest
+    assert audit.check_accounting(summary, clips) == [audit.Finding(
+        "accounting", "manifest.json", "a failed build (no clip written): no train clip survived planning; its "
+                                       "rejections are in clips.csv")]
 
 
 def _tiny_shard(path: Path, encoding: str) -> sf.ShardLayout:

@@ -1,4 +1,5 @@
-"""resolve_inside / to_relative: relative paths stay inside their root, links included."""
+"""resolve_inside / source_path / to_relative: relative paths stay inside their root; links out of it are refused
+for build outputs and followed for a dataset's source files."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from egoimu.manifests.paths import PathEscapeError, resolve_inside, to_relative
+from egoimu.manifests.paths import PathEscapeError, link_target, resolve_inside, source_path, to_relative
 
 
 @pytest.fixture()
@@ -31,9 +32,10 @@ def test_resolves_inside(root: Path) -> None:
     ("", "empty"), (".", "empty"),
 ])
 def test_refuses_malformed_paths(root: Path, rel: str, reason: str) -> None:
-    with pytest.raises(PathEscapeError, match=reason) as err:
-        resolve_inside(root, rel)
-    assert str(root) in str(err.value) and err.value.rel == rel
+    for resolve in (resolve_inside, source_path, link_target):  # a source path from a manifest is confined too
+        with pytest.raises(PathEscapeError, match=reason) as err:
+            resolve(root, rel)
+        assert str(root) in str(err.value) and err.value.rel == rel
 
 
 def test_refuses_symlink_out_of_root(root: Path) -> None:
@@ -44,6 +46,20 @@ def test_refuses_symlink_out_of_root(root: Path) -> None:
             resolve_inside(root, rel)
 
 
+def test_source_paths_follow_links_out_of_the_root(root: Path) -> None:
+    """A dataset's source file may be a link (or lie in a linked folder) to another disk: followed, the path
+    kept as the link's own (lexically inside the root), the target known for the log."""
+    secret = (root.parent / "outside" / "secret.h5").resolve()
+    (root / "shards" / "link.h5").symlink_to(secret)
+    (root / "elsewhere").symlink_to(root.parent / "outside", target_is_directory=True)
+    for rel in ("shards/link.h5", "elsewhere/secret.h5"):
+        path = source_path(root, rel)
+        assert path == root / rel and path.read_bytes() == b"y" and link_target(root, rel) == secret
+    assert source_path(root, "shards/train/shard-00000.h5") == root / "shards" / "train" / "shard-00000.h5"
+    assert link_target(root, "shards/train/shard-00000.h5") is None
+    assert link_target(root, "shards/train/not-yet.h5") is None
+
+
 def test_links_inside_and_a_linked_root_are_fine(root: Path) -> None:
     (root / "alias").symlink_to(root / "shards", target_is_directory=True)
     target = (root / "shards" / "train" / "shard-00000.h5").resolve()
@@ -51,6 +67,7 @@ def test_links_inside_and_a_linked_root_are_fine(root: Path) -> None:
     linked_root = root.parent / "root-link"
     linked_root.symlink_to(root, target_is_directory=True)
     assert resolve_inside(linked_root, "shards/train/shard-00000.h5") == target
+    assert link_target(linked_root, "shards/train/shard-00000.h5") is None  # the root itself may be a link
 
 
 def test_to_relative(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -155,6 +155,8 @@ def _csv(tmp_path: Path, table: str, edit: Edit) -> Path:
      "row", 3, "share this shard and row"),
     ("shards", _set(1, "sha256", "xyz"), "sha256", 1, "bad value"),
     ("shards", _set(2, "shard", "../x.h5"), "shard", 2, "'..'"),
+    ("recordings", _set(1, "video_path", "../P02/videos/P02_101.MP4"), "video_path", 1, "'..'"),
+    ("recordings", _set(2, "gyro_path", "/data/P03/meta_data/P03_101-gyro.csv"), "gyro_path", 2, "absolute"),
     ("recordings", _set(0, "fps_num", "-1"), "fps_num", 0, "must be positive"),
     ("recordings", _set(3, "reason", ""), "reason", 3, "needs a reason"),
     ("splits", _set(2, "participant_id", "P01"), "participant_id", 2, "duplicate"),

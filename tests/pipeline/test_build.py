@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -111,6 +112,45 @@ def test_deterministic_with_one_worker(built_epic, tmp_path):
     assert _content(again) == _content(out)
     assert _shas(again) == _shas(out)
     assert (again / "clips.csv").read_bytes() == (out / "clips.csv").read_bytes()
+
+
+def _link_tree(src: Path, dst: Path, linked_dirs: tuple[str, ...]) -> None:
+    """``dst``: ``src`` as a tree of symbolic links to its files (folders made, files linked), except that each
+    folder of ``linked_dirs`` is one link to its original."""
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if rel.parts[0] in linked_dirs:
+            if len(rel.parts) == 1:
+                (dst / rel).symlink_to(path, target_is_directory=True)
+        elif path.is_dir():
+            (dst / rel).mkdir(parents=True)
+        else:
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            (dst / rel).symlink_to(path)
+
+
+def test_a_tree_of_links_builds_the_same_manifests(built_epic, tmp_path, capfd):
+    """Real datasets are often trees of links to other disks: the shared build's source as links (every file a
+    link out of the root, P02 one linked folder) builds byte-identical manifests and shards, each path the link's
+    own, each sha256 the content's; where the links lead goes to the log (stderr) only."""
+    root, out = built_epic
+    links = tmp_path / "links"
+    _link_tree(root, links, ("P02",))
+    target = tmp_path / "out"
+    capfd.readouterr()
+    assert build_main([str(links), str(target), "--workers", "2", "--clips-per-shard", "8", "--quiet"]) == 0
+    err = capfd.readouterr().err
+    for name in ("manifest.json", "clips.csv", "shards.csv", "recordings.csv", "splits.csv"):
+        assert (target / name).read_bytes() == (out / name).read_bytes(), name
+    recs = pd.read_csv(target / "recordings.csv", keep_default_na=False)
+    ok = recs[recs.status == "ok"]
+    assert len(ok) == 4 and (ok.accl_path != "").all()
+    for rel, sha in zip([*ok.video_path, *ok.accl_path, *ok.gyro_path],
+                        [*ok.video_sha256, *ok.accl_sha256, *ok.gyro_sha256]):
+        assert (links / rel).resolve() == (root / rel).resolve() and not (links / rel).resolve().is_relative_to(links)
+        assert f"[probe] {rel}: a symbolic link to {(root / rel).resolve()} (followed" in err
+        assert hashlib.sha256((root / rel).read_bytes()).hexdigest() == sha
+    assert str(root) not in "".join((target / n).read_text() for n in ("manifest.json", "recordings.csv"))
 
 
 def test_refuses_to_overwrite_without_resume(built_epic, capsys):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from egoimu.pipeline.imu import CHANNELS, DEFAULT_IMU, ImuConfig, ImuCoverageError, ImuError, SyncParams
-from egoimu.pipeline.imu_csv import clean_imu, read_imu_csv
+from egoimu.pipeline.imu_csv import beyond_stored_range, clean_imu, read_imu_csv
 from egoimu.pipeline.imu_timing import (
     estimate_sync,
     load_sync_table,
@@ -275,6 +275,19 @@ def test_read_csv_cleaning_counts(tmp_path):
     np.testing.assert_array_equal(st.ms, s.ms[keep])
     np.testing.assert_array_equal(st.values, s.values[keep])
     assert st.kind == "accl" and st.path == str(p)
+
+
+def test_values_beyond_float32_are_kept_by_cleaning_and_named():
+    """1e308 is finite in float64 (cleaning keeps it) but not in the shards' float32: beyond_stored_range names the
+    first such row (for the rejection non_finite_imu); float32's largest value is fine."""
+    s = synth(duration_s=3.0, seed=5)
+    values = s.values.copy()
+    values[40, 1], values[90, 2], values[95, 0] = 1e308, -4e38, float(np.finfo(np.float32).max)
+    st = clean_imu("accl", s.ms, values)
+    assert st.report.n_nan == 0 and st.values[40, 1] == 1e308
+    assert beyond_stored_range(st) == (f"Milliseconds {s.ms[40]:g}: AcclY = 1e+308 is beyond float32's range "
+                                       f"(and 1 more row)")
+    assert beyond_stored_range(clean_imu("accl", s.ms, s.values)) == ""
 
 
 def test_read_csv_real_file_first_rows(tmp_path):

@@ -7,6 +7,7 @@ from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
+from egoimu.manifests.audit import audit
 from egoimu.manifests.files import atomic_write_text, is_temp_name, remove_temp_files, temp_path
 from egoimu.manifests.schema import Manifest
 from egoimu.pipeline.config import BuildConfig
@@ -95,6 +96,8 @@ def test_no_train_clip_written_is_an_empty_outcome(tmp_path):
     m = Manifest.load(tmp_path)
     assert dict(zip(m.clips.clip_id, m.clips.reason)) == {"a": "imu_window", "b": NO_TRAIN_CLIP, "c": NO_TRAIN_CLIP}
     assert (m.clips.status == "rejected").all() and m.shards.empty and summary["failed"] == failed
+    found = {name: found for name, found in audit(tmp_path, progress=False).checks.items() if found}
+    assert list(found) == ["accounting"] and "a failed build (no clip written)" in found["accounting"][0].detail
     assert summary["normalisation"]["imu"] == {"mean": [0.0] * 6, "std": [1.0] * 6}
     assert "failed build" in summary["normalisation"]["note"]
     assert summary["accounting"] == {"input": 3, "written": 0,

@@ -263,6 +263,19 @@ def test_probe_errors(videos, tmp_path):
         V.probe_video(audio)
 
 
+def test_probe_reports_rotation_metadata(videos, tmp_path, rotate_video):
+    """The display rotation (counter-clockwise degrees in (-180, 180]) of a display matrix; 0 without one."""
+    assert V.probe_video(videos["50"]).rotation_deg == 0.0
+    for degrees in (180, 90, -90):
+        info = V.probe_video(rotate_video(videos["50"], tmp_path / f"rot{degrees}.mp4", degrees))
+        assert info.rotation_deg == degrees and (info.width, info.height, info.n_frames) == (W, H, N_SRC)
+    # older ffmpeg's dumps: a rotate tag (clockwise) and lower-case side data; the display matrix wins
+    assert V._rotation(["    Metadata:", "      rotate          : 90", "    Side data:",
+                        "      displaymatrix: rotation of -90.00 degrees"]) == -90.0
+    assert V._rotation(["      rotate          : 270"]) == 90.0 and V._rotation(["      rotate          : 0"]) == 0.0
+    assert V._rotation(["      Display Matrix: rotation of -180.00 degrees"]) == 180.0
+
+
 # -- decoding ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("backend", V.BACKENDS)
 @pytest.mark.parametrize("rate", list(RATES))
