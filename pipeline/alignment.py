@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from egoimu.pipeline.imu import ImuConfig, SyncParams
-from egoimu.pipeline.imu_timing import retime
+from egoimu.pipeline.imu_timing import sample_times
 
 
 def truth_alignment_ms(root: Path, video_id: str, kind: str, ms: np.ndarray, sync: SyncParams,
@@ -34,7 +34,7 @@ def truth_alignment_ms(root: Path, video_id: str, kind: str, ms: np.ndarray, syn
         t_true, ms_true = z[f"{kind}_t_true_s"], z[f"{kind}_ms"]
     if t_true.shape != ms.shape or not np.array_equal(ms_true, ms):
         return None
-    t, _ = retime(ms, cfg)
+    t, _, _ = sample_times(ms, cfg)
     err = np.abs(sync.to_video(t) - t_true) * 1000.0
     return err[np.isfinite(err)]
 

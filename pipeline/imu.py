@@ -5,13 +5,22 @@ This module holds the IMU stage's settings (:class:`ImuConfig`), errors and data
 :mod:`egoimu.pipeline.imu_csv` (reading, cleaning), :mod:`egoimu.pipeline.imu_timing` (re-timing,
 low-pass filtering, sync) and :mod:`egoimu.pipeline.imu_windows` (resampling clip windows).
 
-Time model (docs/conventions.md). The sensor samples at a constant true rate; the extraction tool
-groups samples into ~1 s payloads, gives payload k exactly ``[1000 k, 1000 (k+1))`` ms and spaces its
-n_k samples 1000/n_k ms apart. :func:`~egoimu.pipeline.imu_timing.retime` recovers, per row, the sample
-index (exact inside a contiguous stretch of payloads, holes included: the payload's spacing says which
-indices are missing) and fits one rate for the file, so that ``t_imu = (index - c_s) / rate`` seconds on the telemetry
-clock, with payload k starting at about k seconds. The video timeline is then
-``t_video = offset_s + scale * t_imu`` (:class:`SyncParams`).
+Time model (docs/conventions.md "Time"; README "IMU: re-timing and the sync model"). The sensor samples
+at a constant true rate; what the ``Milliseconds`` column means depends on the tool that wrote the file,
+its *time convention* (:data:`TIME_CONVENTIONS`, ``ImuConfig.convention``):
+
+- ``epic-payload``: EPIC-KITCHENS' extraction quirk. The tool groups samples into ~1 s payloads, gives
+  payload k exactly ``[1000 k, 1000 (k+1))`` ms and spaces its n_k samples 1000/n_k ms apart.
+  :func:`~egoimu.pipeline.imu_timing.retime` recovers, per row, the sample index (exact inside a contiguous
+  stretch of payloads, holes included: the payload's spacing says which indices are missing) and fits one
+  rate for the file, so that ``t_imu = (index - c_s) / rate`` seconds on the telemetry clock, with payload
+  k starting at about k seconds.
+- ``sensor``: the Milliseconds are true sample times (GoPro's own parser, Ego4D, phones): ``t_imu = ms /
+  1000`` as they are, any rate, jitter tolerated; the accelerometer and the gyroscope may differ in rate.
+- ``auto`` (default): :func:`~egoimu.pipeline.imu_convention.detect_convention` decides per file from the
+  structure of its timestamps; the probe records the decision per stream in recordings.csv.
+
+The video timeline is then ``t_video = offset_s + scale * t_imu`` (:class:`SyncParams`).
 
 Typical use, once per video (the filter runs once per stream, not per clip)::
 
@@ -33,6 +42,7 @@ from typing import Literal
 import numpy as np
 
 from egoimu.manifests.geometry import DEFAULT_GEOMETRY, ClipGeometry
+from egoimu.manifests.schema import TIME_CONVENTIONS
 
 KINDS: tuple[str, str] = ("accl", "gyro")
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -41,6 +51,12 @@ HEADERS: dict[str, tuple[str, ...]] = {
 }
 CHANNELS: tuple[str, ...] = HEADERS["accl"][1:] + HEADERS["gyro"][1:]  # column order of a window
 SYNC_COLUMNS: tuple[str, ...] = ("video_id", "offset_s", "scale")
+#: What a file's ``Milliseconds`` column can mean (module docstring; recorded per stream in recordings.csv, whose
+#: schema states them: :data:`egoimu.manifests.schema.TIME_CONVENTIONS`); ``auto`` picks one of them per file.
+EPIC_PAYLOAD, SENSOR = TIME_CONVENTIONS
+AUTO = "auto"
+#: How each convention's times are called in rejection reasons.
+TIME_NAMES: dict[str, str] = {EPIC_PAYLOAD: "re-timed payload time", SENSOR: "sensor time"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,11 @@ class ImuConfig:
     lowpass_hz: float | None = 80.0  # ours: zero-phase Butterworth cut-off (every stream); None: off
     lowpass_order: int = 8  # ours: Butterworth order (sosfiltfilt doubles it)
     max_clock_error: float = 0.03  # ours: |scale - 1| above this -> IMU does not span the video
+    convention: Literal["auto", "epic-payload", "sensor"] = AUTO  # ours: what Milliseconds means; auto: per file
+
+    def __post_init__(self) -> None:
+        if self.convention not in (AUTO, *TIME_CONVENTIONS):
+            raise ValueError(f"imu.convention must be one of {(AUTO, *TIME_CONVENTIONS)}, not {self.convention!r}")
 
 
 DEFAULT_IMU = ImuConfig()
@@ -102,8 +123,9 @@ class CleanReport:
 
 @dataclass(frozen=True, eq=False)
 class ImuStream:
-    """A cleaned IMU file: ``ms`` (n,) float64 strictly increasing Milliseconds column (payload
-    time, not a sensor clock); ``values`` (n, 3) float64, m/s^2 (accl) or rad/s (gyro)."""
+    """A cleaned IMU file: ``ms`` (n,) float64 strictly increasing Milliseconds column (payload time or
+    sensor time: its convention is decided when it is timed); ``values`` (n, 3) float64, m/s^2 (accl) or
+    rad/s (gyro)."""
 
     kind: str  # 'accl' | 'gyro'
     ms: np.ndarray
@@ -119,7 +141,9 @@ class TimedStream:
     ``t_s`` (n,) float64: strictly increasing sensor-clock seconds (the ``t_imu`` of the sync model),
     evenly spaced inside each segment; ``values`` (n, 3) float64 (units as :class:`ImuStream`);
     ``seg_starts`` (m,) int64: index of each segment's first sample; between segments lies a gap
-    longer than ``max_gap_s``. ``rate_hz``: samples per sensor-clock second.
+    longer than ``max_gap_s``. ``rate_hz``: samples per sensor-clock second. ``convention``: how the
+    file's Milliseconds were read (:data:`TIME_CONVENTIONS`); ``n_untimed``: rows of the cleaned file that
+    it could not time (left out).
     """
 
     kind: str
@@ -128,6 +152,13 @@ class TimedStream:
     rate_hz: float
     seg_starts: np.ndarray
     path: str | None = None
+    convention: str = EPIC_PAYLOAD
+    n_untimed: int = 0
+
+    @property
+    def time_name(self) -> str:
+        """What its times are, for messages: 're-timed payload time' or 'sensor time'."""
+        return TIME_NAMES[self.convention]
 
     @property
     def gaps(self) -> np.ndarray:
@@ -141,7 +172,7 @@ AnyStream = ImuStream | TimedStream
 
 @dataclass(frozen=True)
 class SyncParams:
-    """``t_video = offset_s + scale * t_imu`` (seconds; ``t_imu`` as returned by :func:`retime`)."""
+    """``t_video = offset_s + scale * t_imu`` (seconds; ``t_imu``: a stream's time in its convention)."""
 
     offset_s: float = 0.0  # video time of IMU time 0, s
     scale: float = 1.0  # video seconds per IMU-clock second (1 +- clock error)

@@ -21,6 +21,7 @@ from scipy import signal
 
 from egoimu.pipeline.imu import (
     DEFAULT_IMU,
+    EPIC_PAYLOAD,
     SYNC_COLUMNS,
     AnyStream,
     ImuConfig,
@@ -30,6 +31,7 @@ from egoimu.pipeline.imu import (
     SyncParams,
     TimedStream,
 )
+from egoimu.pipeline.imu_convention import detect_convention, sensor_times
 
 
 def retime(ms: np.ndarray, cfg: ImuConfig = DEFAULT_IMU) -> tuple[np.ndarray, float]:
@@ -139,10 +141,12 @@ def _fit_rate(s: np.ndarray, tau: np.ndarray, L: np.ndarray, fallback: float,
 
 # ----------------------------------------------------------------------------------- timed streams
 def timed_stream(kind: str, t_s: np.ndarray, values: np.ndarray, cfg: ImuConfig = DEFAULT_IMU,
-                 rate_hz: float | None = None, path: str | None = None) -> TimedStream:
-    """Build a :class:`TimedStream` from sample times (e.g. :func:`retime`'s, or a synthetic truth).
+                 rate_hz: float | None = None, path: str | None = None,
+                 convention: str = EPIC_PAYLOAD) -> TimedStream:
+    """Build a :class:`TimedStream` from sample times (e.g. :func:`sample_times`', or a synthetic truth).
 
-    ``t_s`` (n,) seconds (NaN rows dropped, the rest strictly increasing); ``values`` (n, 3). Splits
+    ``t_s`` (n,) seconds (NaN rows dropped and counted as ``n_untimed``, the rest strictly increasing);
+    ``values`` (n, 3); ``convention``: what the times are (for messages). Splits
     at gaps > ``max_gap_s``; puts each segment on an even grid from its first to its last sample
     (linear interpolation fills holes <= ``max_gap_s``); low-passes each segment with a zero-phase
     Butterworth (``sosfiltfilt``) at ``lowpass_hz`` when that is below 0.95 x the stream's Nyquist.
@@ -156,6 +160,7 @@ def timed_stream(kind: str, t_s: np.ndarray, values: np.ndarray, cfg: ImuConfig 
     v = np.asarray(values, dtype=np.float64).reshape(-1, 3)
     keep = np.isfinite(t)
     t, v = t[keep], v[keep]
+    n_untimed = int(keep.size - t.size)
     if t.size < 2 or not np.all(np.diff(t) > 0):
         raise ImuError(path, f"{kind}: need >= 2 strictly increasing sample times")
     rate = float(rate_hz) if rate_hz else 1.0 / float(np.median(np.diff(t)))
@@ -178,16 +183,30 @@ def timed_stream(kind: str, t_s: np.ndarray, values: np.ndarray, cfg: ImuConfig 
         starts.append(pos)
         pos += tt.size
     return TimedStream(kind, np.concatenate(ts), np.concatenate(vs), rate,
-                       np.asarray(starts, dtype=np.int64), path)
+                       np.asarray(starts, dtype=np.int64), path, convention, n_untimed)
+
+
+def sample_times(ms: np.ndarray, cfg: ImuConfig = DEFAULT_IMU) -> tuple[np.ndarray, float, str]:
+    """Times of the rows of one cleaned file in its convention: ``t_s`` (n,) float64 seconds (NaN for a
+    row that cannot be timed; ``sensor`` times every row), ``rate_hz`` and the convention used
+    (``epic-payload`` or ``sensor``; ``cfg.convention`` ``auto`` decides from ``ms``). ``ms``: (n,) strictly
+    increasing Milliseconds. Raises :class:`ImuError` (without a path) when the times cannot be made."""
+    convention = detect_convention(ms, cfg.convention, cfg.payload_ms)
+    try:
+        t, rate = retime(ms, cfg) if convention == EPIC_PAYLOAD else sensor_times(ms)
+    except ImuError as e:
+        raise ImuError(None, f"{e.reason} (Milliseconds read as {convention} time, imu.convention "
+                             f"{cfg.convention})") from None
+    return t, rate, convention
 
 
 def prepare_stream(stream: ImuStream, cfg: ImuConfig = DEFAULT_IMU) -> TimedStream:
-    """:func:`retime` + :func:`timed_stream` for one cleaned file (run once per stream per video)."""
+    """:func:`sample_times` + :func:`timed_stream` for one cleaned file (run once per stream per video)."""
     try:
-        t, rate = retime(stream.ms, cfg)
+        t, rate, convention = sample_times(stream.ms, cfg)
     except ImuError as e:
         raise ImuError(stream.path, f"{stream.kind}: {e.reason}") from None
-    return timed_stream(stream.kind, t, stream.values, cfg, rate_hz=rate, path=stream.path)
+    return timed_stream(stream.kind, t, stream.values, cfg, rate_hz=rate, path=stream.path, convention=convention)
 
 
 def as_timed(stream: AnyStream, cfg: ImuConfig) -> TimedStream:
@@ -198,24 +217,32 @@ def as_timed(stream: AnyStream, cfg: ImuConfig) -> TimedStream:
 # -------------------------------------------------------------------------------------------- sync
 def estimate_sync(stream: AnyStream, video_duration_s: float, cfg: ImuConfig = DEFAULT_IMU) -> SyncParams:
     """Default sync when the IMU covers the whole recording (GoPro writes telemetry for exactly the
-    recorded span): offset 0 (IMU time 0 = start of payload 0 = first frame) and
-    ``scale = video_duration_s / t_end`` with ``t_end`` = last sample time + half a sample period, so
-    that the IMU spans the video; the scale absorbs the telemetry clock error. It needs no payload
-    count, so a partial last payload is harmless. Raises :class:`ImuCoverageError` when
-    ``|scale - 1| > max_clock_error`` (truncated IMU: give the video a sync-table entry instead)."""
+    recorded span): offset 0 (IMU time 0 = first frame: the start of payload 0 for ``epic-payload``,
+    Milliseconds 0 for ``sensor``) and ``scale = video_duration_s / t_end`` with ``t_end`` = last sample
+    time + half a sample period, so that the IMU spans the video; the scale absorbs the telemetry clock
+    error. It needs no payload count, so a partial last payload is harmless. Raises
+    :class:`ImuCoverageError` when ``|scale - 1| > max_clock_error`` (truncated IMU: give the video a
+    sync-table entry instead), saying what was measured in the stream's own time."""
     ts = as_timed(stream, cfg)
     t_end = float(ts.t_s[-1]) + 0.5 / ts.rate_hz  # the recording ends within the last sample period
     scale = float(video_duration_s) / t_end
     if not abs(scale - 1.0) <= cfg.max_clock_error:
-        raise ImuCoverageError(ts.path, f"{ts.kind}: IMU spans {t_end:.3f} s, video {video_duration_s:.3f} s"
-                               f" (clock error {scale - 1:+.2%} beyond {cfg.max_clock_error:.0%})")
+        if ts.convention == EPIC_PAYLOAD:
+            what = (f"IMU spans {t_end:.3f} s of {ts.time_name}, video {video_duration_s:.3f} s (clock error "
+                    f"{scale - 1:+.2%} beyond {cfg.max_clock_error:.0%})")
+        else:
+            what = (f"IMU {ts.time_name} runs from {float(ts.t_s[0]):.3f} s to {t_end:.3f} s, the video lasts "
+                    f"{video_duration_s:.3f} s: scaling one onto the other would take {scale - 1:+.2%}, beyond "
+                    f"the {cfg.max_clock_error:.0%} a clock error explains")
+        raise ImuCoverageError(ts.path, f"{ts.kind}: {what}")
     return SyncParams(0.0, scale)
 
 
 def load_sync_table(path: str | os.PathLike[str]) -> dict[str, SyncParams]:
     """Read a per-video sync table, CSV ``video_id,offset_s,scale`` (UTF-8, with or without BOM) ->
-    {video_id: SyncParams}. ``offset_s``, ``scale`` refer to :func:`retime`'s IMU time. :class:`ImuError` on an
-    unreadable file, an undecodable byte, a wrong header, a bad value (line named) or a repeated video_id."""
+    {video_id: SyncParams}. ``offset_s``, ``scale`` refer to each stream's IMU time (:func:`sample_times`).
+    :class:`ImuError` on an unreadable file, an undecodable byte, a wrong header, a bad value (line named) or a
+    repeated video_id."""
     p = os.fspath(path)
     try:
         raw = Path(p).read_bytes()

@@ -73,9 +73,10 @@ def _window_reasons(ts: TimedStream, q0: np.ndarray, q1: np.ndarray, sp: SyncPar
                         f"outside IMU coverage [{sp.to_video(lo):.3f}, {sp.to_video(hi):.3f}] s")
         else:
             gi = np.flatnonzero(hit[i])
-            gl = (gaps[gi, 1] - gaps[gi, 0]) * sp.scale
+            gl = gaps[gi, 1] - gaps[gi, 0]  # measured in the stream's own time
             at = float(sp.to_video(gaps[gi[np.argmax(gl)], 0]))
-            whys.append(f"{ts.kind}: IMU gap of {gl.max():.3f} s at {at:.3f} s (max {cfg.max_gap_s} s)")
+            whys.append(f"{ts.kind}: IMU gap of {gl.max():.3f} s in {ts.time_name} at {at:.3f} s on the video "
+                        f"(max {cfg.max_gap_s} s)")
     return bad, whys
 
 
