@@ -19,7 +19,8 @@ Tables (column: type; ``str`` columns hold '' where a value does not apply):
   accl_path, gyro_path (relative), video_sha256, accl_sha256, gyro_sha256, fps_num, fps_den, n_frames,
   duration_s, width, height (int -1 / float NaN when unknown), accl_rate_hz, gyro_rate_hz (estimated
   sensor rates, Hz), imu_rate_correction (the sync scale), imu_offset_s (the sync offset, s),
-  decoder, status (ok | rejected), reason.
+  decoder, status (ok | rejected), reason, accl_time_convention, gyro_time_convention (how each IMU
+  file's Milliseconds were read: epic-payload | sensor; '' when the file was not read).
 - ``splits.csv`` — participant_id, split.
 
 Errors are :class:`ManifestError` naming the file, and where known the column and row (0-based data row;
@@ -45,7 +46,7 @@ from egoimu.manifests.geometry import ClipGeometry, GeometryError
 from egoimu.manifests.paths import PathEscapeError, check_relative, resolve_inside
 from egoimu.manifests.shardfmt import IMU_CHANNELS, SPLITS
 
-MANIFEST_SCHEMA_VERSION: int = 2  # 2: config.geometry (the clip geometry contract) replaces per-stage shapes
+MANIFEST_SCHEMA_VERSION: int = 3  # 2: config.geometry replaces per-stage shapes; 3: recordings.csv *_time_convention
 #: What a version mismatch means for the user.
 _REBUILD = "(a build made by another egoimu version: rebuild it with this one)"
 VERSION_COLUMN = "schema_version"
@@ -53,6 +54,8 @@ SPLIT_MODES: tuple[str, ...] = ("planned", "canonical", "file", "single")
 FILENAMES: dict[str, str] = {"clips": "clips.csv", "shards": "shards.csv",
                              "recordings": "recordings.csv", "splits": "splits.csv"}
 SUMMARY_FILENAME = "manifest.json"
+#: How an IMU file's Milliseconds were read: the time conventions of egoimu.pipeline.imu (README, IMU section).
+TIME_CONVENTIONS: tuple[str, str] = ("epic-payload", "sensor")
 _HEX64 = r"[0-9a-f]{64}"
 
 
@@ -117,6 +120,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         Column("imu_rate_correction", "float", nullable=True, minimum=0.0),
         Column("imu_offset_s", "float", nullable=True), Column("decoder", "str"),
         Column("status", "str", choices=("ok", "rejected")), Column("reason", "str"),
+        *(Column(n, "str", choices=(*TIME_CONVENTIONS, "")) for n in ("accl_time_convention", "gyro_time_convention")),
     ),
     "splits": (Column("participant_id", "str", nonempty=True, unique=True),
                Column("split", "str", choices=SPLITS)),
@@ -269,6 +273,8 @@ def _recordings_rules(df: pd.DataFrame, file: str | Path) -> None:
     rules.append(("duration_s", ok & df["duration_s"].isna(), "required for an ok recording"))
     for name in ("accl_rate_hz", "gyro_rate_hz", "imu_rate_correction", "imu_offset_s"):
         rules.append((name, imu & df[name].isna(), "required for an ok recording with IMU"))
+    for name in ("accl_time_convention", "gyro_time_convention"):
+        rules.append((name, imu & (df[name] == ""), "required for an ok recording with IMU"))
     _require(df, file, rules)
 
 

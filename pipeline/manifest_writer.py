@@ -62,7 +62,8 @@ def _recordings_table(recordings: dict[str, RecordingResult], missing: dict[str,
                             "accl_sha256": "", "gyro_sha256": "", "fps_num": -1, "fps_den": -1, "n_frames": -1,
                             "duration_s": math.nan, "width": -1, "height": -1, "accl_rate_hz": math.nan,
                             "gyro_rate_hz": math.nan, "imu_rate_correction": math.nan, "imu_offset_s": math.nan,
-                            "decoder": "", "status": "rejected", "reason": reason})
+                            "decoder": "", "status": "rejected", "reason": reason,
+                            "accl_time_convention": "", "gyro_time_convention": ""})
             continue
         imu = bool(rec.accl)
         records.append({
@@ -76,6 +77,7 @@ def _recordings_table(recordings: dict[str, RecordingResult], missing: dict[str,
             "imu_rate_correction": rec.accl_sync[1] if imu and rec.ok else math.nan,
             "imu_offset_s": rec.accl_sync[0] if imu and rec.ok else math.nan,
             "decoder": backend if rec.ok else "", "status": rec.status, "reason": rec.reason,
+            "accl_time_convention": rec.accl_time_convention, "gyro_time_convention": rec.gyro_time_convention,
         })
     return pd.DataFrame.from_records(records, columns=columns("recordings"))
 
@@ -167,7 +169,8 @@ def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, Record
         "source": source if source is not None else dict(NOT_SYNTHETIC),
         "imu_alignment_vs_truth_ms": _alignment(recordings),
         "imu_cleaning": {"rows_dropped": sum(r.imu_rows_dropped for r in recordings.values()),
-                         "rows_reordered": sum(r.imu_rows_reordered for r in recordings.values())},
+                         "rows_reordered": sum(r.imu_rows_reordered for r in recordings.values()),
+                         "rows_untimed": sum(r.imu_rows_untimed for r in recordings.values())},
         SHARD_TASKS_KEY: {} if failed else {  # a failed build keeps no shard and no sidecar
             t.rel_path: {"plan_hash": r.plan_hash, "sidecar_sha256": sha256_file(sidecar_path(out, t.rel_path))}
             for t, r in zip(tasks, results)},

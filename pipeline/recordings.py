@@ -76,6 +76,9 @@ class RecordingResult:
     align_ms: tuple[float, float, float] = (float("nan"),) * 3  # vs synthetic truth: median, p95, max
     imu_rows_dropped: int = 0  # NaN + duplicate rows removed while cleaning (both files)
     imu_rows_reordered: int = 0  # non-monotonic rows fixed by sorting
+    imu_rows_untimed: int = 0  # cleaned rows the time model could not time (epic-payload: a payload that lost rows)
+    accl_time_convention: str = ""  # how the file's Milliseconds were read: epic-payload | sensor ('' if not read)
+    gyro_time_convention: str = ""
 
     @property
     def ok(self) -> bool:
@@ -130,7 +133,7 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
         return RecordingResult(**base, status="ok", reason="", detail="", **fields)
     duration = info.n_frames / float(info.fps)
     table = {task.video_id: task.sync} if task.sync is not None else None
-    rates, sync, errors, dropped, reordered = {}, {}, [], 0, 0
+    rates, sync, errors, dropped, reordered, untimed = {}, {}, [], 0, 0, 0
     try:
         # one stream at a time, keeping only scalars: memory stays that of one stream, not two
         for kind, rel in (("accl", task.accl), ("gyro", task.gyro)):
@@ -139,6 +142,8 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
             dropped += raw.report.n_nan + raw.report.n_duplicates
             reordered += raw.report.n_nonmonotonic
             timed = prepare_stream(raw, imu_cfg)
+            fields[f"{kind}_time_convention"] = timed.convention
+            untimed += timed.n_untimed
             if not _any_sample_stored_finite(timed.values):
                 culprit = beyond_stored_range(raw) or "the filtered values exceed its range"
                 return RecordingResult(**base, status="rejected", reason=NON_FINITE_IMU, **fields,
@@ -169,7 +174,7 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
         **base, status="ok", reason="", detail="", **fields,
         accl_rate_hz=rates["accl"], gyro_rate_hz=rates["gyro"],
         accl_sync=(sync["accl"].offset_s, sync["accl"].scale), gyro_sync=(sync["gyro"].offset_s, sync["gyro"].scale),
-        imu_rows_dropped=dropped, imu_rows_reordered=reordered,
+        imu_rows_dropped=dropped, imu_rows_reordered=reordered, imu_rows_untimed=untimed,
     )
 
 

@@ -4,8 +4,10 @@ end as the documented result, never as an exception."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from egoimu.pipeline.config import BuildConfig
@@ -69,3 +71,29 @@ def test_video_with_rotation_metadata_is_rejected(recording, rotate_video, degre
     assert got.detail == (f"{video}: its rotation metadata turns it by {degrees:g} degrees (counter-clockwise) for "
                           f"display; egoimu would store the frames unrotated and does not rotate the IMU axes, so "
                           f"the video is not used")
+
+
+def test_imu_files_with_true_sample_times_are_accepted_with_every_row(recording) -> None:
+    """The recording's IMU files rewritten the way tools with true timestamps write them (each row's Milliseconds
+    = its true time on the video timeline, from the synthetic truth; uniform at the sensor's ~200 Hz): the probe
+    reads both as ``sensor``, accepts the recording, times every row and recovers the true rates. Read by today's
+    rule (``epic-payload``) the same files lose most rows or the recording."""
+    task, src, root = recording
+    rates = {}
+    with np.load(src / "synth_truth" / f"{task.video_id}.npz") as truth:
+        for kind, rel in (("accl", task.accl), ("gyro", task.gyro)):
+            t_true = truth[f"{kind}_t_true_s"]
+            lines = (root / rel).read_text().splitlines()
+            assert len(lines) == t_true.size + 1
+            rows = [f"{1000 * t!r},{line.split(',', 1)[1]}" for t, line in zip(t_true.tolist(), lines[1:])]
+            (root / rel).write_text("\n".join([lines[0], *rows]) + "\n")
+            rates[kind] = (t_true.size - 1) / (t_true[-1] - t_true[0])
+    got = probe(task, root)
+    assert got.ok, got.detail
+    assert (got.accl_time_convention, got.gyro_time_convention) == ("sensor", "sensor")
+    assert (got.imu_rows_untimed, got.imu_rows_dropped) == (0, 0)
+    assert got.accl_rate_hz == pytest.approx(rates["accl"], rel=1e-3)
+    assert got.gyro_rate_hz == pytest.approx(rates["gyro"], rel=1e-3)
+    assert got.accl_sync[1] == pytest.approx(1.0, abs=1e-3)  # true video times: no clock error left to correct
+    today = probe_recording(task, str(root), CFG.video, dataclasses.replace(CFG.imu, convention="epic-payload"))
+    assert not today.ok or today.imu_rows_untimed > 0.5 * sum(rates.values()) * got.duration_s, today
