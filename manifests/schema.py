@@ -54,8 +54,7 @@ SPLIT_MODES: tuple[str, ...] = ("planned", "canonical", "file", "single")
 FILENAMES: dict[str, str] = {"clips": "clips.csv", "shards": "shards.csv",
                              "recordings": "recordings.csv", "splits": "splits.csv"}
 SUMMARY_FILENAME = "manifest.json"
-#: How an IMU file's Milliseconds were read: the time conventions of egoimu.pipeline.imu (README, IMU section).
-TIME_CONVENTIONS: tuple[str, str] = ("epic-payload", "sensor")
+TIME_CONVENTIONS: tuple[str, str] = ("epic-payload", "sensor")  # how IMU Milliseconds were read (egoimu.pipeline.imu)
 _HEX64 = r"[0-9a-f]{64}"
 
 
@@ -264,7 +263,7 @@ def _recordings_rules(df: pd.DataFrame, file: str | Path) -> None:
     imu = ok & (df["accl_path"] != "")
     for name in ("video_path", "video_sha256", "decoder"):
         rules.append((name, ok & (df[name] == ""), "required for an ok recording"))
-    for name in ("gyro_path", "accl_sha256", "gyro_sha256"):
+    for name in ("gyro_path", "accl_sha256", "gyro_sha256", "accl_time_convention", "gyro_time_convention"):
         rules.append((name, imu & (df[name] == ""), "required for an ok recording with IMU"))
     rules.append(("accl_path", ok & (df["accl_path"] == "") & (df["gyro_path"] != ""),
                   "a recording with a gyro file needs its accl file"))
@@ -273,8 +272,6 @@ def _recordings_rules(df: pd.DataFrame, file: str | Path) -> None:
     rules.append(("duration_s", ok & df["duration_s"].isna(), "required for an ok recording"))
     for name in ("accl_rate_hz", "gyro_rate_hz", "imu_rate_correction", "imu_offset_s"):
         rules.append((name, imu & df[name].isna(), "required for an ok recording with IMU"))
-    for name in ("accl_time_convention", "gyro_time_convention"):
-        rules.append((name, imu & (df[name] == ""), "required for an ok recording with IMU"))
     _require(df, file, rules)
 
 
