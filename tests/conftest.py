@@ -56,6 +56,8 @@ CLEAN = dict(participants=2, videos_per_participant=1, seconds=10.0, seed=7)
 FAULTY = dict(participants=2, videos_per_participant=1, seconds=8.0, seed=11, faults=True, audio=False)
 #: Faults spread over 9 IMU videos (one kind each), so that clean videos remain beside them.
 FAULTY_SPREAD = dict(participants=3, videos_per_participant=3, seconds=8.0, seed=12, faults=True, audio=False)
+#: The same with every plantable kind of the fault catalogue (egoimu synth epic --faults all): the fault suite's build.
+FAULTY_ALL = dict(FAULTY_SPREAD, faults="all")
 #: The set the build, audit and trainer tests share: 4 participants, so every split gets one.
 BUILD = dict(participants=4, videos_per_participant=1, seconds=12.0, seed=3)
 
@@ -73,6 +75,11 @@ def epic_faulty(synth_epic) -> tuple[Path, dict]:
 @pytest.fixture(scope="session")
 def epic_faulty_spread(synth_epic) -> tuple[Path, dict]:
     return synth_epic(**FAULTY_SPREAD)
+
+
+@pytest.fixture(scope="session")
+def epic_faulty_all(synth_epic) -> tuple[Path, dict]:
+    return synth_epic(**FAULTY_ALL)
 
 
 @pytest.fixture(scope="session")

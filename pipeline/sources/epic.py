@@ -6,7 +6,8 @@ read as an annotation file at all (missing, not CSV, no usable header) raises :c
 naming the file and line.
 
 Files are UTF-8, with or without a byte-order mark. A line holding bytes that are not UTF-8 is a
-``bad_encoding`` rejection of that line; the rest of the file is read.
+``bad_encoding`` rejection of that line; the rest of the file is read. A record is one line: a quote left open
+is a ``malformed_row`` of its own line and never carries the rows after it away.
 
 Formats (real files; see ../shared/data/README.md):
 
@@ -156,11 +157,44 @@ def undecodable(text: str) -> str:
                     for b in run.encode("utf-8", "surrogateescape"))
 
 
+class _Lines:
+    """The lines of an open text file, remembering those the csv reader took for its current record."""
+
+    def __init__(self, handle: Iterator[str]):
+        self.handle, self.taken = handle, []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.handle)
+        self.taken.append(line)
+        return line
+
+
+def _line_by_line(lines: list[str], first: int) -> Iterator[tuple[int, list[str] | None, str]]:
+    """``(line, fields, error)`` of each of ``lines`` (file lines ``first``, ``first + 1``, ...) parsed on its own:
+    a record is one line, so a quote left open on one line must not swallow the rows after it."""
+    for i, raw in enumerate(lines):
+        try:
+            fields = next(csv.reader([raw]), [])
+        except csv.Error as exc:
+            yield first + i, None, printable(str(exc))
+            continue
+        if any("\n" in f or "\r" in f for f in fields):
+            yield first + i, None, "a quoted field is not closed on its line (unterminated quote; a record is one line)"
+        else:
+            yield first + i, fields, ""
+
+
 def csv_records(path: Path | str, what: str = "annotation file") -> Iterator[tuple[int, list[str] | None, str]]:
     """``(line, fields, error)`` for each record of a UTF-8 CSV (a byte-order mark is skipped); the first is the
     header (``error`` always ''). ``fields`` is None and ``error`` says why when the csv module cannot parse a
     record; bytes that are not UTF-8 arrive as lone surrogates (see :func:`undecodable`), so that the caller
-    can reject just that line. ``line``: the file line on which the record ends.
+    can reject just that line. ``line``: the file line of the record.
+
+    A record is one line (as in EPIC's files): where a quote left open would carry a record over line breaks,
+    each of those lines is parsed on its own (the one with the open quote is an error), so no row is swallowed.
 
     Raises:
         AnnotationError: the file cannot be opened, is empty, or its header is not UTF-8 or not CSV.
@@ -171,7 +205,8 @@ def csv_records(path: Path | str, what: str = "annotation file") -> Iterator[tup
     except OSError as exc:
         raise AnnotationError(path, None, f"cannot open {what}: {exc.strerror}") from exc
     with handle:
-        reader = csv.reader(handle)
+        lines = _Lines(handle)
+        reader = csv.reader(lines)
         try:
             header = next(reader)
         except StopIteration:
@@ -184,14 +219,17 @@ def csv_records(path: Path | str, what: str = "annotation file") -> Iterator[tup
                                            f"must be UTF-8")
         yield 1, header, ""
         while True:
+            lines.taken = []
             try:
-                fields = next(reader)
+                fields, error = next(reader), ""
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield reader.line_num, None, printable(str(exc))
-                continue
-            yield reader.line_num, fields, ""
+                fields, error = None, printable(str(exc))
+            if len(lines.taken) > 1:
+                yield from _line_by_line(lines.taken, reader.line_num - len(lines.taken) + 1)
+            else:
+                yield reader.line_num, fields, error
 
 
 def _int_or_none(text: str) -> int | None:

@@ -10,7 +10,8 @@ Writes (readable by a reader written for the real dataset)::
     OUT/PXX/videos/PXX_01.MP4         the EPIC-55-style video (59.94 fps like EPIC-55, no IMU files)
     OUT/PXX/meta_data/PXX_1YY-accl.csv / -gyro.csv   GoPro-style IMU files (see imu.py)
     OUT/synth_truth/dataset.json, OUT/synth_truth/<video_id>.npz   ground truth (below)
-    OUT/faults.json                   with --faults (see faults.py for kinds, records, video needs)
+    OUT/faults.json                   with --faults (see faults.py for kinds, records, video needs;
+                                      --faults all: also fault_planters.py's, OUT/linked/ their link targets)
 
 The EPIC-55-style video lasts max(seconds / 4, 4 s); its segments go to the validation CSV. IMU
 files, timing model and number formats: see :mod:`egoimu.pipeline.synth.imu` (also copied into
@@ -85,6 +86,7 @@ from egoimu.pipeline.synth import classes as C
 from egoimu.pipeline.synth import faults as F
 from egoimu.pipeline.synth import imu, scene, visual
 from egoimu.pipeline.synth.encode import FrameWriter, h264_args
+from egoimu.pipeline.synth.fault_planters import LINK_TARGETS, MIN_IMU_VIDEOS, plant_catalogue
 from egoimu.pipeline.synth.motion import Action, MotionStyle, build_trajectory
 from egoimu.pipeline.synth.truth import FRAME_KEYS, IMU_KEYS, canonical_json, save_npz, sha256_text
 
@@ -106,7 +108,7 @@ class SynthEpicConfig:
     height: int = 256  # ours
     fps: str = "50"  # ours: exact fraction; EPIC-100 extension videos are 50 fps (dataset fact)
     seed: int = 0  # ours
-    faults: bool = False  # ours: plant realistic damage, list it in faults.json
+    faults: bool | str = False  # ours: plant realistic damage, list it in faults.json ("all": the whole catalogue)
     like_csv: str | None = None  # ours: replay segment timings/verbs of a real annotation CSV
     like_videos: tuple[str, ...] = ()  # ours: which videos of like_csv (default: first M per participant)
     full_range: bool = False  # ours: yuvj420p (full range) instead of yuv420p
@@ -130,6 +132,12 @@ class SynthEpicConfig:
             raise ValueError(f"seconds must be in [4, 7200], not {self.seconds}")
         if self.width % 2 or self.height % 2 or self.width < 64 or self.height < 64:
             raise ValueError(f"resolution must be even and at least 64x64, not {self.width}x{self.height}")
+        if self.faults not in (False, True, "all"):
+            raise ValueError(f"faults must be False, True or 'all', not {self.faults!r}")
+        if self.faults == "all" and self.participants * self.videos_per_participant < MIN_IMU_VIDEOS:
+            raise ValueError(f"--faults all needs at least {MIN_IMU_VIDEOS} IMU videos (the nine kinds of --faults "
+                             f"damage the files of the first six; the further kinds copy an intact one), e.g. "
+                             f"--participants 3 --videos-per-participant 3")
 
 
 def _rng(seed: int, *keys: int) -> np.random.Generator:
@@ -256,7 +264,7 @@ def _prepare_out(out: Path) -> None:
         if not (out / "synth_truth" / "dataset.json").is_file():
             raise ValueError(f"{out} exists and is not empty (and is no earlier synth epic output)")
         for child in out.iterdir():
-            if re.fullmatch(r"P\d{2}|synth_truth", child.name) and child.is_dir():
+            if re.fullmatch(rf"P\d{{2}}|synth_truth|{LINK_TARGETS}", child.name) and child.is_dir():
                 shutil.rmtree(child)
             elif re.fullmatch(r"EPIC_100_\w+\.csv|faults\.json", child.name):
                 child.unlink()
@@ -351,6 +359,8 @@ def generate_epic(out: Path, cfg: SynthEpicConfig, workers: int | None = None,
     planted, skipped = [], []
     if cfg.faults:
         planted, skipped = F.plant_faults(out, imu_jobs, _rng(cfg.seed, S_FAULTS))
+        if cfg.faults == "all":
+            planted += plant_catalogue(out)
     return {"out": str(out), "videos": [j.video_id for j in jobs], "imu_videos": len(imu_jobs),
             "segments_train": len(train), "segments_validation": len(valid), "faults": planted,
             "faults_skipped": skipped, "labels_redrawn": redrawn,
@@ -377,6 +387,12 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _faults(text: str) -> str:
+    if text != "all":
+        raise argparse.ArgumentTypeError(f"expected nothing or 'all', got {text!r}")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="egoimu synth epic", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -390,7 +406,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", choices=list(FPS_CHOICES), default="50",
                    help="frame rate of the IMU videos: 50 (default), 59.94 = 60000/1001, 29.97 = 30000/1001")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed -> identical files)")
-    p.add_argument("--faults", action="store_true", help="plant realistic damage, listed in OUT/faults.json")
+    p.add_argument("--faults", nargs="?", const=True, default=False, type=_faults, metavar="all",
+                   help="plant realistic damage, listed in OUT/faults.json (the generator's nine kinds; --faults all: "
+                        "every kind of the fault catalogue that can be planted, egoimu.pipeline.synth.fault_catalogue; "
+                        f"needs >= {MIN_IMU_VIDEOS} IMU videos)")
     p.add_argument("--like", metavar="CSV", help="replay segment times and verbs of a real annotation CSV")
     p.add_argument("--like-videos", metavar="IDS", help="comma-separated video ids of --like (PXX_1YY)")
     p.add_argument("--full-range", action="store_true", help="yuvj420p (full range) like GoPro files")

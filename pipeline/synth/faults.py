@@ -26,7 +26,8 @@ malformed_row          a train-CSV row with an unquoted comma in ``narration`` (
 Line numbers are 1-based file lines (the header is line 1), valid in the final files. A fault that
 cannot be planted (with a single IMU video the IMU-content faults find no intact IMU file) is skipped
 and named in the summary's ``faults_skipped``. Every record has ``kind``, ``path`` (relative to OUT),
-``video_id`` and ``detail``.
+``video_id``, ``scope`` and ``expected`` (the outcome a build must give it, from the fault catalogue
+:mod:`egoimu.pipeline.synth.fault_catalogue`) and ``detail``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import numpy as np
 
 from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
 from egoimu.pipeline.synth import annotations as A
+from egoimu.pipeline.synth.fault_catalogue import fault_record
 from egoimu.pipeline.synth.imu import js_number
 
 FAULT_KINDS = ("truncated_mp4", "missing_gyro", "empty_accl", "imu_gap", "nan_rows", "non_monotonic_ms",
@@ -88,7 +90,7 @@ class _Planter:
         return path.relative_to(self.out).as_posix()
 
     def add(self, kind: str, path: Path, job, detail: str, **where) -> dict:
-        rec = {"kind": kind, "path": self.rel(path), "video_id": job.video_id, **where, "detail": detail}
+        rec = fault_record(kind, self.rel(path), job.video_id, detail, **where)
         self.records.append(rec)
         return rec
 

@@ -175,6 +175,16 @@ def test_undecodable_bytes_reject_that_line_only(tmp_path):
         (r.narration_id + r.participant_id + r.video_id + r.detail).encode("utf-8")
 
 
+def test_an_unterminated_quote_rejects_its_own_line_only(tmp_path):
+    """A quote left open carried the csv module over the following lines: the rows up to the next quote vanished
+    (not counted, not rejected) or, at the end of the file, all of them."""
+    for after in ([_row("c"), _row("d", narration='say "hi" twice'), _row("e")], [_row("c"), _row("d")]):
+        segs, rej = _read(tmp_path, [_row("a"), _row("b", narration='"take the cup'), *after])
+        assert [s.narration_id for s in segs] == ["a", *"cde"[:len(after)]]
+        assert _got(rej) == [("a.csv:3", MALFORMED_ROW, "a.csv", 3)]
+        assert rej[0].detail == "a quoted field is not closed on its line (unterminated quote; a record is one line)"
+
+
 def test_a_header_that_is_not_utf8_is_a_clear_error(tmp_path):
     p = tmp_path / "h.csv"
     p.write_bytes(HEADER.replace("narration,", "narrati\xf3n,").encode("latin-1") + _row().encode())
