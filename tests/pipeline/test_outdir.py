@@ -76,7 +76,8 @@ def test_no_train_clip_written_is_an_empty_outcome(tmp_path):
     cfg = BuildConfig()
     rec = RecordingResult("P02_101", "P02", "P02/videos/P02_101.MP4", "a.csv", "g.csv", "ok", "", "",
                           video_sha256="2" * 64, accl_sha256="3" * 64, gyro_sha256="4" * 64, fps_num=50, fps_den=1,
-                          n_frames=500, width=456, height=256, accl_rate_hz=197.0, gyro_rate_hz=197.0)
+                          n_frames=500, width=456, height=256, accl_rate_hz=197.0, gyro_rate_hz=197.0,
+                          accl_time_convention="epic-payload", gyro_time_convention="epic-payload")
     rows = [ClipRow(c, c, pid, f"{pid}_101", "segment", 1.0, 2.0, Fraction(1, 2), "take", 0, 1, split=split)
             for c, pid, split in (("a", "P01", "train"), ("b", "P02", "test"), ("c", "P02", "test"))]
     tasks = [ShardTask("train", 0, "shards/train/train-00000.h5", (), ()),
