@@ -1,4 +1,4 @@
-"""``egoimu build ROOT OUT``: EPIC-KITCHENS (or DogCentric) → subject-disjoint sharded HDF5 + manifests.
+"""``egoimu build ROOT OUT``: EPIC-KITCHENS (DogCentric, GoPro MP4s) → subject-disjoint sharded HDF5 + manifests.
 
 Stages (each a pure function; :mod:`egoimu.pipeline.graph` runs the heavy ones on Dask):
 
