@@ -128,14 +128,14 @@ def read_gpmf_imu(path: str | os.PathLike[str]) -> GpmfImu:
     out_arr = np.asarray(t_out)
     streams = {}
     for kind, (values, counts, timo, _) in raw.items():
-        t, rate, resid = sample_times(np.asarray(counts), out_arr, timo)
+        t, rate, resid = fitted_sample_times(np.asarray(counts), out_arr, timo)
         if rate <= 0 or not np.all(np.diff(t) > 0):
             raise GpmfError(p, f"{SENSORS[kind][0]}: cannot time the samples (fitted rate {rate:.3f} Hz)")
         streams[kind] = GpmfStream(kind, t, values @ rot.T, rate, timo, tuple(int(c) for c in counts), resid)
     return GpmfImu(p, firmware, order, source, streams["accl"], streams["gyro"], tuple(t_in), tuple(t_out))
 
 
-def sample_times(counts: np.ndarray, t_out: np.ndarray, timo_s: float = 0.0) -> tuple[np.ndarray, float, float]:
+def fitted_sample_times(counts: np.ndarray, t_out: np.ndarray, timo_s: float = 0.0) -> tuple[np.ndarray, float, float]:
     """Times of a sensor's samples from its per-payload ``counts`` (k,) and the payloads' ``t_out`` (k,) s.
 
     Returns ``t_s`` (sum(counts),) float64 = ``first + i / rate``, the fitted ``rate`` (Hz) and the

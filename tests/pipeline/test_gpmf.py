@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
-from egoimu.pipeline.gpmf import GpmfError, axis_matrix, read_gpmf_imu, sample_times
+from egoimu.pipeline.gpmf import GpmfError, axis_matrix, fitted_sample_times, read_gpmf_imu
 
 KARMA_FRAMES, KARMA_FPS = 362, 30000 / 1001  # ../shared/data/README.md
 
@@ -72,7 +72,7 @@ def test_axis_matrix_and_sample_times():
     with pytest.raises(ValueError, match="permutation"):
         axis_matrix("XXY")
     # 200 Hz, payloads flushed every second with jitter in the counts: rate and start recovered
-    t, rate, _ = sample_times(np.array([199, 201, 200, 200, 50]), np.arange(1.0, 6.0), timo_s=0.01)
+    t, rate, _ = fitted_sample_times(np.array([199, 201, 200, 200, 50]), np.arange(1.0, 6.0), timo_s=0.01)
     assert rate == pytest.approx(200, rel=0.005) and t.size == 850 and t[0] == pytest.approx(-0.01, abs=0.01)
 
 
