@@ -24,6 +24,8 @@ COMMANDS: dict[str, Command] = {
                      "write a synthetic dataset in EPIC-KITCHENS (or DogCentric) layout"),
     "build": Command("egoimu.pipeline.build", "pipeline",
                      "decode, sync and shard a dataset into subject-disjoint HDF5 (Dask)"),
+    "extract-imu": Command("egoimu.pipeline.extract_imu", "pipeline",
+                           "GoPro MP4s' accelerometer and gyroscope (GPMF track) as EPIC-style CSVs"),
     "audit": Command("egoimu.manifests.audit", "",
                      "check a build: subject-disjointness, shard sha256/size/counts, accounting, checksums"),
     "split-plan": Command("egoimu.manifests.split_plan", "",

@@ -1,4 +1,4 @@
-"""``egoimu build ROOT OUT``: EPIC-KITCHENS (or DogCentric) → subject-disjoint sharded HDF5 + manifests.
+"""``egoimu build ROOT OUT``: EPIC-KITCHENS (DogCentric, GoPro MP4s) → subject-disjoint sharded HDF5 + manifests.
 
 Stages (each a pure function; :mod:`egoimu.pipeline.graph` runs the heavy ones on Dask):
 
@@ -29,6 +29,7 @@ from egoimu.manifests.shardfmt import SPLITS, ShardLayout
 from egoimu.pipeline.build_args import PROG, dashboard_of, make_config, one_line_error, parse_args, read_inputs
 from egoimu.pipeline.config import BuildConfig
 from egoimu.pipeline.graph import ClusterError, dask_client, run_tasks
+from egoimu.pipeline.imu_source import GPMF
 from egoimu.pipeline.manifest_writer import print_summary, source_record, write_manifests
 from egoimu.pipeline.outdir import drop_shards, earlier_build, remove_temporaries, tidy_shards
 from egoimu.pipeline.plan import (
@@ -44,12 +45,9 @@ from egoimu.pipeline.plan import (
     window_rows,
     with_splits,
 )
-from egoimu.pipeline.recordings import RecordingTask, probe_recording
+from egoimu.pipeline.recordings import RecordingResult, RecordingTask, probe_recording
 from egoimu.pipeline.shard_writer import ShardResult, ShardTask, build_shard, completed_result, withdrawn
-from egoimu.pipeline.sources import dogcentric, epic, epic55
-
-SINGLE_SPLIT = "test"  # DogCentric: every clip in one split; folds by dog are made at evaluation
-
+from egoimu.pipeline.sources import dogcentric, epic, epic55, gopro
 
 
 def epic_sources(root: Path, annotations: list[Path] | None, with_imu: bool, verb_map: Path | None = None
@@ -94,6 +92,31 @@ def dogcentric_sources(root: Path) -> tuple[list[ClipRow], list[RecordingTask]]:
     return rows, tasks
 
 
+def gopro_sources(root: Path) -> tuple[list[ClipRow], list[RecordingTask]]:
+    """One recording per ``ROOT/<participant>/*.MP4`` with its IMU from the file's GPMF track; other files are
+    recorded rejections (rows); the clips are the unlabelled windows (``--ssl-windows``) tiled by the plan."""
+    videos, rejections = gopro.scan_gopro(root)
+    rows = [ClipRow(r.path, r.path, "unknown", "unknown", "segment", float("nan"), float("nan"), None, "", -1, -1,
+                    reason=r.reason, detail=r.detail) for r in rejections]
+    tasks = [RecordingTask(v.video_id, v.participant_id, v.path, v.path, v.path, imu_format=GPMF) for v in videos]
+    return rows, tasks
+
+
+def rejected_recording_rows(recordings: dict[str, RecordingResult]) -> list[ClipRow]:
+    """One rejected row per recording the probe rejected, for a source without labelled rows (GoPro): its
+    windows cannot be counted, so the video itself is the input that was rejected (clips.csv, the accounting)."""
+    return [ClipRow(vid, "", rec.participant_id, vid, "window", float("nan"), float("nan"), None, "", -1, -1,
+                    reason=rec.reason, detail=rec.detail)
+            for vid, rec in sorted(recordings.items()) if not rec.ok]
+
+
+def single_split(cfg: BuildConfig) -> str:
+    """The split of ``split.mode single``: the one the ratio gives clips to (DogCentric: test, folds by dog are
+    made at evaluation; GoPro: train, unlabelled windows)."""
+    ratio = list(cfg.split.ratio)
+    return SPLITS[ratio.index(max(ratio))]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the build; returns 0 on success, 2 on a usage or input error or an empty outcome (no clip written,
     or none in train for a build with IMU: the manifests list every rejection, OUT holds no shard)."""
@@ -109,12 +132,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dry_run and not args.resume and earlier_build(out):
         return one_line_error(f"{out} holds an earlier build (files under {out / 'shards'}); pass --resume to continue "
                            f"it (shards whose plan and sha256 match are kept) or choose an empty folder")
-    with_imu = args.source == "epic" and not args.video_only
+    with_imu = args.source in ("epic", "gopro") and not args.video_only
     try:
         if args.source == "dogcentric":
             rows, rec_tasks = dogcentric_sources(root)
             missing: dict[str, tuple[str, str]] = {}
             labels = None
+        elif args.source == "gopro":
+            rows, rec_tasks = gopro_sources(root)
+            missing, labels = {}, None
+            print(f"[gopro] {len(rec_tasks)} MP4s, no labels: unlabelled 2 s windows every {cfg.clip.ssl_stride_s:g} s "
+                  f"(--ssl-windows), every participant in train; IMU from each file's GPMF track", file=sys.stderr)
         else:
             rows, rec_tasks, missing, labels = epic_sources(root, args.annotations, with_imu, args.verb_map)
     except (epic.AnnotationError, FileNotFoundError) as exc:
@@ -139,13 +167,18 @@ def main(argv: list[str] | None = None) -> int:
             rows = place_clips(rows, recordings, cfg.clip, missing)
             try:
                 if cfg.split.mode == "single":
-                    assignment = {r.participant_id: SINGLE_SPLIT for r in rows if r.planned}
+                    whom = {r.participant_id for r in rows if r.planned}
+                    if args.source == "gopro":  # no labelled rows: the recordings' participants
+                        whom |= {rec.participant_id for rec in recordings.values() if rec.ok}
+                    assignment = dict.fromkeys(sorted(whom), single_split(cfg))
                 else:
                     assignment = assign_splits(rows, cfg)
             except (ValueError, OSError) as exc:
                 return one_line_error(str(exc))
             rows = with_splits(rows, assignment)
             rows += window_rows(recordings, assignment, cfg.clip)
+            if args.source == "gopro":
+                rows += rejected_recording_rows(recordings)
             failed = empty_plan(rows, needs_train=with_imu)
             rows = reject_planned(rows, NO_TRAIN_CLIP, failed) if failed else rows
             tasks = shard_tasks(rows, recordings, cfg, with_imu)

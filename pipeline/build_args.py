@@ -36,6 +36,8 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+GOPRO_SSL_STRIDE_S = 2.0  # ours: --source gopro without --ssl-windows tiles non-overlapping 2 s windows
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -60,8 +62,9 @@ def parse_args(argv: list[str] | None, description: str = "") -> argparse.Namesp
     p = OneLineParser(prog=PROG, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("root", type=Path, help="dataset root (EPIC layout: PXX/videos, PXX/meta_data, CSVs)")
     p.add_argument("out", type=Path, help="output folder for shards and manifests")
-    p.add_argument("--source", choices=("epic", "dogcentric"), default="epic",
-                   help="dataset kind (default epic; dogcentric: video-only, label and dog from file names)")
+    p.add_argument("--source", choices=("epic", "dogcentric", "gopro"), default="epic",
+                   help="dataset kind (default epic; dogcentric: video-only, label and dog from file names; gopro: "
+                        "ROOT/<participant>/*.MP4 with their GPMF IMU, unlabelled windows, every participant in train)")
     p.add_argument("--annotations", type=Path, nargs="+", metavar="CSV",
                    help="annotation files (default: ROOT/EPIC_100_train.csv and EPIC_100_validation.csv)")
     p.add_argument("--split", default=None, metavar="planned|canonical|FILE",
@@ -150,6 +153,10 @@ def make_config(args: argparse.Namespace) -> BuildConfig:
     split = cfg.split
     if args.source == "dogcentric":
         split = replace(split, mode="single", ratio=(0, 0, 1), seed=0, file=None)
+    elif args.source == "gopro":  # unlabelled windows only: nothing to evaluate on, so every participant trains
+        if args.annotations or args.split is not None:
+            raise ValueError("--source gopro takes no --annotations or --split (it writes unlabelled train windows)")
+        split = replace(split, mode="single", ratio=(1, 0, 0), seed=0, file=None)
     elif args.split is not None:
         mode = _split_value(args.split)
         split = replace(split, mode="file", file=mode) if mode not in SPLIT_MODES else replace(split, mode=mode)
@@ -160,6 +167,8 @@ def make_config(args: argparse.Namespace) -> BuildConfig:
     clip = cfg.clip
     if args.ssl_windows is not None:
         clip = _option("--ssl-windows", args.ssl_windows, lambda: replace(cfg.clip, ssl_stride_s=args.ssl_windows))
+    if args.source == "gopro" and clip.ssl_stride_s is None:
+        clip = replace(clip, ssl_stride_s=GOPRO_SSL_STRIDE_S)
     sync = str(args.sync_table) if args.sync_table else cfg.sync_table
     return cfg.replace(shard=shard, split=split, video=video, clip=clip, sync_table=sync)
 

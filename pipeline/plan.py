@@ -185,4 +185,5 @@ def shard_tasks(rows: list[ClipRow], recordings: dict[str, RecordingResult], cfg
 
 def _source(rec: RecordingResult) -> VideoSource:
     return VideoSource(rec.video_id, rec.video, rec.accl, rec.gyro, (rec.fps_num, rec.fps_den), rec.n_frames,
-                       rec.width, rec.height, rec.accl_sync, rec.gyro_sync, rec.start, rec.decord_safe)
+                       rec.width, rec.height, rec.accl_sync, rec.gyro_sync, rec.start, rec.decord_safe,
+                       rec.imu_format)

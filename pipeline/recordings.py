@@ -23,7 +23,8 @@ from egoimu.manifests.memory import trim_heap
 from egoimu.manifests.paths import PathEscapeError, link_target, source_path
 from egoimu.pipeline.alignment import summarise_ms, truth_alignment_ms
 from egoimu.pipeline.imu import ImuConfig, ImuCoverageError, ImuError, SyncParams
-from egoimu.pipeline.imu_csv import NON_FINITE_IMU, STORED_DTYPE, beyond_stored_range, read_imu_csv
+from egoimu.pipeline.imu_csv import NON_FINITE_IMU, STORED_DTYPE, beyond_stored_range
+from egoimu.pipeline.imu_source import imu_config, read_imu
 from egoimu.pipeline.imu_timing import prepare_stream, sync_for_video
 from egoimu.pipeline.video import VideoConfig, VideoError, probe_video
 
@@ -45,6 +46,7 @@ class RecordingTask:
     accl: str = ""
     gyro: str = ""
     sync: SyncParams | None = None
+    imu_format: str = "csv"  # where accl/gyro are read from: csv files | gpmf (the video's telemetry track)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class RecordingResult:
     imu_rows_untimed: int = 0  # cleaned rows the time model could not time (epic-payload: a payload that lost rows)
     accl_time_convention: str = ""  # how the file's Milliseconds were read: epic-payload | sensor ('' if not read)
     gyro_time_convention: str = ""
+    imu_format: str = "csv"  # csv | gpmf (egoimu.pipeline.imu_source)
 
     @property
     def ok(self) -> bool:
@@ -111,7 +114,7 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
         with_imu: read the IMU files too (False for video-only sources).
     """
     base = dict(video_id=task.video_id, participant_id=task.participant_id, video=task.video,
-                accl=task.accl, gyro=task.gyro)
+                accl=task.accl, gyro=task.gyro, imu_format=task.imu_format)
     rootp = Path(root)
     try:
         _log_links(rootp, (task.video, task.accl, task.gyro) if with_imu else (task.video,))
@@ -138,10 +141,10 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
         # one stream at a time, keeping only scalars: memory stays that of one stream, not two
         for kind, rel in (("accl", task.accl), ("gyro", task.gyro)):
             path = source_path(rootp, rel)
-            raw = read_imu_csv(path, kind)
+            raw = read_imu(path, kind, task.imu_format)
             dropped += raw.report.n_nan + raw.report.n_duplicates
             reordered += raw.report.n_nonmonotonic
-            timed = prepare_stream(raw, imu_cfg)
+            timed = prepare_stream(raw, imu_config(task.imu_format, imu_cfg))
             fields[f"{kind}_time_convention"] = timed.convention
             untimed += timed.n_untimed
             if not _any_sample_stored_finite(timed.values):
@@ -157,7 +160,7 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
                 errors.append(err)
             del raw, timed
             trim_heap()
-            fields[f"{kind}_sha256"] = sha256_file(path)
+            fields[f"{kind}_sha256"] = fields["video_sha256"] if path == vpath else sha256_file(path)
     except ImuCoverageError as exc:
         if info.truncated:  # the IMU spans the recording, the file only part of it: no sync by duration
             return RecordingResult(**base, status="rejected", reason=VIDEO_TRUNCATED, **fields,
@@ -189,7 +192,7 @@ def _any_sample_stored_finite(values: np.ndarray) -> bool:
 def _log_links(root: Path, rels: tuple[str, ...]) -> None:
     """Print to stderr (the build's log) where each of the source files ``rels`` that is reached through a
     symbolic link really lies; the manifests keep the root-relative path only."""
-    for rel in filter(None, rels):
+    for rel in dict.fromkeys(filter(None, rels)):  # a GoPro file is its own IMU source: logged once
         try:
             target = link_target(root, rel)
         except PathEscapeError:  # reported when the file is opened

@@ -32,7 +32,8 @@ from egoimu.manifests.paths import source_path
 from egoimu.manifests.shardfmt import IMU_CHANNELS, ShardLayout, create_shard, new_shard_file, write_clip
 from egoimu.pipeline.config import BuildConfig
 from egoimu.pipeline.imu import SyncParams
-from egoimu.pipeline.imu_csv import NON_FINITE_IMU, STORED_DTYPE, read_imu_csv
+from egoimu.pipeline.imu_csv import NON_FINITE_IMU, STORED_DTYPE
+from egoimu.pipeline.imu_source import imu_config, read_imu
 from egoimu.pipeline.imu_timing import prepare_stream
 from egoimu.pipeline.imu_windows import resample_windows
 from egoimu.pipeline.spectrogram import RunningStats, spectrogram
@@ -76,6 +77,7 @@ class VideoSource:
     gyro_sync: tuple[float, float] = (0.0, 1.0)
     start: tuple[int, int] = (0, 1)  # container time of frame 0 (s, exact)
     decord_safe: bool = True
+    imu_format: str = "csv"  # csv | gpmf (egoimu.pipeline.imu_source)
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,8 @@ def _imu_phase(root: Path, task: ShardTask, cfg: BuildConfig, outcomes: dict[str
         try:  # one sensor at a time: memory holds one stream of the video, not two
             for ci, (kind, rel, sync) in enumerate((("accl", src.accl, src.accl_sync),
                                                     ("gyro", src.gyro, src.gyro_sync))):
-                timed = prepare_stream(read_imu_csv(source_path(root, rel), kind), cfg.imu)
+                timed = prepare_stream(read_imu(source_path(root, rel), kind, src.imu_format),
+                                       imu_config(src.imu_format, cfg.imu))
                 part, why = resample_windows({kind: timed}, SyncParams(*sync), starts, cfg.imu)
                 del timed
                 trim_heap()

@@ -35,6 +35,15 @@ def real_dir(shared_epic) -> Path:
 
 
 @pytest.fixture(scope="session")
+def gopro_karma() -> Path:
+    """The real GoPro HERO5 Black MP4 with its GPMF telemetry track (../shared/data/gopro/karma.mp4)."""
+    path = SHARED_DATA / "gopro" / "karma.mp4"
+    if not path.is_file():
+        pytest.fail(f"reference data missing: {path} (GoPro reader tests read this real file)")
+    return path
+
+
+@pytest.fixture(scope="session")
 def synth_epic(tmp_path_factory):
     """Factory ``synth_epic(**SynthEpicConfig fields) -> (root, summary)``, cached per config."""
     from egoimu.pipeline.synth.epic import SynthEpicConfig, generate_epic

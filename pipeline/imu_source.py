@@ -1,0 +1,36 @@
+"""Where a recording's IMU comes from: EPIC-style CSV files (``csv``) or the video's own GPMF telemetry track
+(``gpmf``, a GoPro MP4: :mod:`egoimu.pipeline.gpmf`). The probe and the shard stage read a stream through
+:func:`read_imu`, so both see the same samples whatever the source.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+from egoimu.pipeline.gpmf import GpmfError, read_gpmf_imu
+from egoimu.pipeline.imu import SENSOR, ImuConfig, ImuError, ImuStream
+from egoimu.pipeline.imu_csv import clean_imu, read_imu_csv
+
+CSV, GPMF = "csv", "gpmf"
+IMU_FORMATS: tuple[str, str] = (CSV, GPMF)
+
+
+def read_imu(path: str | os.PathLike[str], kind: str, imu_format: str = CSV) -> ImuStream:
+    """One cleaned stream (``kind`` 'accl' or 'gyro'): from the CSV at ``path``, or from the GPMF track of the
+    MP4 at ``path`` (Milliseconds = true sample times on the MP4 timeline). Raises :class:`ImuError` naming
+    the file for anything unreadable."""
+    if imu_format == CSV:
+        return read_imu_csv(path, kind)
+    if imu_format != GPMF:
+        raise ValueError(f"imu_format must be one of {IMU_FORMATS}, got {imu_format!r}")
+    try:
+        stream = getattr(read_gpmf_imu(path), kind)
+    except GpmfError as e:
+        raise ImuError(e.path, e.reason) from None
+    return clean_imu(kind, stream.t_s * 1000.0, stream.values, path=os.fspath(path))
+
+
+def imu_config(imu_format: str, cfg: ImuConfig) -> ImuConfig:
+    """``cfg`` for a stream of ``imu_format``: a GPMF track's times are true sample times (``sensor``)."""
+    return replace(cfg, convention=SENSOR) if imu_format == GPMF else cfg
