@@ -24,8 +24,9 @@ COMMANDS: dict[str, Command] = {
                      "write a synthetic dataset in EPIC-KITCHENS (or DogCentric) layout"),
     "build": Command("egoimu.pipeline.build", "pipeline",
                      "decode, sync and shard a dataset into subject-disjoint HDF5 (Dask)"),
-    "audit": Command("egoimu.manifests.audit", "",
-                     "check a build: subject-disjointness, shard sha256/size/counts, accounting, checksums"),
+    "audit": Command("egoimu.audit_cmd", "",
+                     "check a build: subject-disjointness, shard sha256/size/counts, accounting, checksums; "
+                     "--sync: image motion vs gyroscope lag per video"),
     "split-plan": Command("egoimu.manifests.split_plan", "",
                           "plan a subject-disjoint train/validation/test split from annotation files"),
     "train": Command("egoimu.train.loop", "train",
