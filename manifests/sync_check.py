@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from itertools import permutations
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -69,7 +70,7 @@ class VideoSync:
     pairing: dict[str, str]
     r_by_axis: dict[str, float]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (lag also in ms)."""
         return {**asdict(self), "lag_ms": round(1000.0 * self.lag_s, 1)}
 
@@ -105,16 +106,15 @@ def read_clip_motion(out: Path, decode: JpegDecoder | None = None) -> Iterator[C
                                  float(g.imu_rate_hz))
 
 
-def interval_rates(gyro: np.ndarray, rate_hz: float, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
-    """Mean rate (n, 3) of a gyroscope (m, 3) sampled at ``j / rate_hz`` over each interval ``[t0, t1]``
-    (seconds from the first sample): the difference of its trapezoid-integrated angle; NaN where an interval
-    leaves ``[0, (m-1) / rate_hz]``."""
-    t = np.arange(gyro.shape[0]) / rate_hz
-    angle = np.concatenate([np.zeros((1, 3)), np.cumsum(0.5 * (gyro[1:] + gyro[:-1]) / rate_hz, axis=0)])
+def interval_rates(gyro: np.ndarray, t: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+    """Mean rate (n, 3) of a gyroscope (m, 3) sampled at times ``t`` (m,) (increasing, seconds) over each interval
+    ``[t0, t1]``: the difference of its trapezoid-integrated angle (linear between samples); NaN where an
+    interval leaves ``[t[0], t[-1]]``."""
+    angle = np.concatenate([np.zeros((1, 3)), np.cumsum(0.5 * (gyro[1:] + gyro[:-1]) * np.diff(t)[:, None], axis=0)])
     a0 = np.stack([np.interp(t0, t, angle[:, c]) for c in range(3)], 1)
     a1 = np.stack([np.interp(t1, t, angle[:, c]) for c in range(3)], 1)
     out = (a1 - a0) / (t1 - t0)[:, None]
-    out[(t0 < 0) | (t1 > t[-1])] = np.nan
+    out[(t0 < t[0]) | (t1 > t[-1])] = np.nan
     return out
 
 
@@ -131,37 +131,72 @@ def _best_pairing(r: np.ndarray) -> tuple[float, tuple[int, int]]:
     return max((abs(r[0, a]) + abs(r[1, b]), (a, b)) for a, b in permutations(range(r.shape[1]), 2))
 
 
+@dataclass(frozen=True)
+class LagFit:
+    """The best lag (s) of image motion against gyroscope rates, the 2 x 3 correlations there, the gyro axes
+    paired with dx and dy, and the frame pairs used."""
+
+    lag_s: float
+    r: np.ndarray
+    axes: tuple[int, int]
+    pairs: int
+
+    def pairing(self) -> dict[str, str]:
+        """Image axis -> signed gyro channel, e.g. ``{"dx": "+GyroX", "dy": "+GyroY"}``."""
+        return {ax: ("+" if self.r[k, self.axes[k]] >= 0 else "-") + IMU_CHANNELS[GYRO[self.axes[k]]]
+                for k, ax in enumerate(IMAGE_AXES)}
+
+    def r_by_axis(self) -> dict[str, float]:
+        """Image axis -> |r| with its paired gyro axis."""
+        return {ax: round(abs(float(self.r[k, self.axes[k]])), 4) for k, ax in enumerate(IMAGE_AXES)}
+
+    @property
+    def peak_r(self) -> float:
+        """The mean of the two paired |r|."""
+        return float(np.mean([abs(self.r[k, self.axes[k]]) for k in range(2)]))
+
+
+def best_lag(motion: list[np.ndarray], rates_at: Callable[[float], list[np.ndarray]],
+             lags_s: np.ndarray) -> LagFit:
+    """Search ``lags_s`` (increasing, evenly spaced): ``rates_at(lag)`` gives, per item of ``motion`` ((n_i, 2)
+    image motion), the (n_i, 3) gyro rates over the same frame intervals moved by ``lag`` (NaN: unusable). The
+    score of a lag is the best sum of paired |r| (:func:`_best_pairing`); the peak is refined by a parabola."""
+    pooled = np.concatenate(motion)
+    scores, rs, used = np.full(lags_s.size, -np.inf), [], []
+    for i, lag in enumerate(lags_s):
+        rates = np.concatenate(rates_at(float(lag)))
+        ok = ~np.isnan(rates).any(axis=1)
+        r = _corr(pooled[ok], rates[ok]) if ok.sum() >= 8 else np.zeros((2, 3))
+        rs.append(r)
+        used.append(int(ok.sum()))
+        scores[i] = _best_pairing(r)[0]
+    i = int(np.argmax(scores))
+    lag = float(lags_s[i])
+    if 0 < i < lags_s.size - 1:
+        lo, mid, hi = scores[i - 1], scores[i], scores[i + 1]
+        den = lo - 2 * mid + hi
+        if den < 0:
+            lag += float(0.5 * (lo - hi) / den) * float(lags_s[1] - lags_s[0])
+    return LagFit(lag, rs[i], _best_pairing(rs[i])[1], used[i])
+
+
 def video_sync(video_id: str, clips: list[ClipMotion], max_lag_s: float = DEFAULT_MAX_LAG_S) -> VideoSync:
     """The best lag, its correlation and the axis pairing of one video's clips (see the module docstring)."""
     fps, rate = clips[0].fps, clips[0].imu_rate_hz
     lags = np.arange(-round(max_lag_s * rate), round(max_lag_s * rate) + 1) / rate
-    motion = np.concatenate([c.motion for c in clips])
-    scores, rs = np.full(lags.size, -np.inf), []
-    for i, lag in enumerate(lags):
-        rates, keep = [], []
+
+    def rates_at(lag: float) -> list[np.ndarray]:
+        out = []
         for c in clips:
             t0 = np.arange(c.motion.shape[0]) / fps - lag
-            m = interval_rates(c.gyro, rate, t0, t0 + 1.0 / fps)
-            rates.append(m)
-            keep.append(~np.isnan(m[:, 0]))
-        ok = np.concatenate(keep)
-        r = _corr(motion[ok], np.concatenate(rates)[ok]) if ok.sum() >= 8 else np.zeros((2, 3))
-        rs.append(r)
-        scores[i] = _best_pairing(r)[0]
-    i = int(np.argmax(scores))
-    lag = float(lags[i])
-    if 0 < i < lags.size - 1:
-        lo, mid, hi = scores[i - 1], scores[i], scores[i + 1]
-        den = lo - 2 * mid + hi
-        if den < 0:
-            lag += float(0.5 * (lo - hi) / den) / rate
-    r = rs[i]
-    axes = _best_pairing(r)[1]
-    pairing = {ax: ("+" if r[k, axes[k]] >= 0 else "-") + IMU_CHANNELS[GYRO[axes[k]]]
-               for k, ax in enumerate(IMAGE_AXES)}
-    r_by_axis = {ax: round(abs(float(r[k, axes[k]])), 4) for k, ax in enumerate(IMAGE_AXES)}
-    return VideoSync(video_id, len(clips), int(motion.shape[0]), round(lag, 4), round(lag * fps, 2),
-                     round(float(np.mean(list(r_by_axis.values()))), 4), pairing, r_by_axis)
+            out.append(interval_rates(c.gyro, np.arange(c.gyro.shape[0]) / rate, t0, t0 + 1.0 / fps))
+        return out
+
+    fit = best_lag([c.motion for c in clips], rates_at, lags)
+    r_by_axis = fit.r_by_axis()
+    return VideoSync(video_id, len(clips), sum(c.motion.shape[0] for c in clips), round(fit.lag_s, 4),
+                     round(fit.lag_s * fps, 2), round(float(np.mean(list(r_by_axis.values()))), 4),
+                     fit.pairing(), r_by_axis)
 
 
 def check_sync(out: Path, decode: JpegDecoder | None = None,

@@ -15,12 +15,12 @@ def test_interval_rates_is_the_mean_rate_over_each_interval() -> None:
     t = np.arange(397) / RATE
     gyro = np.stack([np.full_like(t, 2.0), 3.0 * t, np.sin(t)], axis=1)
     t0 = np.array([0.1, 0.5, 1.2])
-    got = interval_rates(gyro, RATE, t0, t0 + 1 / FPS)
+    got = interval_rates(gyro, t, t0, t0 + 1 / FPS)
     np.testing.assert_allclose(got[:, 0], 2.0)
     # a linear rate's mean sits mid-interval (to the angle's linear interpolation between samples)
     np.testing.assert_allclose(got[:, 1], 3.0 * (t0 + 0.5 / FPS), rtol=1e-3)
     np.testing.assert_allclose(got[:, 2], (np.cos(t0) - np.cos(t0 + 1 / FPS)) * FPS, rtol=1e-3)
-    outside = interval_rates(gyro, RATE, np.array([-0.01, 1.99]), np.array([0.03, 2.01]))
+    outside = interval_rates(gyro, t, np.array([-0.01, 1.99]), np.array([0.03, 2.01]))
     assert np.isnan(outside).all()
 
 
