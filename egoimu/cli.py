@@ -26,8 +26,9 @@ COMMANDS: dict[str, Command] = {
                      "decode, sync and shard a dataset into subject-disjoint HDF5 (Dask)"),
     "extract-imu": Command("egoimu.pipeline.extract_imu", "pipeline",
                            "GoPro MP4s' accelerometer and gyroscope (GPMF track) as EPIC-style CSVs"),
-    "audit": Command("egoimu.manifests.audit", "",
-                     "check a build: subject-disjointness, shard sha256/size/counts, accounting, checksums"),
+    "audit": Command("egoimu.audit_cmd", "",
+                     "check a build: subject-disjointness, shard sha256/size/counts, accounting, checksums; "
+                     "--sync: image motion vs gyroscope lag per video"),
     "split-plan": Command("egoimu.manifests.split_plan", "",
                           "plan a subject-disjoint train/validation/test split from annotation files"),
     "train": Command("egoimu.train.loop", "train",

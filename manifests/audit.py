@@ -313,7 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     """``egoimu audit OUT [--deep] [--json FILE] [--quiet]``; 0 = pass, 1 = a check failed, 2 = usage."""
     p = argparse.ArgumentParser(prog="egoimu audit", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="checks:\n" + "\n".join(f"  {k:<17} {v}" for k, v in CHECKS.items()))
+                                epilog="checks:\n" + "\n".join(f"  {k:<17} {v}" for k, v in CHECKS.items())
+                                + "\n\negoimu audit --sync OUT: the sync check from the shards alone "
+                                "(egoimu audit --sync --help)")
     p.add_argument("out", type=Path, help="a build output folder (manifest.json, *.csv, shards/)")
     p.add_argument("--deep", action="store_true", help="also read every chunk of every shard (slow)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the report and findings as JSON")

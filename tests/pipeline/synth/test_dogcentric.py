@@ -13,6 +13,7 @@ import decord
 import numpy as np
 import pytest
 
+from egoimu.manifests.motion import image_shifts
 from egoimu.pipeline.sources.dogcentric import DUPLICATE_CLIP, NOT_A_CLIP, canonical_activity, scan_dogcentric
 from egoimu.pipeline.synth import cli as synth_cli
 from egoimu.pipeline.synth.dogcentric import SynthDogConfig, config_sha256, generate_dogcentric
@@ -129,16 +130,6 @@ def test_decodable_by_decord(raw_ds: Path) -> None:
         assert last.shape == (120, 160, 3) and last.dtype == np.uint8 and last.std() > 5
 
 
-def _shift(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
-    """(dx, dy) px by which the content moved from grey frame ``a`` to ``b`` (phase correlation)."""
-    h, w = a.shape
-    win = np.outer(np.hanning(h), np.hanning(w))
-    cross = np.fft.fft2(b * win) * np.conj(np.fft.fft2(a * win))
-    corr = np.fft.ifft2(cross / (np.abs(cross) + 1e-9)).real
-    i, j = np.unravel_index(np.argmax(corr), corr.shape)
-    return (j + w // 2) % w - w // 2, (i + h // 2) % h - h // 2
-
-
 def _grey(path: Path) -> np.ndarray:
     vr = decord.VideoReader(str(path))
     return vr.get_batch(list(range(len(vr)))).asnumpy().astype(np.float32).mean(-1)
@@ -158,16 +149,16 @@ def test_camera_motion_follows_the_activity(raw_ds: Path) -> None:
             energy[act].append(float(np.abs(np.diff(g, axis=0)).mean()))
         elif act == "Walk":  # forward motion: the ground below flows down the image (+v)
             low = g[:, 2 * g.shape[1] // 3:]
-            walk_flow += [_shift(low[i], low[i + 1])[1] for i in range(len(g) - 1)]
+            walk_flow += list(image_shifts(low)[:, 1])
         elif act.startswith("Look"):  # yaw left => content moves right (+u), conventions.md
             a, b = int(m["t_turn_start"] * fps), int(np.ceil(m["t_turn_end"] * fps))
-            dx = sum(_shift(g[i], g[i + 1])[0] for i in range(a, b))
+            dx = image_shifts(g[a:b + 1])[:, 0].sum()
             expected = np.radians(m["yaw_amp_deg"]) * f
             assert np.sign(dx) == (1 if act == "LookLeft" else -1), (clip["path"], dx)
             assert 0.7 < dx / expected < 1.3, (clip["path"], dx, expected)
         else:  # pitch down => content moves up (-v)
             a, b = int(m["t_down_start"] * fps), int(np.ceil(m["t_down_end"] * fps))
-            dy = sum(_shift(g[i], g[i + 1])[1] for i in range(a, b))
+            dy = image_shifts(g[a:b + 1])[:, 1].sum()
             assert dy < -0.5 * np.radians(m["pitch_down_deg"]) * f, (clip["path"], dy)
     assert np.mean(walk_flow) > 0.5
     assert min(energy["Shake"]) > 2 * max(energy["Car"])

@@ -13,27 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.transform import Rotation
 
+from egoimu.manifests.motion import image_shifts
 from egoimu.pipeline.synth.motion import R0, RATE_HZ, Action, G, MotionStyle, build_trajectory
-
-
-def _phase_shifts(frames: np.ndarray) -> np.ndarray:
-    """(N, H, W) float32 frames -> (N-1, 2) sub-pixel (dx, dy) shift of frame k+1 relative to k
-    (phase correlation with a parabolic fit around the peak)."""
-    n, h, w = frames.shape
-    win = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
-    spec = np.fft.rfft2((frames - frames.mean(axis=(1, 2), keepdims=True)) * win)
-    out = np.empty((n - 1, 2))
-    for c0 in range(0, n - 1, 64):
-        r = spec[c0 + 1:c0 + 65] * np.conj(spec[c0:c0 + 64][: spec[c0 + 1:c0 + 65].shape[0]])
-        corr = np.fft.irfft2(r / (np.abs(r) + 1e-9), s=(h, w))
-        for m, c in enumerate(corr):
-            i, j = np.unravel_index(np.argmax(c), c.shape)
-            peak, up, down = c[i, j], c[(i - 1) % h, j], c[(i + 1) % h, j]
-            left, right = c[i, (j - 1) % w], c[i, (j + 1) % w]
-            dy = 0.5 * (up - down) / (up - 2 * peak + down) if up - 2 * peak + down else 0.0
-            dx = 0.5 * (left - right) / (left - 2 * peak + right) if left - 2 * peak + right else 0.0
-            out[c0 + m] = ((j if j < w // 2 else j - w) + dx, (i if i < h // 2 else i - h) + dy)
-    return out
 
 
 def test_image_motion_follows_gyroscope(epic_clean):
@@ -43,7 +24,7 @@ def test_image_motion_follows_gyroscope(epic_clean):
         vr = decord.VideoReader(str(out / p / "videos" / f"{vid}.MP4"))
         frames = vr.get_batch(list(range(len(vr)))).asnumpy().astype(np.float32).mean(axis=-1)
         frames = frames[:, : int(0.6 * frames.shape[1])]
-        shifts = _phase_shifts(frames)
+        shifts = image_shifts(frames)
         z = np.load(out / "synth_truth" / f"{vid}.npz")
         gyro = pd.read_csv(out / p / "meta_data" / f"{vid}-gyro.csv")
         t = float(z["offset_s"]) + float(z["clock_scale"]) * gyro.Milliseconds.to_numpy() / 1000

@@ -1,0 +1,155 @@
+"""Measured IMU→video sync (issue 13 item 3, the estimator; not yet wired into ``egoimu build``).
+
+:func:`estimate_offset` corrects an assumed sync model (:class:`~egoimu.pipeline.imu.SyncParams`, e.g. today's
+duration-ratio model) by cross-correlating the gyroscope's angular rate with the image motion of decoded
+low-resolution windows spread over the recording (:func:`decode_windows`):
+
+- per window, the image motion of each frame pair (:func:`egoimu.manifests.motion.frame_motion`, on frames
+  block-averaged by ``DOWNSAMPLE``) is compared with the gyroscope integrated over exactly the interval between
+  the two frames' *source* instants (frame i of the source is the instant ``i / fps``; a clip frame shows the
+  source frame on screen at its output time, so its instant is that source frame's, not the output grid's):
+  no half-frame bias from frames being instants and differences falling between them. The lag ``L`` (video
+  seconds; positive: the IMU sample the assumed model puts at video time v belongs at ``v + L``) is searched
+  over ``±max_lag_s`` on the IMU sample grid and refined by a parabola; the axis pairing and signs come from
+  the data (:func:`egoimu.manifests.sync_check.best_lag`);
+- windows with peak correlation ``>= MIN_WINDOW_R`` are candidates; the lag is fitted as ``a + b · v`` (offset
+  and clock-scale correction: the assumed duration-ratio model absorbs part of a start offset into its scale,
+  which shows as a lag drifting over the recording) by least squares, refitted without windows more than one
+  output frame off the line (e.g. a window in EPIC's compressed first payload); with fewer than ``MIN_WINDOWS``
+  candidates, the median lag (offset only);
+- confidence = (windows kept) / (windows decoded) × (median peak r of the kept windows). The estimate is used
+  when ``confidence >= MIN_CONFIDENCE`` and at least ``MIN_WINDOWS`` windows agree; otherwise the assumed model
+  stays and :attr:`SyncEstimate.reason` says why.
+
+Deterministic: numpy only, float64, fixed window placement; the results are rounded (offset and scale to 1e-6).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from egoimu.manifests.motion import frame_motion
+from egoimu.manifests.sync_check import best_lag, interval_rates
+from egoimu.pipeline.imu import SyncParams, TimedStream
+from egoimu.pipeline.video import VideoConfig, VideoInfo, clip_source_indices, decode_clips
+
+DOWNSAMPLE = 4  # 256² output frames -> 64² for the image motion
+MIN_WINDOW_R = 0.5
+MIN_WINDOWS = 3
+MIN_CONFIDENCE = 0.5
+DEFAULT_MAX_LAG_S = 1.0
+#: why the assumed model was kept
+LOW_CONFIDENCE = "low_confidence"
+TOO_FEW_WINDOWS = "too_few_windows"
+
+
+@dataclass(frozen=True)
+class Window:
+    """One decoded window: ``times_s`` (T,) the frames' source instants (video s), ``frames`` uint8 (T, H, W, 3)."""
+
+    times_s: np.ndarray
+    frames: np.ndarray
+
+
+@dataclass(frozen=True)
+class SyncEstimate:
+    """The measured sync (``sync``: the corrected model, or the assumed one when not used) and its evidence."""
+
+    sync: SyncParams
+    used: bool
+    reason: str  # '' when used, else LOW_CONFIDENCE | TOO_FEW_WINDOWS with the numbers
+    offset_change_s: float  # lag at video time 0 (a)
+    scale_change: float  # relative clock-scale correction (b)
+    peak_r: float  # median peak r of the kept windows
+    confidence: float
+    windows: int
+    kept: int
+    lags_s: tuple[float, ...]  # per window
+    window_r: tuple[float, ...]
+
+
+def window_starts(duration_s: float, n_windows: int, clip_s: float = 2.0, out_fps: int = 24) -> list[Fraction]:
+    """``n_windows`` window starts evenly spread over the recording (on the 1/out_fps grid), clear of its ends."""
+    last = max(duration_s - clip_s, 0.0)
+    return sorted({Fraction(int(round(t * out_fps)), out_fps) for t in np.linspace(0.0, last, n_windows + 2)[1:-1]})
+
+
+def decode_windows(path: str | os.PathLike, info: VideoInfo, starts: Sequence[Fraction],
+                   cfg: VideoConfig) -> list[Window]:
+    """Decode the windows at ``starts`` (the build's clip geometry), block-average by :data:`DOWNSAMPLE`, and
+    attach each frame's source instant. Windows that fail to decode are left out."""
+    g = cfg.geometry
+    out = []
+    for pos, frames in decode_clips(path, list(starts), cfg, info, on_error="yield"):
+        if not isinstance(frames, np.ndarray):
+            continue
+        idx = clip_source_indices(starts[pos], info.fps, g.frames, g.fps)
+        t, h, w, _ = frames.shape
+        d = DOWNSAMPLE
+        small = frames[:, : h // d * d, : w // d * d].reshape(t, h // d, d, w // d, d, 3).mean(axis=(2, 4))
+        out.append(Window(idx / float(info.fps), np.rint(small).astype(np.uint8)))
+    return out
+
+
+def _window_lag(win: Window, gyro: TimedStream, assumed: SyncParams, lags_s: np.ndarray) -> tuple[float, float]:
+    """(lag s, peak r) of one window."""
+    motion = frame_motion(win.frames)
+    t0v, t1v = win.times_s[:-1], win.times_s[1:]
+    moving = t1v > t0v  # repeated source frames (output rate above the source's) carry no motion interval
+    margin = float(np.abs(lags_s).max()) + 0.1
+    lo, hi = np.searchsorted(gyro.t_s, assumed.to_imu([t0v[0] - margin, t1v[-1] + margin]))
+    t, values = gyro.t_s[max(lo - 1, 0):hi + 1], gyro.values[max(lo - 1, 0):hi + 1]
+
+    def rates_at(lag: float) -> list[np.ndarray]:
+        q0, q1 = assumed.to_imu(t0v[moving] - lag), assumed.to_imu(t1v[moving] - lag)
+        return [interval_rates(values, t, q0, q1)]
+
+    fit = best_lag([motion[moving]], rates_at, lags_s)
+    return fit.lag_s, fit.peak_r
+
+
+def _fit_lags(mid: np.ndarray, lags: np.ndarray, good: np.ndarray, tol_s: float) -> tuple[float, float]:
+    """``(a, b)`` of ``lag = a + b · v`` over the ``good`` windows: a least-squares line, refitted twice without
+    the windows more than ``tol_s`` from it; the median (b = 0) with fewer than :data:`MIN_WINDOWS` windows."""
+    use = good.copy()
+    if use.sum() < MIN_WINDOWS:
+        return (float(np.median(lags[use])) if use.any() else 0.0), 0.0
+    b, a = 0.0, float(np.median(lags[use]))
+    for _ in range(3):
+        if use.sum() >= MIN_WINDOWS:
+            b, a = (float(c) for c in np.polyfit(mid[use], lags[use], 1))
+        use = good & (np.abs(lags - (a + b * mid)) <= tol_s)
+    return a, b
+
+
+def estimate_offset(windows: Sequence[Window], gyro: TimedStream, assumed: SyncParams,
+                    max_lag_s: float = DEFAULT_MAX_LAG_S, out_fps: int = 24) -> SyncEstimate:
+    """Correct ``assumed`` from the windows' image motion and the gyroscope (see the module docstring)."""
+    step = 1.0 / gyro.rate_hz
+    lags = np.arange(-round(max_lag_s / step), round(max_lag_s / step) + 1) * step
+    fits = [_window_lag(w, gyro, assumed, lags) for w in windows]
+    lag_arr = np.array([f[0] for f in fits])
+    r_arr = np.array([f[1] for f in fits])
+    mid = np.array([float(np.mean(w.times_s)) for w in windows])
+    good = r_arr >= MIN_WINDOW_R
+    a, b = _fit_lags(mid, lag_arr, good, 1.0 / out_fps)
+    good &= np.abs(lag_arr - (a + b * mid)) <= 1.0 / out_fps
+    kept = int(good.sum())
+    peak_r = float(np.median(r_arr[good])) if kept else 0.0
+    confidence = kept / max(len(windows), 1) * peak_r
+    reason = ""
+    if kept < min(MIN_WINDOWS, len(windows)) or not kept:
+        reason = f"{TOO_FEW_WINDOWS}: {kept} of {len(windows)} windows agree (need {MIN_WINDOWS})"
+    elif confidence < MIN_CONFIDENCE:
+        reason = f"{LOW_CONFIDENCE}: confidence {confidence:.3f} < {MIN_CONFIDENCE}"
+    sync = assumed
+    if not reason:  # true video time of the assumed v is v + a + b v
+        sync = SyncParams(round(assumed.offset_s * (1 + b) + a, 6), round(assumed.scale * (1 + b), 9))
+    return SyncEstimate(sync, not reason, reason, round(a, 6), round(b, 9), round(peak_r, 4), round(confidence, 4),
+                        len(windows), kept, tuple(round(float(x), 6) for x in lag_arr),
+                        tuple(round(float(x), 4) for x in r_arr))
