@@ -20,7 +20,11 @@ Tables (column: type; ``str`` columns hold '' where a value does not apply):
   duration_s, width, height (int -1 / float NaN when unknown), accl_rate_hz, gyro_rate_hz (estimated
   sensor rates, Hz), imu_rate_correction (the sync scale), imu_offset_s (the sync offset, s),
   decoder, status (ok | rejected), reason, accl_time_convention, gyro_time_convention (how each IMU
-  file's Milliseconds were read: epic-payload | sensor; '' when the file was not read).
+  file's Milliseconds were read: epic-payload | sensor; '' when the file was not read), sync_mode (the
+  sync model of the recording: assumed | auto | table; '' when its IMU was not read), sync_offset_ms,
+  sync_scale, sync_peak_r, sync_confidence (the measured estimate of ``--sync auto``, NaN otherwise),
+  sync_fallback (why ``auto`` kept the assumed model; '' when the estimate was used or not measured).
+  The column lists live in :mod:`egoimu.manifests.tables`.
 - ``splits.csv`` — participant_id, split.
 
 Errors are :class:`ManifestError` naming the file, and where known the column and row (0-based data row;
@@ -45,8 +49,10 @@ from egoimu.manifests.files import atomic_write_text
 from egoimu.manifests.geometry import ClipGeometry, GeometryError
 from egoimu.manifests.paths import PathEscapeError, check_relative, resolve_inside
 from egoimu.manifests.shardfmt import IMU_CHANNELS, SPLITS
+from egoimu.manifests.tables import TABLES, Column
 
-MANIFEST_SCHEMA_VERSION: int = 3  # 2: config.geometry replaces per-stage shapes; 3: recordings.csv *_time_convention
+#: 2: config.geometry replaces per-stage shapes; 3: recordings.csv *_time_convention; 4: recordings.csv sync_*
+MANIFEST_SCHEMA_VERSION: int = 4
 #: What a version mismatch means for the user.
 _REBUILD = "(a build made by another egoimu version: rebuild it with this one)"
 VERSION_COLUMN = "schema_version"
@@ -54,8 +60,6 @@ SPLIT_MODES: tuple[str, ...] = ("planned", "canonical", "file", "single")
 FILENAMES: dict[str, str] = {"clips": "clips.csv", "shards": "shards.csv",
                              "recordings": "recordings.csv", "splits": "splits.csv"}
 SUMMARY_FILENAME = "manifest.json"
-TIME_CONVENTIONS: tuple[str, str] = ("epic-payload", "sensor")  # how IMU Milliseconds were read (egoimu.pipeline.imu)
-_HEX64 = r"[0-9a-f]{64}"
 
 
 class ManifestError(ValueError):
@@ -67,63 +71,6 @@ class ManifestError(ValueError):
         where = [f"column {column!r}"] if column is not None else []
         where += [f"row {row} (line {row + 2})"] if row is not None else []
         super().__init__(f"{self.file}: {', '.join(where) + ': ' if where else ''}{reason}")
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column: ``dtype`` is 'str', 'int' (int64) or 'float' (float64)."""
-
-    name: str
-    dtype: str
-    choices: tuple[str, ...] | None = None  # str: allowed values
-    nonempty: bool = False  # str: '' not allowed
-    unique: bool = False
-    nullable: bool = False  # float: NaN allowed
-    minimum: float | None = None  # int/float: smallest allowed value
-    pattern: str | None = None  # str: full-match regex for non-empty values
-    relpath: bool = False  # str: a non-empty value must be a clean relative path
-
-
-def _ids(*names: str) -> tuple[Column, ...]:
-    return tuple(Column(n, "str", nonempty=True) for n in names)
-
-
-_SPLIT_OR_EMPTY = (*SPLITS, "")
-TABLES: dict[str, tuple[Column, ...]] = {
-    "clips": (
-        Column("clip_id", "str", nonempty=True, unique=True), Column("narration_id", "str"),
-        *_ids("participant_id", "video_id"), Column("kind", "str", choices=("segment", "window")),
-        Column("split", "str", choices=_SPLIT_OR_EMPTY),
-        *(Column(n, "float", nullable=True, minimum=0.0) for n in ("seg_start_s", "seg_stop_s")),
-        *(Column(n, "float", nullable=True, minimum=0.0) for n in ("start_s", "end_s")),
-        Column("verb", "str"), Column("verb_class", "int", minimum=-1), Column("noun_class", "int", minimum=-1),
-        Column("status", "str", choices=("written", "rejected")), Column("reason", "str"),
-        Column("shard", "str", relpath=True), Column("row", "int", minimum=-1),
-    ),
-    "shards": (
-        Column("shard", "str", nonempty=True, unique=True, relpath=True),
-        Column("split", "str", choices=SPLITS), Column("n_clips", "int", minimum=1),
-        Column("participants", "str", nonempty=True), Column("bytes", "int", minimum=0),
-        Column("sha256", "str", nonempty=True, pattern=_HEX64),
-        Column("config_sha256", "str", nonempty=True, pattern=_HEX64),
-    ),
-    "recordings": (
-        Column("video_id", "str", nonempty=True, unique=True), *_ids("participant_id"),
-        Column("split", "str", choices=_SPLIT_OR_EMPTY),
-        *(Column(n, "str", relpath=True) for n in ("video_path", "accl_path", "gyro_path")),
-        *(Column(n, "str", pattern=_HEX64) for n in ("video_sha256", "accl_sha256", "gyro_sha256")),
-        *(Column(n, "int", minimum=-1) for n in ("fps_num", "fps_den", "n_frames")),
-        Column("duration_s", "float", nullable=True, minimum=0.0),
-        *(Column(n, "int", minimum=-1) for n in ("width", "height")),
-        *(Column(n, "float", nullable=True, minimum=0.0) for n in ("accl_rate_hz", "gyro_rate_hz")),
-        Column("imu_rate_correction", "float", nullable=True, minimum=0.0),
-        Column("imu_offset_s", "float", nullable=True), Column("decoder", "str"),
-        Column("status", "str", choices=("ok", "rejected")), Column("reason", "str"),
-        *(Column(n, "str", choices=(*TIME_CONVENTIONS, "")) for n in ("accl_time_convention", "gyro_time_convention")),
-    ),
-    "splits": (Column("participant_id", "str", nonempty=True, unique=True),
-               Column("split", "str", choices=SPLITS)),
-}
 
 
 def columns(table: str) -> list[str]:

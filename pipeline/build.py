@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             if rec_tasks else contextlib.nullcontext()  # nothing to probe: every row was rejected from the sources
         with cluster as client:
             probed = run_tasks(client, probe_recording, rec_tasks, str(root), cfg.video, cfg.imu, with_imu,
-                               desc="probe", progress=not args.quiet)
+                               cfg.sync_mode, desc="probe", progress=not args.quiet)
             recordings = {r.video_id: r for r in probed}
             if args.source == "dogcentric":  # the whole clip is the segment
                 rows = [replace(r, seg_stop_s=recordings[r.video_id].duration_s)

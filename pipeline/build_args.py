@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from egoimu.manifests.split_plan import read_plan_csv
+from egoimu.manifests.tables import SYNC_MODES
 from egoimu.pipeline.config import BuildConfig
 from egoimu.pipeline.graph import DEFAULT_DASHBOARD
 from egoimu.pipeline.imu import SyncParams
@@ -79,9 +80,11 @@ def parse_args(argv: list[str] | None, description: str = "") -> argparse.Namesp
     p.add_argument("--ssl-windows", type=float, metavar="STRIDE_S",
                    help="also tile unlabelled 2 s windows every STRIDE_S seconds over the train videos "
                         "(finite, at least one step of the clip grid: 1/24 s)")
-    p.add_argument("--sync", "--sync-table", dest="sync_table", type=Path, metavar="TABLE",
-                   help="CSV video_id,offset_s,scale overriding the estimated sync of those videos "
-                        "(--sync-table: the former spelling)")
+    p.add_argument("--sync", "--sync-table", dest="sync_table", metavar="auto|assumed|TABLE",
+                   help="IMU->video sync: assumed (default: offset 0, scale from the durations), auto (measured "
+                        "from image motion vs gyroscope, assumed kept below a confidence), or a CSV "
+                        "video_id,offset_s,scale overriding the assumed sync of those videos (--sync-table: the "
+                        "former spelling)")
     p.add_argument("--verb-map", type=Path, metavar="CSV", help="EPIC-55 labels: raw_verb,verb_class or "
                    "epic55_class,epic100_class rows, tried before EPIC_100_verb_classes.csv's instances (README)")
     p.add_argument("--video-only", action="store_true",
@@ -169,8 +172,21 @@ def make_config(args: argparse.Namespace) -> BuildConfig:
         clip = _option("--ssl-windows", args.ssl_windows, lambda: replace(cfg.clip, ssl_stride_s=args.ssl_windows))
     if args.source == "gopro" and clip.ssl_stride_s is None:
         clip = replace(clip, ssl_stride_s=GOPRO_SSL_STRIDE_S)
-    sync = str(args.sync_table) if args.sync_table else cfg.sync_table
-    return cfg.replace(shard=shard, split=split, video=video, clip=clip, sync_table=sync)
+    sync, mode = cfg.sync_table, cfg.sync_mode
+    if args.sync_table is not None:
+        if args.sync_table in SYNC_MODES:
+            mode = args.sync_table
+        else:
+            sync = _sync_file(args.sync_table)
+    return cfg.replace(shard=shard, split=split, video=video, clip=clip, sync_table=sync, sync_mode=mode)
+
+
+def _sync_file(text: str) -> str:
+    """``--sync``'s value when not a mode: an existing file (its path)."""
+    if not Path(text).is_file():
+        raise ValueError(f"--sync {text!r}: not a mode ({', '.join(SYNC_MODES)}) and file not found (expected "
+                         f"{' or '.join(SYNC_MODES)} or a CSV video_id,offset_s,scale)")
+    return text
 
 
 def read_inputs(args: argparse.Namespace, cfg: BuildConfig) -> dict[str, SyncParams]:
@@ -178,7 +194,7 @@ def read_inputs(args: argparse.Namespace, cfg: BuildConfig) -> dict[str, SyncPar
     (returned, {} without one) and a ``--split FILE``. ValueError naming the option, the file and the line."""
     table: dict[str, SyncParams] = {}
     if cfg.sync_table:
-        where = "--sync" if args.sync_table else f"sync_table ({args.config})"
+        where = "--sync" if args.sync_table not in (None, *SYNC_MODES) else f"sync_table ({args.config})"
         table = _option(where, None, lambda: load_sync_table(cfg.sync_table))
     if cfg.split.mode == "file":
         where = "--split" if args.split else f"split.file ({args.config})"

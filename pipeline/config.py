@@ -33,6 +33,7 @@ import yaml
 from egoimu.manifests.geometry import DEFAULT_GEOMETRY, FORMER_KEYS, ClipGeometry, GeometryError
 from egoimu.manifests.schema import config_sha256
 from egoimu.manifests.shardfmt import ENCODINGS
+from egoimu.manifests.tables import SYNC_MODES
 from egoimu.pipeline.clips import ClipConfig
 from egoimu.pipeline.imu import ImuConfig
 from egoimu.pipeline.spectrogram import SpecConfig
@@ -109,6 +110,7 @@ class BuildConfig:
     shard: ShardConfig = field(default_factory=ShardConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     sync_table: str | None = None  # ours: CSV video_id,offset_s,scale overriding the estimated sync
+    sync_mode: str = "assumed"  # ours: assumed (duration ratio) | auto (measured; egoimu.pipeline.sync_estimate)
 
     def __post_init__(self) -> None:
         for name in STAGE_SECTIONS:  # derive: every stage sees the build's geometry
@@ -121,12 +123,16 @@ class BuildConfig:
             problems.append(lowpass)
         if problems:
             raise GeometryError("; ".join(problems))
+        if self.sync_mode not in SYNC_MODES:
+            raise ValueError(f"sync_mode {self.sync_mode!r}: choose from {', '.join(SYNC_MODES)}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready nested dict (tuples become lists); the geometry appears once, as section ``geometry``."""
         out = json.loads(json.dumps(dataclasses.asdict(self)))
         for name in STAGE_SECTIONS:
             del out[name]["geometry"]
+        if self.sync_mode == "assumed":  # the default is left out: configs (and hashes) of earlier builds stand
+            del out["sync_mode"]
         return out
 
     def sha256(self) -> str:
@@ -143,7 +149,7 @@ class BuildConfig:
         for name, value in data.items():
             if name not in sections:
                 raise ValueError(f"{source}: unknown section {name!r}; known: {sorted(sections)}")
-            if name == "sync_table":
+            if name in ("sync_table", "sync_mode"):
                 kwargs[name] = value
                 continue
             if not isinstance(value, dict):

@@ -42,7 +42,7 @@ from typing import Literal
 import numpy as np
 
 from egoimu.manifests.geometry import DEFAULT_GEOMETRY, ClipGeometry
-from egoimu.manifests.schema import TIME_CONVENTIONS
+from egoimu.manifests.tables import TIME_CONVENTIONS
 
 KINDS: tuple[str, str] = ("accl", "gyro")
 HEADERS: dict[str, tuple[str, ...]] = {

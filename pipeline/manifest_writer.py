@@ -49,6 +49,11 @@ def _clips_table(rows: list[ClipRow], tasks: list[ShardTask], results: list[Shar
     return pd.DataFrame.from_records(records, columns=columns("clips"))
 
 
+#: recordings.csv's ``--sync auto`` estimate where nothing was measured
+_NOT_MEASURED: dict[str, Any] = {"sync_offset_ms": math.nan, "sync_scale": math.nan, "sync_peak_r": math.nan,
+                                 "sync_confidence": math.nan, "sync_fallback": ""}
+
+
 def _recordings_table(recordings: dict[str, RecordingResult], missing: dict[str, tuple[str, str]],
                       assignment: dict[str, str], participant_of: dict[str, str], backend: str) -> pd.DataFrame:
     records = []
@@ -63,7 +68,8 @@ def _recordings_table(recordings: dict[str, RecordingResult], missing: dict[str,
                             "duration_s": math.nan, "width": -1, "height": -1, "accl_rate_hz": math.nan,
                             "gyro_rate_hz": math.nan, "imu_rate_correction": math.nan, "imu_offset_s": math.nan,
                             "decoder": "", "status": "rejected", "reason": reason,
-                            "accl_time_convention": "", "gyro_time_convention": ""})
+                            "accl_time_convention": "", "gyro_time_convention": "", "sync_mode": "",
+                            **_NOT_MEASURED})
             continue
         imu = bool(rec.accl)
         records.append({
@@ -78,6 +84,7 @@ def _recordings_table(recordings: dict[str, RecordingResult], missing: dict[str,
             "imu_offset_s": rec.accl_sync[0] if imu and rec.ok else math.nan,
             "decoder": backend if rec.ok else "", "status": rec.status, "reason": rec.reason,
             "accl_time_convention": rec.accl_time_convention, "gyro_time_convention": rec.gyro_time_convention,
+            "sync_mode": rec.sync_mode, **{k: getattr(rec, k) for k in _NOT_MEASURED},
         })
     return pd.DataFrame.from_records(records, columns=columns("recordings"))
 
@@ -168,6 +175,7 @@ def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, Record
         "rejection_examples": _examples(rows, tasks, results),
         "source": source if source is not None else dict(NOT_SYNTHETIC),
         "imu_alignment_vs_truth_ms": _alignment(recordings),
+        "sync": _sync_summary(cfg.sync_mode, recordings),
         "imu_cleaning": {"rows_dropped": sum(r.imu_rows_dropped for r in recordings.values()),
                          "rows_reordered": sum(r.imu_rows_reordered for r in recordings.values()),
                          "rows_untimed": sum(r.imu_rows_untimed for r in recordings.values())},
@@ -179,6 +187,26 @@ def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, Record
         summary["failed"] = failed
     Manifest(root=out, clips=clips, shards=shards, recordings=recs, splits=splits, summary=summary).write()
     return summary
+
+
+def _sync_summary(mode: str, recordings: dict[str, RecordingResult]) -> dict[str, Any]:
+    """The build's sync mode, how many recordings used each model, and for ``auto`` the estimates: measured,
+    used, fallbacks by reason, median peak r and confidence (per recording in recordings.csv)."""
+    out: dict[str, Any] = {"mode": mode, "recordings_by_mode": dict(sorted(Counter(
+        r.sync_mode for r in recordings.values() if r.sync_mode).items()))}
+    measured = [r for r in recordings.values() if not math.isnan(r.sync_confidence)]
+    if mode == "auto":
+        out.update(measured=len(measured), used=sum(1 for r in measured if not r.sync_fallback),
+                   fallback_by_reason=dict(sorted(Counter(r.sync_fallback for r in measured if r.sync_fallback)
+                                                  .items())),
+                   median_peak_r=_median([r.sync_peak_r for r in measured]),
+                   median_confidence=_median([r.sync_confidence for r in measured]))
+    return out
+
+
+def _median(values: list[float]) -> float | None:
+    """The median (None for no values: manifest.json holds no NaN)."""
+    return float(pd.Series(values).median()) if values else None
 
 
 def _alignment(recordings: dict[str, RecordingResult]) -> dict[str, Any]:

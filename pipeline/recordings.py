@@ -22,11 +22,12 @@ from egoimu.manifests.files import sha256_file
 from egoimu.manifests.memory import trim_heap
 from egoimu.manifests.paths import PathEscapeError, link_target, source_path
 from egoimu.pipeline.alignment import summarise_ms, truth_alignment_ms
-from egoimu.pipeline.imu import ImuConfig, ImuCoverageError, ImuError, SyncParams
+from egoimu.pipeline.imu import ImuConfig, ImuCoverageError, ImuError, SyncParams, TimedStream
 from egoimu.pipeline.imu_csv import NON_FINITE_IMU, STORED_DTYPE, beyond_stored_range
 from egoimu.pipeline.imu_source import imu_config, read_imu
 from egoimu.pipeline.imu_timing import prepare_stream, sync_for_video
-from egoimu.pipeline.video import VideoConfig, VideoError, probe_video
+from egoimu.pipeline.sync_estimate import corrected, measure_sync
+from egoimu.pipeline.video import VideoConfig, VideoError, VideoInfo, probe_video
 
 VIDEO_UNREADABLE = "video_unreadable"
 IMU_UNREADABLE = "imu_unreadable"
@@ -82,6 +83,12 @@ class RecordingResult:
     accl_time_convention: str = ""  # how the file's Milliseconds were read: epic-payload | sensor ('' if not read)
     gyro_time_convention: str = ""
     imu_format: str = "csv"  # csv | gpmf (egoimu.pipeline.imu_source)
+    sync_mode: str = ""  # assumed | auto | table (a --sync TABLE entry); '' when the IMU was not read
+    sync_offset_ms: float = float("nan")  # --sync auto: the measured model (used or not), its evidence
+    sync_scale: float = float("nan")
+    sync_peak_r: float = float("nan")
+    sync_confidence: float = float("nan")
+    sync_fallback: str = ""  # why auto kept the assumed model ('' when used or not measured)
 
     @property
     def ok(self) -> bool:
@@ -105,13 +112,16 @@ class RecordingResult:
 
 
 def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_cfg: ImuConfig,
-                    with_imu: bool = True) -> RecordingResult:
+                    with_imu: bool = True, sync_mode: str = "assumed") -> RecordingResult:
     """Probe ``task``'s files under ``root``; never raises for bad data (returns a rejected result).
 
     Args:
         root: dataset root; the task's relative paths must lie lexically inside it (no '..', not absolute);
             symbolic links among them are followed wherever they lead (their targets are printed to stderr).
         with_imu: read the IMU files too (False for video-only sources).
+        sync_mode: ``assumed`` (offset 0, scale from the durations) or ``auto`` (that model corrected by
+            :func:`~egoimu.pipeline.sync_estimate.measure_sync` when confident; where the durations disagree
+            beyond a clock error, from the prior offset 0, scale 1); a task's table entry overrides both.
     """
     base = dict(video_id=task.video_id, participant_id=task.participant_id, video=task.video,
                 accl=task.accl, gyro=task.gyro, imu_format=task.imu_format)
@@ -136,7 +146,10 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
         return RecordingResult(**base, status="ok", reason="", detail="", **fields)
     duration = info.n_frames / float(info.fps)
     table = {task.video_id: task.sync} if task.sync is not None else None
-    rates, sync, errors, dropped, reordered, untimed = {}, {}, [], 0, 0, 0
+    fields["sync_mode"] = mode = "table" if table else sync_mode
+    rates, sync, ms, errors, dropped, reordered, untimed = {}, {}, {}, [], 0, 0, 0
+    coverage: ImuCoverageError | None = None  # the assumed model's rejection, kept while auto may still measure
+    gyro: TimedStream | None = None  # kept for auto
     try:
         # one stream at a time, keeping only scalars: memory stays that of one stream, not two
         for kind, rel in (("accl", task.accl), ("gyro", task.gyro)):
@@ -154,13 +167,24 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
                                               f"dtype) after the low-pass filter, which spreads a non-finite value "
                                               f"over its whole segment: {culprit}")
             rates[kind] = float(timed.rate_hz)
-            sync[kind] = sync_for_video(task.video_id, {kind: timed}, duration, table, imu_cfg)[kind]
-            err = truth_alignment_ms(rootp, task.video_id, kind, raw.ms, sync[kind], imu_cfg)
-            if err is not None and err.size:
-                errors.append(err)
+            try:
+                sync[kind] = sync_for_video(task.video_id, {kind: timed}, duration, table, imu_cfg)[kind]
+            except ImuCoverageError as exc:
+                if mode != "auto":
+                    raise
+                coverage, sync[kind] = coverage or exc, SyncParams(0.0, 1.0)
+            ms[kind] = raw.ms
+            gyro = timed if kind == "gyro" and mode == "auto" else None
             del raw, timed
             trim_heap()
             fields[f"{kind}_sha256"] = fields["video_sha256"] if path == vpath else sha256_file(path)
+        if gyro is not None:
+            if coverage is not None:  # one prior for both sensors, so that the one correction fits both
+                sync = {kind: SyncParams(0.0, 1.0) for kind in sync}
+            sync = _auto_sync(vpath, info, gyro, sync, video_cfg, fields)
+            if fields["sync_fallback"] and coverage is not None:
+                raise coverage
+            del gyro
     except ImuCoverageError as exc:
         if info.truncated:  # the IMU spans the recording, the file only part of it: no sync by duration
             return RecordingResult(**base, status="rejected", reason=VIDEO_TRUNCATED, **fields,
@@ -170,6 +194,10 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
         return RecordingResult(**base, status="rejected", reason=IMU_NOT_SPANNING, detail=str(exc), **fields)
     except (ImuError, PathEscapeError) as exc:
         return RecordingResult(**base, status="rejected", reason=IMU_UNREADABLE, detail=str(exc), **fields)
+    for kind, kind_ms in ms.items():
+        err = truth_alignment_ms(rootp, task.video_id, kind, kind_ms, sync[kind], imu_cfg)
+        if err is not None and err.size:
+            errors.append(err)
     if errors:
         summary = summarise_ms(np.concatenate(errors))
         fields["align_ms"] = (summary["median"], summary["p95"], summary["max"])
@@ -179,6 +207,20 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
         accl_sync=(sync["accl"].offset_s, sync["accl"].scale), gyro_sync=(sync["gyro"].offset_s, sync["gyro"].scale),
         imu_rows_dropped=dropped, imu_rows_reordered=reordered, imu_rows_untimed=untimed,
     )
+
+
+def _auto_sync(vpath: Path, info: VideoInfo, gyro: TimedStream, sync: dict[str, SyncParams],
+               video_cfg: VideoConfig, fields: dict) -> dict[str, SyncParams]:
+    """``--sync auto``: measure the gyroscope against the video from its model ``sync['gyro']``, record the
+    estimate in ``fields`` (the result's ``sync_*``) and return the models to use: both sensors corrected by the
+    one measured lag when confident, else ``sync`` unchanged (``sync_fallback`` says why)."""
+    est = measure_sync(vpath, info, gyro, sync["gyro"], video_cfg)
+    measured = corrected(sync["gyro"], est.offset_change_s, est.scale_change)
+    fields.update(sync_offset_ms=round(measured.offset_s * 1000.0, 3), sync_scale=measured.scale,
+                  sync_peak_r=est.peak_r, sync_confidence=est.confidence, sync_fallback=est.reason.split(":")[0])
+    if not est.used:
+        return sync
+    return {kind: corrected(s, est.offset_change_s, est.scale_change) for kind, s in sync.items()}
 
 
 def _any_sample_stored_finite(values: np.ndarray) -> bool:

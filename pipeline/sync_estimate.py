@@ -1,4 +1,4 @@
-"""Measured IMU→video sync (issue 13 item 3, the estimator; not yet wired into ``egoimu build``).
+"""Measured IMU→video sync (issue 13 item 3): the estimator behind ``egoimu build --sync auto`` (:func:`measure_sync`).
 
 :func:`estimate_offset` corrects an assumed sync model (:class:`~egoimu.pipeline.imu.SyncParams`, e.g. today's
 duration-ratio model) by cross-correlating the gyroscope's angular rate with the image motion of decoded
@@ -41,6 +41,7 @@ from egoimu.pipeline.video import VideoConfig, VideoInfo, clip_source_indices, d
 DOWNSAMPLE = 4  # 256² output frames -> 64² for the image motion
 MIN_WINDOW_R = 0.5
 MIN_WINDOWS = 3
+MAX_WINDOWS = 30
 MIN_CONFIDENCE = 0.5
 DEFAULT_MAX_LAG_S = 1.0
 #: why the assumed model was kept
@@ -71,6 +72,27 @@ class SyncEstimate:
     kept: int
     lags_s: tuple[float, ...]  # per window
     window_r: tuple[float, ...]
+
+
+def corrected(assumed: SyncParams, a: float, b: float) -> SyncParams:
+    """``assumed`` corrected by a measured lag ``a + b · v`` (the true video time of the assumed v is
+    ``v + a + b v``), rounded (offset to 1e-6 s, scale to 1e-9)."""
+    return SyncParams(round(assumed.offset_s * (1 + b) + a, 6), round(assumed.scale * (1 + b), 9))
+
+
+def auto_windows(duration_s: float) -> int:
+    """How many windows ``--sync auto`` decodes: one per ~1.5 s of a short recording, at least
+    :data:`MIN_WINDOWS`, at most :data:`MAX_WINDOWS` (60 s of 2 s windows on a long one)."""
+    return int(min(MAX_WINDOWS, max(MIN_WINDOWS, duration_s // 1.5)))
+
+
+def measure_sync(path: str | os.PathLike, info: VideoInfo, gyro: TimedStream, assumed: SyncParams,
+                 cfg: VideoConfig) -> SyncEstimate:
+    """``--sync auto`` for one recording: decode :func:`auto_windows` windows of the video at ``path`` and
+    :func:`estimate_offset` the gyroscope against them, starting from ``assumed``."""
+    g, duration = cfg.geometry, info.n_frames / float(info.fps)
+    windows = decode_windows(path, info, window_starts(duration, auto_windows(duration), g.window_s, g.fps), cfg)
+    return estimate_offset(windows, gyro, assumed, out_fps=g.fps)
 
 
 def window_starts(duration_s: float, n_windows: int, clip_s: float = 2.0, out_fps: int = 24) -> list[Fraction]:
@@ -147,9 +169,7 @@ def estimate_offset(windows: Sequence[Window], gyro: TimedStream, assumed: SyncP
         reason = f"{TOO_FEW_WINDOWS}: {kept} of {len(windows)} windows agree (need {MIN_WINDOWS})"
     elif confidence < MIN_CONFIDENCE:
         reason = f"{LOW_CONFIDENCE}: confidence {confidence:.3f} < {MIN_CONFIDENCE}"
-    sync = assumed
-    if not reason:  # true video time of the assumed v is v + a + b v
-        sync = SyncParams(round(assumed.offset_s * (1 + b) + a, 6), round(assumed.scale * (1 + b), 9))
+    sync = corrected(assumed, a, b) if not reason else assumed
     return SyncEstimate(sync, not reason, reason, round(a, 6), round(b, 9), round(peak_r, 4), round(confidence, 4),
                         len(windows), kept, tuple(round(float(x), 6) for x in lag_arr),
                         tuple(round(float(x), 4) for x in r_arr))

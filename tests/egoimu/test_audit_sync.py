@@ -59,6 +59,38 @@ def test_planted_offset_is_found(synth_epic, tmp_path, capsys) -> None:
     assert min(v["r"] for v in videos.values()) >= 0.8, videos
 
 
+def test_build_sync_auto_aligns_a_planted_offset(synth_epic, tmp_path, capsys) -> None:
+    """The same IMU files 250 ms late, built with ``--sync assumed`` (the durations' model: the shards stay off)
+    and ``--sync auto`` (measured: every video aligned, the estimate recorded in recordings.csv and
+    manifest.json)."""
+    from egoimu.manifests.schema import Manifest
+    from egoimu.pipeline.build import main as build_main
+
+    root, _ = synth_epic(participants=2, videos_per_participant=1, seconds=10.0, seed=7, imu_offset_ms=250.0)
+    lags = {}
+    for mode in ("assumed", "auto"):
+        out = tmp_path / mode
+        assert build_main([str(root), str(out), "--workers", "1", "--clips-per-shard", "8", "--quiet",
+                           "--encoding", "jpeg", "--sync", mode]) == 0
+        capsys.readouterr()
+        rc, videos = _sync(out, tmp_path)
+        assert sorted(videos) == ["P01_101", "P02_101"] and min(v["r"] for v in videos.values()) >= 0.8, videos
+        lags[mode] = {vid: v["lag_frames"] for vid, v in videos.items()}
+        assert (rc == 0) == (mode == "auto"), (mode, capsys.readouterr().out)
+    assert all(abs(lag) > 1.0 for lag in lags["assumed"].values()), lags
+    assert all(abs(lag) <= 1.0 for lag in lags["auto"].values()), lags
+    manifest = Manifest.load(tmp_path / "auto")
+    recs = manifest.recordings.set_index("video_id").loc[["P01_101", "P02_101"]]
+    assert (recs.sync_mode == "auto").all() and (recs.sync_fallback == "").all(), recs
+    assert ((recs.sync_offset_ms - 250.0).abs() <= 40.0).all(), recs.sync_offset_ms  # measured: 245, 274
+    assert ((recs.imu_offset_s * 1000 - recs.sync_offset_ms).abs() <= 1e-6).all(), recs  # the estimate is used
+    assert (recs.sync_peak_r >= 0.9).all(), recs
+    summary = manifest.summary["sync"]
+    assert summary["mode"] == "auto" and summary["used"] == summary["measured"] == 2, summary
+    assumed = Manifest.load(tmp_path / "assumed").recordings.set_index("video_id").loc[["P01_101", "P02_101"]]
+    assert (assumed.sync_mode == "assumed").all() and assumed.sync_offset_ms.isna().all(), assumed
+
+
 def test_usage_errors(tmp_path, capsys) -> None:
     assert egoimu_main(["audit", "--sync", str(tmp_path)]) == 2
     assert "no shards" in capsys.readouterr().err

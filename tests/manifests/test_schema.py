@@ -58,12 +58,16 @@ def _recordings() -> pd.DataFrame:
                          video_sha256=SHA, accl_sha256=SHA, gyro_sha256=SHA, fps_num=50, fps_den=1,
                          n_frames=15000, duration_s=300.0, width=1920, height=1080, accl_rate_hz=199.7,
                          gyro_rate_hz=199.7, imu_rate_correction=1.0012, imu_offset_s=-0.05, decoder="decord",
-                         status="ok", reason="", accl_time_convention="epic-payload", gyro_time_convention="sensor"))
+                         status="ok", reason="", accl_time_convention="epic-payload", gyro_time_convention="sensor",
+                         sync_mode="auto", sync_offset_ms=-50.0, sync_scale=1.0012, sync_peak_r=0.93,
+                         sync_confidence=0.81, sync_fallback=""))
     rows.append(dict(rows[0], video_id="P04_101", participant_id="P04", split="", video_path="", accl_path="",
                      gyro_path="", video_sha256="", accl_sha256="", gyro_sha256="", fps_num=-1, fps_den=-1,
                      n_frames=-1, duration_s=math.nan, width=-1, height=-1, accl_rate_hz=math.nan,
                      gyro_rate_hz=math.nan, imu_rate_correction=math.nan, imu_offset_s=math.nan, decoder="",
-                     status="rejected", reason="no_imu", accl_time_convention="", gyro_time_convention=""))
+                     status="rejected", reason="no_imu", accl_time_convention="", gyro_time_convention="",
+                     sync_mode="", sync_offset_ms=math.nan, sync_scale=math.nan, sync_peak_r=math.nan,
+                     sync_confidence=math.nan))
     return pd.DataFrame(rows)
 
 
@@ -160,6 +164,7 @@ def _csv(tmp_path: Path, table: str, edit: Edit) -> Path:
     ("recordings", _set(0, "fps_num", "-1"), "fps_num", 0, "must be positive"),
     ("recordings", _set(3, "reason", ""), "reason", 3, "needs a reason"),
     ("recordings", _set(1, "gyro_time_convention", "gopro"), "gyro_time_convention", 1, "bad value 'gopro'"),
+    ("recordings", _set(1, "sync_mode", "measured"), "sync_mode", 1, "bad value 'measured'"),
     ("recordings", _set(2, "accl_time_convention", ""), "accl_time_convention", 2, "required for an ok recording"),
     ("splits", _set(2, "participant_id", "P01"), "participant_id", 2, "duplicate"),
     ("splits", _set(1, "split", "dev"), "split", 1, "bad value 'dev'"),
@@ -207,6 +212,7 @@ def test_summary_round_trip_and_errors(tmp_path: Path) -> None:
     assert schema.read_summary(path) == _summary() == json.loads(path.read_text())
     for change, reason in [
         (lambda s: s.update(schema_version=schema.MANIFEST_SCHEMA_VERSION + 1), "schema version mismatch"),
+        (lambda s: s.update(schema_version=3), "file has 3, this egoimu reads 4 .*rebuild it"),  # before sync_*
         (lambda s: s.pop("accounting"), "accounting: missing key"),
         (lambda s: s["config"].update(extra=1), "config_sha256"),
         (lambda s: s["accounting"].update(input=6), "input 6 != written 4"),

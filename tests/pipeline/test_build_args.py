@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from egoimu.pipeline.build_args import make_config, parse_args, read_inputs
+from egoimu.pipeline.config import BuildConfig
 from egoimu.pipeline.imu import SyncParams
 
 EGOIMU = str(Path(sys.executable).with_name("egoimu"))
@@ -65,6 +66,7 @@ def _cases(tmp_path: Path) -> list[tuple[list[str], list[str]]]:
         (["--sync", str(bad_sync)], ["--sync", str(bad_sync), "line 3", "'zero'"]),
         (["--sync-table", str(bad_sync)], ["--sync", str(bad_sync), "line 3"]),
         (["--sync", str(tmp_path / "none.csv")], ["--sync", "none.csv", "file not found"]),
+        (["--sync", "bogus"], ["--sync", "'bogus'", "assumed, auto", "file not found"]),
         (["--dashboard", "everywhere"], ["--dashboard", "'everywhere'", "HOST:PORT"]),
         (["--encoding", "webp"], ["--encoding", "'webp'", "'raw', 'lossless', 'jpeg'"]),
         (["--config", str(cfg)], [str(cfg), "shard.clips_per_shard", "integer >= 1", "got 0"]),
@@ -109,6 +111,19 @@ def test_sync_table_is_read_once_by_the_driver_under_either_spelling(tmp_path):
         assert read_inputs(args, cfg) == {"P01_101": SyncParams(0.25, 1.002)}  # ... the parsed table goes on
     args = parse_args([str(tmp_path), str(tmp_path / "out")])
     assert read_inputs(args, make_config(args)) == {}
+
+
+def test_sync_modes_and_the_config_hash(tmp_path):
+    """``--sync assumed`` is the default and leaves the config (and so every shard's config_sha256) as it was before
+    the option existed; ``--sync auto`` is recorded in the config, changing its hash."""
+    def cfg_of(*options: str):
+        return make_config(parse_args([str(tmp_path), str(tmp_path / "out"), *options]))
+
+    default, assumed, auto = cfg_of(), cfg_of("--sync", "assumed"), cfg_of("--sync", "auto")
+    assert default == assumed and assumed.sync_mode == "assumed" and "sync_mode" not in assumed.to_dict()
+    assert auto.sync_mode == "auto" and auto.sync_table is None and auto.to_dict()["sync_mode"] == "auto"
+    assert auto.sha256() != assumed.sha256()
+    assert BuildConfig.from_dict(auto.to_dict()) == auto and BuildConfig.from_dict(assumed.to_dict()) == assumed
 
 
 def test_latin1_byte_in_the_sync_table_names_the_line(tmp_path):

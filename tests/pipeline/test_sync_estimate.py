@@ -13,6 +13,7 @@ from egoimu.pipeline.alignment import truth_alignment_ms
 from egoimu.pipeline.imu import ImuConfig
 from egoimu.pipeline.imu_csv import read_imu_csv
 from egoimu.pipeline.imu_timing import prepare_stream, sync_for_video
+from egoimu.pipeline.recordings import IMU_NOT_SPANNING, RecordingTask, probe_recording
 from egoimu.pipeline.sync_estimate import (
     TOO_FEW_WINDOWS,
     decode_windows,
@@ -59,3 +60,19 @@ def test_unrelated_gyroscope_keeps_the_assumed_model(synth_epic) -> None:
     est = estimate_offset(windows, gyro, assumed)
     assert not est.used and est.sync == assumed, est
     assert est.reason.startswith(TOO_FEW_WINDOWS) or est.confidence < 0.5, est
+
+
+def test_auto_starts_from_its_own_prior_where_the_assumed_model_rejects(synth_epic) -> None:
+    """IMU files 450 ms late in 10 s recordings: scaling the IMU onto the video would take a 4.5 % clock error, so
+    the assumed model rejects the recording; ``--sync auto`` measures from offset 0, scale 1 instead and uses
+    both sensors."""
+    root, _ = synth_epic(participants=2, videos_per_participant=1, seconds=10.0, seed=7, imu_offset_ms=450.0)
+    task = RecordingTask("P01_101", "P01", "P01/videos/P01_101.MP4", "P01/meta_data/P01_101-accl.csv",
+                         "P01/meta_data/P01_101-gyro.csv")
+    assumed = probe_recording(task, str(root), VideoConfig(), CFG)
+    assert assumed.reason == IMU_NOT_SPANNING and assumed.sync_mode == "assumed", assumed
+    auto = probe_recording(task, str(root), VideoConfig(), CFG, sync_mode="auto")
+    assert auto.ok and auto.sync_mode == "auto" and auto.sync_fallback == "", auto
+    assert abs(auto.sync_offset_ms - 450.0) <= 40.0, auto  # measured: 467
+    assert auto.accl_sync == auto.gyro_sync and abs(auto.gyro_sync[0] * 1000 - auto.sync_offset_ms) <= 1e-6, auto
+    assert auto.align_ms[0] <= 20 and auto.align_ms[2] <= 40, auto.align_ms  # vs the generator's truth

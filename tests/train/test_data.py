@@ -100,7 +100,9 @@ def make_dataset(root: Path, sizes: dict[str, int]) -> dict[str, dict]:
                      n_frames=500, duration_s=10.0, width=1920, height=1080, accl_rate_hz=199.7,
                      gyro_rate_hz=199.7, imu_rate_correction=1.0, imu_offset_s=0.0, decoder="decord",
                      status="ok", reason="", accl_time_convention="epic-payload",
-                     gyro_time_convention="epic-payload") for s, ps in PARTICIPANTS.items() for p in ps]
+                     gyro_time_convention="epic-payload", sync_mode="assumed", sync_offset_ms=float("nan"),
+                     sync_scale=float("nan"), sync_peak_r=float("nan"), sync_confidence=float("nan"),
+                     sync_fallback="") for s, ps in PARTICIPANTS.items() for p in ps]
     splits = pd.DataFrame([(p, s) for s, ps in PARTICIPANTS.items() for p in ps], columns=["participant_id", "split"])
     train_specs = np.stack([r["spec"] for c, r in records.items() if r["shard"].startswith("shards/train")])
     counts = {}
