@@ -33,6 +33,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from egoimu.manifests.geometry import DEFAULT_GEOMETRY, ClipGeometry
 from egoimu.manifests.motion import frame_motion
 from egoimu.manifests.sync_check import best_lag, interval_rates
 from egoimu.pipeline.imu import SyncParams, TimedStream
@@ -91,14 +92,15 @@ def measure_sync(path: str | os.PathLike, info: VideoInfo, gyro: TimedStream, as
     """``--sync auto`` for one recording: decode :func:`auto_windows` windows of the video at ``path`` and
     :func:`estimate_offset` the gyroscope against them, starting from ``assumed``."""
     g, duration = cfg.geometry, info.n_frames / float(info.fps)
-    windows = decode_windows(path, info, window_starts(duration, auto_windows(duration), g.window_s, g.fps), cfg)
+    windows = decode_windows(path, info, window_starts(duration, auto_windows(duration), g), cfg)
     return estimate_offset(windows, gyro, assumed, out_fps=g.fps)
 
 
-def window_starts(duration_s: float, n_windows: int, clip_s: float = 2.0, out_fps: int = 24) -> list[Fraction]:
-    """``n_windows`` window starts evenly spread over the recording (on the 1/out_fps grid), clear of its ends."""
-    last = max(duration_s - clip_s, 0.0)
-    return sorted({Fraction(int(round(t * out_fps)), out_fps) for t in np.linspace(0.0, last, n_windows + 2)[1:-1]})
+def window_starts(duration_s: float, n_windows: int, geometry: ClipGeometry = DEFAULT_GEOMETRY) -> list[Fraction]:
+    """``n_windows`` starts (s, exact fractions) of clips of ``geometry`` evenly spread over a recording of
+    ``duration_s`` seconds, on the 1/fps grid, clear of its ends."""
+    fps, last = geometry.fps, max(duration_s - geometry.window_s, 0.0)
+    return sorted({Fraction(int(round(t * fps)), fps) for t in np.linspace(0.0, last, n_windows + 2)[1:-1]})
 
 
 def decode_windows(path: str | os.PathLike, info: VideoInfo, starts: Sequence[Fraction],
