@@ -240,8 +240,8 @@ def _int_or_none(text: str) -> int | None:
 
 
 def read_annotations(path: Path | str, verb_classes: Iterable[int] | None = None,
-                     noun_classes: Iterable[int] | None = None, epic55: Epic55Mapping | None = None
-                     ) -> tuple[list[Segment], list[Rejection]]:
+                     noun_classes: Iterable[int] | None = None, epic55: Epic55Mapping | None = None,
+                     check_participant: bool = True) -> tuple[list[Segment], list[Rejection]]:
     """Read one EPIC-100 or EPIC-55 annotation CSV.
 
     Args:
@@ -252,6 +252,9 @@ def read_annotations(path: Path | str, verb_classes: Iterable[int] | None = None
         epic55: how EPIC-55 labels become EPIC-100 classes; required for a labelled EPIC-55 file. A row
             whose verb maps to no EPIC-100 class is an ``unmapped_verb`` rejection; a noun that maps to
             none gives ``noun_class`` -1.
+        check_participant: reject (``participant_mismatch``) a row whose participant is not its video id's
+            prefix (EPIC's ``P02`` for ``P02_101``); False for videos named otherwise (GoPro files), whose
+            caller checks the participant against its own listing.
 
     Returns:
         ``(segments, rejections)``; ``len(segments) + len(rejections)`` equals the number of data rows.
@@ -310,7 +313,7 @@ def read_annotations(path: Path | str, verb_classes: Iterable[int] | None = None
             continue
         ids = {"narration_id": rid, "participant_id": pid, "video_id": vid, "clip_id": rid}
         problem = too_long(ids)
-        if problem is None and pid != participant_of(vid):
+        if problem is None and check_participant and pid != participant_of(vid):
             owner = printable(participant_of(vid))
             problem = (PARTICIPANT_MISMATCH, f"participant_id {shown(pid)} disagrees with video_id {shown(vid)} "
                                              f"(participant '{owner}', found under {owner}/videos/)")
