@@ -28,8 +28,8 @@ from egoimu import __version__
 from egoimu.manifests.shardfmt import SPLITS, ShardLayout
 from egoimu.pipeline.build_args import PROG, dashboard_of, make_config, one_line_error, parse_args, read_inputs
 from egoimu.pipeline.config import BuildConfig
+from egoimu.pipeline.gopro_build import gopro_rows, gopro_sources
 from egoimu.pipeline.graph import ClusterError, dask_client, run_tasks
-from egoimu.pipeline.imu_source import GPMF
 from egoimu.pipeline.manifest_writer import print_summary, source_record, write_manifests
 from egoimu.pipeline.outdir import drop_shards, earlier_build, remove_temporaries, tidy_shards
 from egoimu.pipeline.plan import (
@@ -45,9 +45,9 @@ from egoimu.pipeline.plan import (
     window_rows,
     with_splits,
 )
-from egoimu.pipeline.recordings import RecordingResult, RecordingTask, probe_recording
+from egoimu.pipeline.recordings import RecordingTask, probe_recording
 from egoimu.pipeline.shard_writer import ShardResult, ShardTask, build_shard, completed_result, withdrawn
-from egoimu.pipeline.sources import dogcentric, epic, epic55, gopro
+from egoimu.pipeline.sources import dogcentric, epic, epic55
 
 
 def epic_sources(root: Path, annotations: list[Path] | None, with_imu: bool, verb_map: Path | None = None
@@ -92,27 +92,9 @@ def dogcentric_sources(root: Path) -> tuple[list[ClipRow], list[RecordingTask]]:
     return rows, tasks
 
 
-def gopro_sources(root: Path) -> tuple[list[ClipRow], list[RecordingTask]]:
-    """One recording per ``ROOT/<participant>/*.MP4`` with its IMU from the file's GPMF track; other files are
-    recorded rejections (rows); the clips are the unlabelled windows (``--ssl-windows``) tiled by the plan."""
-    videos, rejections = gopro.scan_gopro(root)
-    rows = [ClipRow(r.path, r.path, "unknown", "unknown", "segment", float("nan"), float("nan"), None, "", -1, -1,
-                    reason=r.reason, detail=r.detail) for r in rejections]
-    tasks = [RecordingTask(v.video_id, v.participant_id, v.path, v.path, v.path, imu_format=GPMF) for v in videos]
-    return rows, tasks
-
-
-def rejected_recording_rows(recordings: dict[str, RecordingResult]) -> list[ClipRow]:
-    """One rejected row per recording the probe rejected, for a source without labelled rows (GoPro): its
-    windows cannot be counted, so the video itself is the input that was rejected (clips.csv, the accounting)."""
-    return [ClipRow(vid, "", rec.participant_id, vid, "window", float("nan"), float("nan"), None, "", -1, -1,
-                    reason=rec.reason, detail=rec.detail)
-            for vid, rec in sorted(recordings.items()) if not rec.ok]
-
-
 def single_split(cfg: BuildConfig) -> str:
     """The split of ``split.mode single``: the one the ratio gives clips to (DogCentric: test, folds by dog are
-    made at evaluation; GoPro: train, unlabelled windows)."""
+    made at evaluation)."""
     ratio = list(cfg.split.ratio)
     return SPLITS[ratio.index(max(ratio))]
 
@@ -139,10 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             missing: dict[str, tuple[str, str]] = {}
             labels = None
         elif args.source == "gopro":
-            rows, rec_tasks = gopro_sources(root)
+            rows, rec_tasks, cfg = gopro_sources(root, args, cfg)
             missing, labels = {}, None
-            print(f"[gopro] {len(rec_tasks)} MP4s, no labels: unlabelled 2 s windows every {cfg.clip.ssl_stride_s:g} s "
-                  f"(--ssl-windows), every participant in train; IMU from each file's GPMF track", file=sys.stderr)
         else:
             rows, rec_tasks, missing, labels = epic_sources(root, args.annotations, with_imu, args.verb_map)
     except (epic.AnnotationError, FileNotFoundError) as exc:
@@ -166,19 +146,15 @@ def main(argv: list[str] | None = None) -> int:
                         if r.planned and recordings[r.video_id].ok else r for r in rows]
             rows = place_clips(rows, recordings, cfg.clip, missing)
             try:
-                if cfg.split.mode == "single":
-                    whom = {r.participant_id for r in rows if r.planned}
-                    if args.source == "gopro":  # no labelled rows: the recordings' participants
-                        whom |= {rec.participant_id for rec in recordings.values() if rec.ok}
-                    assignment = dict.fromkeys(sorted(whom), single_split(cfg))
+                if args.source == "gopro":  # windows, splits, and the videos that gave no clip
+                    rows, assignment = gopro_rows(rows, recordings, cfg, labelled=bool(args.annotations))
                 else:
-                    assignment = assign_splits(rows, cfg)
+                    assignment = (dict.fromkeys(sorted({r.participant_id for r in rows if r.planned}),
+                                                single_split(cfg)) if cfg.split.mode == "single"
+                                  else assign_splits(rows, cfg))
+                    rows = with_splits(rows, assignment) + window_rows(recordings, assignment, cfg.clip)
             except (ValueError, OSError) as exc:
                 return one_line_error(str(exc))
-            rows = with_splits(rows, assignment)
-            rows += window_rows(recordings, assignment, cfg.clip)
-            if args.source == "gopro":
-                rows += rejected_recording_rows(recordings)
             failed = empty_plan(rows, needs_train=with_imu)
             rows = reject_planned(rows, NO_TRAIN_CLIP, failed) if failed else rows
             tasks = shard_tasks(rows, recordings, cfg, with_imu)

@@ -65,7 +65,11 @@ def parse_args(argv: list[str] | None, description: str = "") -> argparse.Namesp
     p.add_argument("out", type=Path, help="output folder for shards and manifests")
     p.add_argument("--source", choices=("epic", "dogcentric", "gopro"), default="epic",
                    help="dataset kind (default epic; dogcentric: video-only, label and dog from file names; gopro: "
-                        "ROOT/<participant>/*.MP4 with their GPMF IMU, unlabelled windows, every participant in train)")
+                        "ROOT/<participant>/*.MP4 (or --participants) with their GPMF IMU; labels from "
+                        "--annotations, else unlabelled windows)")
+    p.add_argument("--participants", type=Path, metavar="CSV",
+                   help="--source gopro: a participant_id,video CSV (video: the MP4's path relative to ROOT) "
+                        "instead of one folder per participant")
     p.add_argument("--annotations", type=Path, nargs="+", metavar="CSV",
                    help="annotation files (default: ROOT/EPIC_100_train.csv and EPIC_100_validation.csv)")
     p.add_argument("--split", default=None, metavar="planned|canonical|FILE",
@@ -156,11 +160,13 @@ def make_config(args: argparse.Namespace) -> BuildConfig:
     split = cfg.split
     if args.source == "dogcentric":
         split = replace(split, mode="single", ratio=(0, 0, 1), seed=0, file=None)
-    elif args.source == "gopro":  # unlabelled windows only: nothing to evaluate on, so every participant trains
-        if args.annotations or args.split is not None:
-            raise ValueError("--source gopro takes no --annotations or --split (it writes unlabelled train windows)")
-        split = replace(split, mode="single", ratio=(1, 0, 0), seed=0, file=None)
-    elif args.split is not None:
+    elif args.source == "gopro" and (args.split or split.mode) == "canonical":
+        raise ValueError("--split canonical is EPIC-KITCHENS-100's participants; --source gopro takes planned or a "
+                         "participant_id,split FILE")
+    if args.participants is not None and args.source != "gopro":
+        raise ValueError(f"--participants is for --source gopro (--source {args.source} finds its participants "
+                         f"itself)")
+    if args.split is not None and args.source != "dogcentric":
         mode = _split_value(args.split)
         split = replace(split, mode="file", file=mode) if mode not in SPLIT_MODES else replace(split, mode=mode)
     if args.ratio is not None:
@@ -170,7 +176,7 @@ def make_config(args: argparse.Namespace) -> BuildConfig:
     clip = cfg.clip
     if args.ssl_windows is not None:
         clip = _option("--ssl-windows", args.ssl_windows, lambda: replace(cfg.clip, ssl_stride_s=args.ssl_windows))
-    if args.source == "gopro" and clip.ssl_stride_s is None:
+    if args.source == "gopro" and not args.annotations and clip.ssl_stride_s is None:
         clip = replace(clip, ssl_stride_s=GOPRO_SSL_STRIDE_S)
     sync, mode = cfg.sync_table, cfg.sync_mode
     if args.sync_table is not None:

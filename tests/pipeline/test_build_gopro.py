@@ -59,5 +59,5 @@ def test_build_gopro_bad_input_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no GoPro MP4 under" in err[0]
     assert build_main([str(tmp_path / "root"), str(tmp_path / "out"), "--source", "gopro",
-                       "--annotations", str(tmp_path / "a.csv")]) == 2
-    assert "--source gopro takes no --annotations" in capsys.readouterr().err
+                       "--split", "canonical"]) == 2
+    assert "--split canonical is EPIC-KITCHENS-100's participants" in capsys.readouterr().err
