@@ -71,7 +71,8 @@ def parse_args(argv: list[str] | None, description: str = "") -> argparse.Namesp
                    help="--source gopro: a participant_id,video CSV (video: the MP4's path relative to ROOT) "
                         "instead of one folder per participant")
     p.add_argument("--annotations", type=Path, nargs="+", metavar="CSV",
-                   help="annotation files (default: ROOT/EPIC_100_train.csv and EPIC_100_validation.csv)")
+                   help="annotation files (default: ROOT/EPIC_100_train.csv and EPIC_100_validation.csv; gopro: "
+                        "EPIC-100's format or video_id,start_s,stop_s,verb_class, none by default)")
     p.add_argument("--split", default=None, metavar="planned|canonical|FILE",
                    help="planned (default; exact search for the paper's ratio), canonical (the committed "
                         "EPIC-100 head-motion split) or a participant_id,split CSV")
