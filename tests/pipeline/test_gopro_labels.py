@@ -14,9 +14,9 @@ from egoimu.manifests.audit import audit
 from egoimu.manifests.schema import Manifest
 from egoimu.pipeline.build import main as build_main
 from egoimu.pipeline.build_args import make_config, parse_args
-from egoimu.pipeline.clips import SEGMENT_OUTSIDE_VIDEO
-from egoimu.pipeline.gopro_build import gopro_rows, gopro_sources
-from egoimu.pipeline.recordings import probe_recording
+from egoimu.pipeline.clips import SEGMENT_OUTSIDE_VIDEO, VIDEO_TOO_SHORT
+from egoimu.pipeline.gopro_build import gopro_rows, gopro_sources, unclipped_rows
+from egoimu.pipeline.recordings import IMU_UNREADABLE, probe_recording
 from egoimu.pipeline.sources.epic import (
     BAD_TIMESTAMP,
     EPIC100_COLUMNS,
@@ -26,7 +26,7 @@ from egoimu.pipeline.sources.epic import (
     UNKNOWN_VERB_CLASS,
     AnnotationError,
 )
-from egoimu.pipeline.sources.gopro import NOT_A_VIDEO, UNLISTED_VIDEO, read_participants
+from egoimu.pipeline.sources.gopro import NOT_A_VIDEO, UNANNOTATED_VIDEO, UNLISTED_VIDEO, read_participants
 from egoimu.pipeline.sources.gopro_labels import read_gopro_annotations
 
 KARMA_WINDOWS = 6  # 12.08 s: 2 s windows every 2 s start at 0, 2, ..., 10 s
@@ -50,11 +50,11 @@ def _epic_row(narration_id: str, pid: str, vid: str, start: str, stop: str, verb
 
 def test_build_gopro_participants_csv_and_labels(tmp_path, gopro_karma, capsys):
     root = tmp_path / "root"
-    for rel in ("a.MP4", "b.MP4", "day2/c.MP4", "extra.MP4"):
+    for rel in ("a.MP4", "b.MP4", "day2/c.MP4", "e.MP4", "extra.MP4"):
         _copy(gopro_karma, root / rel)
     (root / "notes.txt").write_text("settings\n")
     people = root / "participants.csv"  # inside ROOT: an option file, not an input
-    people.write_text("participant_id,video\nP01,a.MP4\nP02,b.MP4\nP03,day2/c.MP4\nP03,gone.MP4\n")
+    people.write_text("participant_id,video\nP01,a.MP4\nP02,b.MP4\nP03,day2/c.MP4\nP03,gone.MP4\nP02,e.MP4\n")
     minimal = tmp_path / "labels.csv"
     minimal.write_text("video_id,start_s,stop_s,verb_class\n"
                        "a,1.0,2.5,0\na,4,6,1\nc,8,9,3\nc,2,1,3\nc,1,2,97\nnosuch,1,2,0\nb,20,21,0\n")
@@ -67,7 +67,7 @@ def test_build_gopro_participants_csv_and_labels(tmp_path, gopro_karma, capsys):
                        str(minimal), str(epic), "--ssl-windows", "4", "--workers", "1", "--quiet",
                        "--no-dashboard"]) == 0
     err = capsys.readouterr().err
-    assert "[gopro] 3 MP4s of 3 participant(s); 5 annotated segments + unlabelled 2 s windows every 4 s" in err
+    assert "[gopro] 4 MP4s of 3 participant(s); 5 annotated segments + unlabelled 2 s windows every 4 s" in err
     m = Manifest.load(out)
     split_of = dict(zip(m.splits.participant_id, m.splits.split))
     assert sorted(split_of) == ["P01", "P02", "P03"] and sorted(split_of.values()) == ["test", "train", "validation"]
@@ -82,8 +82,9 @@ def test_build_gopro_participants_csv_and_labels(tmp_path, gopro_karma, capsys):
     rejected = m.clips[m.clips.status == "rejected"].set_index("clip_id").reason.to_dict()
     assert rejected == {"extra.MP4": UNLISTED_VIDEO, "notes.txt": NOT_A_VIDEO, "gone.MP4": NO_VIDEO_FILE,
                         "labels.csv:5": BAD_TIMESTAMP, "labels.csv:6": UNKNOWN_VERB_CLASS, "nosuch_0": NO_VIDEO_FILE,
-                        "b_0": SEGMENT_OUTSIDE_VIDEO, "b_e1": PARTICIPANT_MISMATCH}
-    assert m.summary["accounting"]["input"] == 3 + 7 + 2 + 3 == len(m.clips)
+                        "b_0": SEGMENT_OUTSIDE_VIDEO, "b_e1": PARTICIPANT_MISMATCH,
+                        "e": UNANNOTATED_VIDEO}  # P02's, not in train: no row, no window
+    assert m.summary["accounting"]["input"] == 3 + 7 + 2 + 3 + 1 == len(m.clips)
     assert m.summary["accounting"]["written"] == 7
     assert not audit(out, progress=False).failed
 
@@ -163,3 +164,7 @@ def test_unlabelled_split_by_windows(tmp_path, gopro_karma, capsys):
     assert cfg.split.mode == "single"
     rows, assignment = gopro_rows(rows, {"a": recordings["a"]}, cfg, labelled=False)
     assert assignment == {"P01": "train"} and len(rows) == KARMA_WINDOWS
+    short = replace(recordings["a"], n_frames=40)
+    broken = replace(recordings["b"], status="rejected", reason=IMU_UNREADABLE)
+    assert [(r.clip_id, r.reason) for r in unclipped_rows([], {"a": short, "b": broken}, cfg.clip)] == [
+        ("a", VIDEO_TOO_SHORT), ("b", IMU_UNREADABLE)]  # 40 frames at 29.97 fps: 1.33 s
