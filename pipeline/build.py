@@ -26,7 +26,15 @@ from typing import Any
 
 from egoimu import __version__
 from egoimu.manifests.shardfmt import SPLITS, ShardLayout
-from egoimu.pipeline.build_args import PROG, dashboard_of, make_config, one_line_error, parse_args, read_inputs
+from egoimu.pipeline.build_args import (
+    PROG,
+    dashboard_of,
+    make_config,
+    one_line_error,
+    parse_args,
+    read_inputs,
+    sync_origin,
+)
 from egoimu.pipeline.config import BuildConfig
 from egoimu.pipeline.gopro_build import gopro_rows, gopro_sources
 from egoimu.pipeline.graph import ClusterError, dask_client, run_tasks
@@ -48,6 +56,8 @@ from egoimu.pipeline.plan import (
 from egoimu.pipeline.recordings import RecordingTask, probe_recording
 from egoimu.pipeline.shard_writer import ShardResult, ShardTask, build_shard, completed_result, withdrawn
 from egoimu.pipeline.sources import dogcentric, epic, epic55
+from egoimu.pipeline.sources.sync_defaults import describe as describe_sync
+from egoimu.pipeline.sources.sync_defaults import sync_default, sync_record
 
 
 def epic_sources(root: Path, annotations: list[Path] | None, with_imu: bool, verb_map: Path | None = None
@@ -127,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             rows, rec_tasks, missing, labels = epic_sources(root, args.annotations, with_imu, args.verb_map)
     except (epic.AnnotationError, FileNotFoundError) as exc:
         return one_line_error(str(exc))
+    if with_imu:  # the sources were read: the build goes on
+        print(describe_sync(args.source, cfg.sync_mode, sync_origin(args)), file=sys.stderr)
     rec_tasks = [replace(t, sync=sync_table.get(t.video_id)) for t in rec_tasks]
     if sync_table:
         unused = sorted(set(sync_table) - {t.video_id for t in rec_tasks})
@@ -139,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             if rec_tasks else contextlib.nullcontext()  # nothing to probe: every row was rejected from the sources
         with cluster as client:
             probed = run_tasks(client, probe_recording, rec_tasks, str(root), cfg.video, cfg.imu, with_imu,
-                               cfg.sync_mode, desc="probe", progress=not args.quiet)
+                               cfg.sync_mode, sync_default(args.source).prior, desc="probe", progress=not args.quiet)
             recordings = {r.video_id: r for r in probed}
             if args.source == "dogcentric":  # the whole clip is the segment
                 rows = [replace(r, seg_stop_s=recordings[r.video_id].duration_s)
@@ -171,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             results = [withdrawn(r, NO_TRAIN_CLIP, failed) for r in results]
     summary = write_manifests(out, rows, recordings, missing, assignment, tasks, results, cfg, version,
                               source_record(root, dict(enumerate(dogcentric.ACTIVITIES))
-                                            if args.source == "dogcentric" else None, labels), failed=failed)
+                                            if args.source == "dogcentric" else None, labels), failed=failed,
+                              sync_choice=sync_record(args.source, sync_origin(args)) if with_imu else None)
     _report_removed(remove_temporaries(out), "left by a killed worker")
     print_summary(summary, out)
     if failed:

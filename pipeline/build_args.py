@@ -20,10 +20,11 @@ from typing import Any, NoReturn, TypeVar
 
 from egoimu.manifests.split_plan import read_plan_csv
 from egoimu.manifests.tables import SYNC_MODES
-from egoimu.pipeline.config import BuildConfig
+from egoimu.pipeline.config import BuildConfig, read_config_file
 from egoimu.pipeline.graph import DEFAULT_DASHBOARD
 from egoimu.pipeline.imu import SyncParams
 from egoimu.pipeline.imu_timing import load_sync_table
+from egoimu.pipeline.sources.sync_defaults import SYNC_DEFAULTS, sync_default
 
 PROG = "egoimu build"
 SPLIT_MODES = ("planned", "canonical")  # besides a participant_id,split CSV file
@@ -86,10 +87,12 @@ def parse_args(argv: list[str] | None, description: str = "") -> argparse.Namesp
                    help="also tile unlabelled 2 s windows every STRIDE_S seconds over the train videos "
                         "(finite, at least one step of the clip grid: 1/24 s)")
     p.add_argument("--sync", "--sync-table", dest="sync_table", metavar="auto|assumed|TABLE",
-                   help="IMU->video sync: assumed (default: offset 0, scale from the durations), auto (measured "
-                        "from image motion vs gyroscope, assumed kept below a confidence), or a CSV "
-                        "video_id,offset_s,scale overriding the assumed sync of those videos (--sync-table: the "
-                        "former spelling)")
+                   help="IMU->video sync: assumed (the source's prior model), auto (that prior corrected by a "
+                        "measurement of image motion vs gyroscope, kept below a confidence), or a CSV "
+                        "video_id,offset_s,scale overriding it for those videos (--sync-table: the former "
+                        "spelling). Default per source, printed at the start: " + "; ".join(
+                            f"{k} {d.mode} (prior {d.prior})" for k, d in SYNC_DEFAULTS.items() if k != "dogcentric")
+                   + " (README: why)")
     p.add_argument("--verb-map", type=Path, metavar="CSV", help="EPIC-55 labels: raw_verb,verb_class or "
                    "epic55_class,epic100_class rows, tried before EPIC_100_verb_classes.csv's instances (README)")
     p.add_argument("--video-only", action="store_true",
@@ -152,6 +155,8 @@ def make_config(args: argparse.Namespace) -> BuildConfig:
     """The config file (if any) with the command-line options on top; ValueError (one line) for a bad value,
     naming the option or the config file."""
     cfg = BuildConfig.load(args.config) if args.config else BuildConfig()
+    if sync_origin(args) == "default":
+        cfg = cfg.replace(sync_mode=sync_default(args.source).mode)
     shard = cfg.shard
     if args.encoding:
         shard = replace(shard, encoding=args.encoding)
@@ -186,6 +191,16 @@ def make_config(args: argparse.Namespace) -> BuildConfig:
         else:
             sync = _sync_file(args.sync_table)
     return cfg.replace(shard=shard, split=split, video=video, clip=clip, sync_table=sync, sync_mode=mode)
+
+
+def sync_origin(args: argparse.Namespace) -> str:
+    """Who chose the build's sync mode: ``--sync``, the config file (its path: its ``sync_mode``), or
+    ``default`` (the source's, :mod:`egoimu.pipeline.sources.sync_defaults`)."""
+    if args.sync_table in SYNC_MODES:
+        return "--sync"
+    if args.config and "sync_mode" in read_config_file(args.config):
+        return str(args.config)
+    return "default"
 
 
 def _sync_file(text: str) -> str:

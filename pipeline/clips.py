@@ -94,13 +94,16 @@ def segment_clip_start(seg_start_s: float, seg_stop_s: float, n_source_frames: i
     return Fraction(tick, cfg.geometry.fps)
 
 
-def window_starts(n_source_frames: int, fps: Fraction, cfg: ClipConfig) -> list[Fraction]:
-    """Starts of unlabelled windows tiled over a whole video every ``cfg.ssl_stride_s`` seconds."""
+def window_starts(n_source_frames: int, fps: Fraction, cfg: ClipConfig, from_s: float = 0.0) -> list[Fraction]:
+    """Starts of unlabelled windows tiled over a whole video every ``cfg.ssl_stride_s`` seconds, from the first
+    tick at or after ``from_s`` (the recording's ``imu_from_s``: 0 unless its IMU starts later than the edge
+    tolerance allows, e.g. a GoPro file whose measured sync puts its first sample 30 ms after the first frame)."""
     if not cfg.ssl_stride_s:
         return []
     stride_ticks = max(1, round(cfg.ssl_stride_s * cfg.geometry.fps))
     max_tick = last_start_tick(n_source_frames, Fraction(fps), cfg)
-    return [Fraction(t, cfg.geometry.fps) for t in range(0, max_tick + 1, stride_ticks)]
+    first = max(0, math.ceil(from_s * cfg.geometry.fps - 1e-9))
+    return [Fraction(t, cfg.geometry.fps) for t in range(first, max_tick + 1, stride_ticks)]
 
 
 def _snap(x: Fraction, mode: str) -> int:

@@ -110,7 +110,8 @@ class BuildConfig:
     shard: ShardConfig = field(default_factory=ShardConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     sync_table: str | None = None  # ours: CSV video_id,offset_s,scale overriding the estimated sync
-    sync_mode: str = "assumed"  # ours: assumed (duration ratio) | auto (measured; egoimu.pipeline.sync_estimate)
+    sync_mode: str = "assumed"  # ours: assumed (the prior model) | auto (measured; egoimu.pipeline.sync_estimate);
+    # egoimu build sets each source's default (egoimu.pipeline.sources.sync_defaults) unless told otherwise
 
     def __post_init__(self) -> None:
         for name in STAGE_SECTIONS:  # derive: every stage sees the build's geometry
@@ -182,17 +183,23 @@ class BuildConfig:
     @classmethod
     def load(cls, path: str | Path) -> BuildConfig:
         """Read a YAML (or JSON) config file."""
-        path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ValueError(f"{path}: config file not found") from None
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{path}: not valid YAML: {exc}") from None
-        if data is not None and not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping of sections at the top level")
-        return cls.from_dict(data or {}, str(path))
+        return cls.from_dict(read_config_file(path), str(path))
 
     def replace(self, **sections: Any) -> BuildConfig:
         """A copy with whole sections replaced."""
         return dataclasses.replace(self, **sections)
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The sections of a YAML (or JSON) config file as a dict ({} for an empty file); ValueError naming the file
+    when it is missing, not YAML or not a mapping."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{path}: config file not found") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of sections at the top level")
+    return data or {}

@@ -20,9 +20,10 @@ track's duration, last, partly filled payload included: 192.5 Hz for the 198.6 H
 Axes. GoPro's IMU frame (README, "IMU Orientation Uses These Axis Labels"): X left, Y backward (out of the
 rear screen), Z up, right-handed; each model stores the channels in its own order. The ``ORIN`` tag, where a
 stream has one, names each channel's axis (upper case +, lower case −); without it the order comes from
-:data:`AXIS_ORDER_BY_FIRMWARE`, keyed by the firmware prefix of the MP4's ``udta/FIRM`` box (HERO5 Black
-``HD5``: ``Z,X,Y``, "Gyroscope (z,x,y)" in the file itself). The head frame is X up = +Z, Y right = −X,
-Z forward = −Y (a rotation, so gyroscope and accelerometer map alike).
+:func:`axis_order_for_firmware`, keyed by the model prefix of the MP4's ``udta/FIRM`` firmware: HERO5 Black
+``HD5``: ``Z,X,Y``, "Gyroscope (z,x,y)" in the file itself, verified on karma.mp4; HERO6 and later (``Y,-X,Z``),
+MAX and Fusion from GoPro's documentation only (:data:`AXIS_ORDER_DOCUMENTED`). The head frame is X up = +Z,
+Y right = −X, Z forward = −Y (a rotation, so gyroscope and accelerometer map alike).
 """
 
 from __future__ import annotations
@@ -34,9 +35,28 @@ from dataclasses import dataclass
 import numpy as np
 import py_gpmf_parser as pg
 
-#: Channel order of ACCL/GYRO in GoPro's IMU frame for models whose streams carry no ORIN tag, by the
-#: firmware prefix in the MP4's udta/FIRM box (gopro/gpmf-parser README). Only models verified on a real file.
-AXIS_ORDER_BY_FIRMWARE: dict[str, str] = {"HD5": "ZXY"}  # HERO5 Black (karma.mp4: gravity on Z when level)
+#: Channel order of ACCL/GYRO in GoPro's IMU frame for streams without an ORIN tag, by the model prefix of the
+#: firmware in the MP4's udta/FIRM box: verified on a real file. HERO5 Black and Session (``HD5.02``, ``HD5.03``):
+#: Z,X,Y (karma.mp4: gravity on Z when level; GoPro's README, "HERO5 Black and Session").
+AXIS_ORDER_BY_FIRMWARE: dict[str, str] = {"HD5": "ZXY"}
+#: The same, from GoPro's documentation, not verified on a real file: gopro/gpmf-parser README's per-model tables
+#: (HERO6 Black: "Data order Y,-X,Z" for ACCL and GYRO; HERO7 Black "otherwise supports all HERO6 metadata",
+#: HERO8 all HERO7's, MAX all HERO7's, HERO9 all HERO8's, HERO10-13 each all of the one before; Fusion:
+#: -Y,X,Z). The firmware model ids (``HD6.01`` = HERO6 Black, ...) are not in GoPro's README; they are those of
+#: public firmware lists (e.g. nitrxgen/gopro-firmware). The README does not say which models write ORIN (an
+#: ORIN tag, where present, wins over this table).
+AXIS_ORDER_DOCUMENTED: dict[str, str] = {
+    "HD6.01": "YxZ",  # HERO6 Black
+    "HD7.01": "YxZ",  # HERO7 Black
+    "HD8.01": "YxZ",  # HERO8 Black
+    "HD9.01": "YxZ",  # HERO9 Black
+    "H21.01": "YxZ",  # HERO10 Black
+    "H22.01": "YxZ",  # HERO11 Black
+    "H23.01": "YxZ",  # HERO12 Black
+    "H24.01": "YxZ",  # HERO13 Black
+    "H19.03": "YxZ",  # MAX
+    "FS1.04": "yXZ",  # Fusion
+}
 #: GoPro IMU axis -> (head-frame axis index, sign): X left -> -Y right, Y backward -> -Z forward, Z up -> +X up.
 _GOPRO_TO_HEAD: dict[str, tuple[int, float]] = {"X": (1, -1.0), "Y": (2, -1.0), "Z": (0, 1.0)}
 #: The stream of each kind: (FourCC, the SIUN it must carry).
@@ -74,7 +94,8 @@ class GpmfStream:
 @dataclass(frozen=True)
 class GpmfImu:
     """The IMU of one GoPro MP4: ``accl`` and ``gyro`` streams, the firmware string (``''`` if the file has
-    none), the channel order used (e.g. ``'ZXY'``) and where it came from (``'ORIN'`` or ``'firmware'``),
+    none), the channel order used (e.g. ``'ZXY'``) and where it came from (``'ORIN'``, ``'firmware'`` or
+    ``'firmware-documented'``: :func:`axis_order_for_firmware`),
     and the GPMF track's payload times ``payload_in_s`` / ``payload_out_s``."""
 
     path: str
@@ -120,8 +141,7 @@ def read_gpmf_imu(path: str | os.PathLike[str]) -> GpmfImu:
     if orins:
         order, source = orins.pop(), "ORIN"
     else:
-        order = AXIS_ORDER_BY_FIRMWARE.get(firmware[:3], "")
-        source = "firmware"
+        order, source = axis_order_for_firmware(firmware)
         if not order:
             raise GpmfError(p, f"no ORIN tag and no known axis order for firmware {firmware or '(none)'!r}")
     rot = axis_matrix(order)
@@ -155,6 +175,17 @@ def fitted_sample_times(counts: np.ndarray, t_out: np.ndarray, timo_s: float = 0
     resid_ms = float(np.max(np.abs(y - (rate * x + intercept))) / rate * 1000.0)
     first = -intercept / rate - timo_s
     return first + np.arange(int(cum[-1])) / rate, float(rate), resid_ms
+
+
+def axis_order_for_firmware(firmware: str) -> tuple[str, str]:
+    """``(channel order, source)`` of a firmware string such as ``'HD6.01.02.01.00'``: from
+    :data:`AXIS_ORDER_BY_FIRMWARE` (``'firmware'``: verified on a real file), else :data:`AXIS_ORDER_DOCUMENTED`
+    (``'firmware-documented'``: GoPro's documentation, not verified); ``('', '')`` for an unknown model."""
+    if firmware[:3] in AXIS_ORDER_BY_FIRMWARE:
+        return AXIS_ORDER_BY_FIRMWARE[firmware[:3]], "firmware"
+    if firmware[:6] in AXIS_ORDER_DOCUMENTED:
+        return AXIS_ORDER_DOCUMENTED[firmware[:6]], "firmware-documented"
+    return "", ""
 
 
 def axis_matrix(order: str) -> np.ndarray:

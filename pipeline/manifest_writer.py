@@ -141,10 +141,12 @@ NOT_SYNTHETIC: dict[str, Any] = {"synthetic": False, "generator": None, "generat
 def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, RecordingResult],
                     missing: dict[str, tuple[str, str]], assignment: dict[str, str], tasks: list[ShardTask],
                     results: list[ShardResult], cfg: BuildConfig, version: str,
-                    source: dict[str, Any] | None = None, failed: str = "") -> dict[str, Any]:
+                    source: dict[str, Any] | None = None, failed: str = "",
+                    sync_choice: dict[str, str] | None = None) -> dict[str, Any]:
     """Validate and write the five manifest files into ``out``; returns the summary.
 
     source: :func:`source_record` of the input root (kept in manifest.json as ``source``).
+    sync_choice: who chose the sync mode and the source's prior model (in manifest.json ``sync``).
     failed: why the build wrote no clip (an empty outcome), kept in manifest.json as ``failed``; every clip is
     then rejected and the normalisation statistics are the identity."""
     clips = _clips_table(rows, tasks, results, cfg)
@@ -175,7 +177,7 @@ def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, Record
         "rejection_examples": _examples(rows, tasks, results),
         "source": source if source is not None else dict(NOT_SYNTHETIC),
         "imu_alignment_vs_truth_ms": _alignment(recordings),
-        "sync": _sync_summary(cfg.sync_mode, recordings),
+        "sync": {**_sync_summary(cfg.sync_mode, recordings), **(sync_choice or {})},
         "imu_cleaning": {"rows_dropped": sum(r.imu_rows_dropped for r in recordings.values()),
                          "rows_reordered": sum(r.imu_rows_reordered for r in recordings.values()),
                          "rows_untimed": sum(r.imu_rows_untimed for r in recordings.values())},

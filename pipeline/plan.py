@@ -158,7 +158,7 @@ def window_rows(recordings: dict[str, RecordingResult], assignment: dict[str, st
         rec = recordings[vid]
         if not rec.ok or assignment.get(rec.participant_id) != "train":
             continue
-        for start in window_starts(rec.n_frames, rec.fps, cfg):
+        for start in window_starts(rec.n_frames, rec.fps, cfg, rec.imu_from_s):
             tick = int(start * cfg.geometry.fps)
             rows.append(ClipRow(f"{vid}_w{tick:07d}", "", rec.participant_id, vid, "window", float("nan"),
                                 float("nan"), start, "", -1, -1, split="train"))

@@ -26,6 +26,7 @@ from egoimu.pipeline.imu import ImuConfig, ImuCoverageError, ImuError, SyncParam
 from egoimu.pipeline.imu_csv import NON_FINITE_IMU, STORED_DTYPE, beyond_stored_range
 from egoimu.pipeline.imu_source import imu_config, read_imu
 from egoimu.pipeline.imu_timing import prepare_stream, sync_for_video
+from egoimu.pipeline.sources.sync_defaults import CONTAINER_TIMELINE, DURATION_RATIO
 from egoimu.pipeline.sync_estimate import corrected, measure_sync
 from egoimu.pipeline.video import VideoConfig, VideoError, VideoInfo, probe_video
 
@@ -89,6 +90,7 @@ class RecordingResult:
     sync_peak_r: float = float("nan")
     sync_confidence: float = float("nan")
     sync_fallback: str = ""  # why auto kept the assumed model ('' when used or not measured)
+    imu_from_s: float = 0.0  # earliest video time a window may start with IMU under it (edge tolerance included)
 
     @property
     def ok(self) -> bool:
@@ -112,16 +114,19 @@ class RecordingResult:
 
 
 def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_cfg: ImuConfig,
-                    with_imu: bool = True, sync_mode: str = "assumed") -> RecordingResult:
+                    with_imu: bool = True, sync_mode: str = "assumed", prior: str = DURATION_RATIO) -> RecordingResult:
     """Probe ``task``'s files under ``root``; never raises for bad data (returns a rejected result).
 
     Args:
         root: dataset root; the task's relative paths must lie lexically inside it (no '..', not absolute);
             symbolic links among them are followed wherever they lead (their targets are printed to stderr).
         with_imu: read the IMU files too (False for video-only sources).
-        sync_mode: ``assumed`` (offset 0, scale from the durations) or ``auto`` (that model corrected by
+        sync_mode: ``assumed`` (the ``prior`` model) or ``auto`` (that model corrected by
             :func:`~egoimu.pipeline.sync_estimate.measure_sync` when confident; where the durations disagree
-            beyond a clock error, from the prior offset 0, scale 1); a task's table entry overrides both.
+            beyond a clock error, from offset 0, scale 1); a task's table entry overrides both.
+        prior: the source's prior (:mod:`egoimu.pipeline.sources.sync_defaults`): ``duration-ratio`` (offset 0,
+            scale from the durations) or ``container-timeline`` (offset 0, scale 1: the IMU times are on the
+            video's timeline already). Both reject an IMU that does not span the video.
     """
     base = dict(video_id=task.video_id, participant_id=task.participant_id, video=task.video,
                 accl=task.accl, gyro=task.gyro, imu_format=task.imu_format)
@@ -147,7 +152,7 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
     duration = info.n_frames / float(info.fps)
     table = {task.video_id: task.sync} if task.sync is not None else None
     fields["sync_mode"] = mode = "table" if table else sync_mode
-    rates, sync, ms, errors, dropped, reordered, untimed = {}, {}, {}, [], 0, 0, 0
+    rates, sync, ms, first, errors, dropped, reordered, untimed = {}, {}, {}, {}, [], 0, 0, 0
     coverage: ImuCoverageError | None = None  # the assumed model's rejection, kept while auto may still measure
     gyro: TimedStream | None = None  # kept for auto
     try:
@@ -169,11 +174,14 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
             rates[kind] = float(timed.rate_hz)
             try:
                 sync[kind] = sync_for_video(task.video_id, {kind: timed}, duration, table, imu_cfg)[kind]
+                if prior == CONTAINER_TIMELINE and not table:  # checked above that the IMU spans the video
+                    sync[kind] = SyncParams(0.0, 1.0)
             except ImuCoverageError as exc:
                 if mode != "auto":
                     raise
                 coverage, sync[kind] = coverage or exc, SyncParams(0.0, 1.0)
             ms[kind] = raw.ms
+            first[kind] = float(timed.t_s[0])
             gyro = timed if kind == "gyro" and mode == "auto" else None
             del raw, timed
             trim_heap()
@@ -205,6 +213,7 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
         **base, status="ok", reason="", detail="", **fields,
         accl_rate_hz=rates["accl"], gyro_rate_hz=rates["gyro"],
         accl_sync=(sync["accl"].offset_s, sync["accl"].scale), gyro_sync=(sync["gyro"].offset_s, sync["gyro"].scale),
+        imu_from_s=max(0.0, *(float(sync[k].to_video(t)) - imu_cfg.edge_tol_s for k, t in first.items())),
         imu_rows_dropped=dropped, imu_rows_reordered=reordered, imu_rows_untimed=untimed,
     )
 

@@ -12,20 +12,30 @@ low-resolution windows spread over the recording (:func:`decode_windows`):
   seconds; positive: the IMU sample the assumed model puts at video time v belongs at ``v + L``) is searched
   over ``±max_lag_s`` on the IMU sample grid and refined by a parabola; the axis pairing and signs come from
   the data (:func:`egoimu.manifests.sync_check.best_lag`);
-- windows with peak correlation ``>= MIN_WINDOW_R`` are candidates; the lag is fitted as ``a + b · v`` (offset
+- a window's peak r is the mean of its two image axes' |r| with their paired gyro axes, each weighted by how
+  much that image axis moves (its standard deviation): an axis the camera does not turn about (a gimbal's
+  level horizon: no pitch) carries only noise and would halve an unweighted mean;
+- a window whose gyroscope turns less than :data:`MIN_ROTATION_RAD_S` (RMS of its frame-interval rates about
+  their mean) shows no motion to measure: it is *still*, neither evidence for nor against a lag, and is left
+  out of the fit and of the confidence (a recording held still except for one turn is measured on that turn);
+- moving windows with peak r ``>= MIN_WINDOW_R`` are candidates; the lag is fitted as ``a + b · v`` (offset
   and clock-scale correction: the assumed duration-ratio model absorbs part of a start offset into its scale,
   which shows as a lag drifting over the recording) by least squares, refitted without windows more than one
-  output frame off the line (e.g. a window in EPIC's compressed first payload); with fewer than ``MIN_WINDOWS``
-  candidates, the median lag (offset only);
-- confidence = (windows kept) / (windows decoded) × (median peak r of the kept windows). The estimate is used
+  output frame off the line (e.g. a window in EPIC's compressed first payload);
+- confidence = (windows kept) / (moving windows) × (median peak r of the kept windows). The estimate is used
   when ``confidence >= MIN_CONFIDENCE`` and at least ``MIN_WINDOWS`` windows agree; otherwise the assumed model
-  stays and :attr:`SyncEstimate.reason` says why.
+  stays and :attr:`SyncEstimate.reason` says why. With fewer than ``MIN_WINDOWS`` moving windows (a short
+  recording, or one mostly still) their frame pairs are pooled into one lag (offset only, ``b = 0``), used
+  when its peak r is at least :data:`MIN_POOLED_R`: the stricter bar for less evidence.
+
+Windows are spread evenly over the whole recording, the first and the last included (:func:`window_starts`).
 
 Deterministic: numpy only, float64, fixed window placement; the results are rounded (offset and scale to 1e-6).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,10 +54,15 @@ MIN_WINDOW_R = 0.5
 MIN_WINDOWS = 3
 MAX_WINDOWS = 30
 MIN_CONFIDENCE = 0.5
+MIN_POOLED_R = 0.8
+#: rad/s: a window whose gyroscope turns less (RMS of its frame-interval rates about their mean) is still
+#: (karma.mp4: 0.004-0.007 rad/s hovering, 0.15-0.19 rad/s in the windows holding its final turn)
+MIN_ROTATION_RAD_S = 0.02
 DEFAULT_MAX_LAG_S = 1.0
 #: why the assumed model was kept
 LOW_CONFIDENCE = "low_confidence"
 TOO_FEW_WINDOWS = "too_few_windows"
+NO_MOTION = "no_motion"
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,7 @@ class SyncEstimate:
     kept: int
     lags_s: tuple[float, ...]  # per window
     window_r: tuple[float, ...]
+    still: int = 0  # windows without rotation to measure (left out of the fit and the confidence)
 
 
 def corrected(assumed: SyncParams, a: float, b: float) -> SyncParams:
@@ -98,9 +114,10 @@ def measure_sync(path: str | os.PathLike, info: VideoInfo, gyro: TimedStream, as
 
 def window_starts(duration_s: float, n_windows: int, geometry: ClipGeometry = DEFAULT_GEOMETRY) -> list[Fraction]:
     """``n_windows`` starts (s, exact fractions) of clips of ``geometry`` evenly spread over a recording of
-    ``duration_s`` seconds, on the 1/fps grid, clear of its ends."""
+    ``duration_s`` seconds, on the 1/fps grid: the first at 0, the last ending within the recording's last
+    step of the grid (a short recording's motion may lie at its very end)."""
     fps, last = geometry.fps, max(duration_s - geometry.window_s, 0.0)
-    return sorted({Fraction(int(round(t * fps)), fps) for t in np.linspace(0.0, last, n_windows + 2)[1:-1]})
+    return sorted({Fraction(int(math.floor(t * fps + 1e-9)), fps) for t in np.linspace(0.0, last, n_windows)})
 
 
 def decode_windows(path: str | os.PathLike, info: VideoInfo, starts: Sequence[Fraction],
@@ -120,21 +137,46 @@ def decode_windows(path: str | os.PathLike, info: VideoInfo, starts: Sequence[Fr
     return out
 
 
-def _window_lag(win: Window, gyro: TimedStream, assumed: SyncParams, lags_s: np.ndarray) -> tuple[float, float]:
-    """(lag s, peak r) of one window."""
+@dataclass(frozen=True)
+class _Pairs:
+    """One window's moving frame pairs: image motion (n, 2) and the pairs' source instants ``t0v``/``t1v`` (video
+    s), with the gyroscope around them (``t`` IMU time, ``values`` (m, 3))."""
+
+    motion: np.ndarray
+    t0v: np.ndarray
+    t1v: np.ndarray
+    t: np.ndarray
+    values: np.ndarray
+
+    def rates(self, assumed: SyncParams, lag: float) -> np.ndarray:
+        """The gyroscope's mean rates over the pairs' intervals moved by ``lag`` (NaN where they leave it)."""
+        return interval_rates(self.values, self.t, assumed.to_imu(self.t0v - lag), assumed.to_imu(self.t1v - lag))
+
+
+def _pairs(win: Window, gyro: TimedStream, assumed: SyncParams, margin_s: float) -> _Pairs:
+    """``win``'s image motion and the gyroscope within ``margin_s`` of it."""
     motion = frame_motion(win.frames)
     t0v, t1v = win.times_s[:-1], win.times_s[1:]
     moving = t1v > t0v  # repeated source frames (output rate above the source's) carry no motion interval
-    margin = float(np.abs(lags_s).max()) + 0.1
-    lo, hi = np.searchsorted(gyro.t_s, assumed.to_imu([t0v[0] - margin, t1v[-1] + margin]))
-    t, values = gyro.t_s[max(lo - 1, 0):hi + 1], gyro.values[max(lo - 1, 0):hi + 1]
+    lo, hi = np.searchsorted(gyro.t_s, assumed.to_imu([t0v[0] - margin_s, t1v[-1] + margin_s]))
+    sl = slice(max(lo - 1, 0), hi + 1)
+    return _Pairs(motion[moving], t0v[moving], t1v[moving], gyro.t_s[sl], gyro.values[sl])
 
-    def rates_at(lag: float) -> list[np.ndarray]:
-        q0, q1 = assumed.to_imu(t0v[moving] - lag), assumed.to_imu(t1v[moving] - lag)
-        return [interval_rates(values, t, q0, q1)]
 
-    fit = best_lag([motion[moving]], rates_at, lags_s)
-    return fit.lag_s, fit.peak_r
+def rotation_rms(pairs: _Pairs, assumed: SyncParams) -> float:
+    """How much the gyroscope turns over a window (rad/s): the RMS of its frame-interval rates about their mean,
+    the three axes together (NaN intervals, outside the IMU, left out; 0 when none is left)."""
+    rates = pairs.rates(assumed, 0.0)
+    rates = rates[~np.isnan(rates).any(axis=1)]
+    return float(np.sqrt(((rates - rates.mean(axis=0)) ** 2).sum(axis=1).mean())) if len(rates) else 0.0
+
+
+def _lag_fit(items: Sequence[_Pairs], assumed: SyncParams, lags_s: np.ndarray) -> tuple[float, float]:
+    """(lag s, motion-weighted peak r) of the frame pairs of ``items`` pooled (one window: its own)."""
+    fit = best_lag([p.motion for p in items], lambda lag: [p.rates(assumed, lag) for p in items], lags_s)
+    weight = np.concatenate([p.motion for p in items]).std(axis=0)
+    r = np.array([abs(fit.r[k, fit.axes[k]]) for k in range(2)])
+    return fit.lag_s, float(r @ weight / weight.sum()) if weight.sum() > 0 else float(r.mean())
 
 
 def _fit_lags(mid: np.ndarray, lags: np.ndarray, good: np.ndarray, tol_s: float) -> tuple[float, float]:
@@ -156,22 +198,34 @@ def estimate_offset(windows: Sequence[Window], gyro: TimedStream, assumed: SyncP
     """Correct ``assumed`` from the windows' image motion and the gyroscope (see the module docstring)."""
     step = 1.0 / gyro.rate_hz
     lags = np.arange(-round(max_lag_s / step), round(max_lag_s / step) + 1) * step
-    fits = [_window_lag(w, gyro, assumed, lags) for w in windows]
+    pairs = [_pairs(w, gyro, assumed, max_lag_s + 0.1) for w in windows]
+    turning = np.array([rotation_rms(p, assumed) >= MIN_ROTATION_RAD_S for p in pairs], dtype=bool)
+    fits = [_lag_fit([p], assumed, lags) for p in pairs]
     lag_arr = np.array([f[0] for f in fits])
     r_arr = np.array([f[1] for f in fits])
     mid = np.array([float(np.mean(w.times_s)) for w in windows])
-    good = r_arr >= MIN_WINDOW_R
+    n_moving, n = int(turning.sum()), len(windows)
+    good = turning & (r_arr >= MIN_WINDOW_R)
     a, b = _fit_lags(mid, lag_arr, good, 1.0 / out_fps)
     good &= np.abs(lag_arr - (a + b * mid)) <= 1.0 / out_fps
     kept = int(good.sum())
     peak_r = float(np.median(r_arr[good])) if kept else 0.0
-    confidence = kept / max(len(windows), 1) * peak_r
+    confidence = kept / max(n_moving, 1) * peak_r
     reason = ""
-    if kept < min(MIN_WINDOWS, len(windows)) or not kept:
-        reason = f"{TOO_FEW_WINDOWS}: {kept} of {len(windows)} windows agree (need {MIN_WINDOWS})"
+    if not n_moving:
+        reason = f"{NO_MOTION}: no window of {n} turns by {MIN_ROTATION_RAD_S} rad/s"
+    elif n_moving < MIN_WINDOWS:  # little evidence: one lag from all its frame pairs, offset only, a stricter bar
+        a, peak_r = _lag_fit([p for p, m in zip(pairs, turning) if m], assumed, lags)
+        b, good = 0.0, turning & (np.abs(lag_arr - a) <= 1.0 / out_fps)
+        kept, confidence = int(good.sum()), peak_r
+        if peak_r < MIN_POOLED_R:
+            reason = (f"{LOW_CONFIDENCE}: peak r {peak_r:.3f} < {MIN_POOLED_R} over the {n_moving} moving "
+                      f"window(s) of {n}")
+    elif kept < MIN_WINDOWS:
+        reason = f"{TOO_FEW_WINDOWS}: {kept} of {n_moving} moving windows agree (need {MIN_WINDOWS})"
     elif confidence < MIN_CONFIDENCE:
         reason = f"{LOW_CONFIDENCE}: confidence {confidence:.3f} < {MIN_CONFIDENCE}"
     sync = corrected(assumed, a, b) if not reason else assumed
     return SyncEstimate(sync, not reason, reason, round(a, 6), round(b, 9), round(peak_r, 4), round(confidence, 4),
-                        len(windows), kept, tuple(round(float(x), 6) for x in lag_arr),
-                        tuple(round(float(x), 4) for x in r_arr))
+                        n, kept, tuple(round(float(x), 6) for x in lag_arr),
+                        tuple(round(float(x), 4) for x in r_arr), n - n_moving)

@@ -126,6 +126,28 @@ def test_sync_modes_and_the_config_hash(tmp_path):
     assert BuildConfig.from_dict(auto.to_dict()) == auto and BuildConfig.from_dict(assumed.to_dict()) == assumed
 
 
+def test_sync_default_per_source(tmp_path):
+    """Each source's default mode, stated once (sync_defaults); an explicit --sync or a config's sync_mode wins.
+    The EPIC default is the config of every earlier build: same hash."""
+    from egoimu.pipeline.build_args import sync_origin
+    from egoimu.pipeline.sources.sync_defaults import SYNC_DEFAULTS
+
+    def of(*options: str):
+        args = parse_args([str(tmp_path), str(tmp_path / "out"), *options])
+        return make_config(args), sync_origin(args)
+
+    (epic, who), (gopro, gwho) = of(), of("--source", "gopro")
+    assert (epic.sync_mode, who) == (SYNC_DEFAULTS["epic"].mode, "default") == ("assumed", "default")
+    assert epic.sha256() == BuildConfig().sha256()
+    assert (gopro.sync_mode, gwho) == (SYNC_DEFAULTS["gopro"].mode, "default") == ("auto", "default")
+    assert of("--source", "gopro", "--sync", "assumed") == (gopro.replace(sync_mode="assumed"), "--sync")
+    (tmp_path / "c.yaml").write_text("sync_mode: assumed\n")
+    assert of("--source", "gopro", "--config", str(tmp_path / "c.yaml"))[0].sync_mode == "assumed"
+    assert of("--source", "gopro", "--config", str(tmp_path / "c.yaml"))[1] == str(tmp_path / "c.yaml")
+    assert "gopro auto (prior container-timeline)" in " ".join(
+        subprocess.run([EGOIMU, "build", "--help"], capture_output=True, text=True, check=True).stdout.split())
+
+
 def test_latin1_byte_in_the_sync_table_names_the_line(tmp_path):
     table = tmp_path / "sync.csv"
     table.write_bytes(b"video_id,offset_s,scale\nP01_101,0,1\nP01_10\xe9,0,1\n")

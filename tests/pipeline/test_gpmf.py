@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
-from egoimu.pipeline.gpmf import GpmfError, axis_matrix, fitted_sample_times, read_gpmf_imu
+from egoimu.pipeline.gpmf import (
+    AXIS_ORDER_DOCUMENTED,
+    GpmfError,
+    axis_matrix,
+    axis_order_for_firmware,
+    fitted_sample_times,
+    read_gpmf_imu,
+)
 
 KARMA_FRAMES, KARMA_FPS = 362, 30000 / 1001  # ../shared/data/README.md
 
@@ -74,6 +81,37 @@ def test_axis_matrix_and_sample_times():
     # 200 Hz, payloads flushed every second with jitter in the counts: rate and start recovered
     t, rate, _ = fitted_sample_times(np.array([199, 201, 200, 200, 50]), np.arange(1.0, 6.0), timo_s=0.01)
     assert rate == pytest.approx(200, rel=0.005) and t.size == 850 and t[0] == pytest.approx(-0.01, abs=0.01)
+
+
+# Head frame (docs/conventions.md): X up = GoPro +Z, Y right = GoPro -X, Z forward = GoPro -Y. One row per
+# table entry: a firmware string of the model, the order, and where the head axes come from in the channels
+# (c0, c1, c2) = (1, 2, 3): documented HERO6+ "Y,-X,Z" -> GoPro X = -c1, Y = c0, Z = c2 -> head (c2, c1, -c0).
+AXIS_ROWS = [
+    ("HD5.02.02.00.00", "ZXY", "firmware", [1.0, -2.0, -3.0]),  # HERO5 Black: verified on karma.mp4
+    ("HD5.03.02.51.00", "ZXY", "firmware", [1.0, -2.0, -3.0]),  # HERO5 Session (same table row)
+    ("HD6.01.02.01.00", "YxZ", "firmware-documented", [3.0, 2.0, -1.0]),  # HERO6 Black
+    ("HD7.01.01.90.00", "YxZ", "firmware-documented", [3.0, 2.0, -1.0]),  # HERO7 Black
+    ("HD8.01.02.51.00", "YxZ", "firmware-documented", [3.0, 2.0, -1.0]),  # HERO8 Black
+    ("HD9.01.01.72.00", "YxZ", "firmware-documented", [3.0, 2.0, -1.0]),  # HERO9 Black
+    ("H21.01.01.62.00", "YxZ", "firmware-documented", [3.0, 2.0, -1.0]),  # HERO10 Black
+    ("H22.01.02.32.00", "YxZ", "firmware-documented", [3.0, 2.0, -1.0]),  # HERO11 Black
+    ("H23.01.02.32.00", "YxZ", "firmware-documented", [3.0, 2.0, -1.0]),  # HERO12 Black
+    ("H24.01.02.02.00", "YxZ", "firmware-documented", [3.0, 2.0, -1.0]),  # HERO13 Black
+    ("H19.03.02.00.00", "YxZ", "firmware-documented", [3.0, 2.0, -1.0]),  # MAX
+    ("FS1.04.02.00.00", "yXZ", "firmware-documented", [3.0, -2.0, 1.0]),  # Fusion: -Y,X,Z
+]
+
+
+@pytest.mark.parametrize("firmware,order,source,head", AXIS_ROWS)
+def test_axis_order_table_row(firmware, order, source, head):
+    assert axis_order_for_firmware(firmware) == (order, source)
+    assert np.array_equal(axis_matrix(order) @ np.array([1.0, 2.0, 3.0]), head)
+
+
+def test_axis_table_rows_all_tested_and_unknown_models_refused():
+    assert {f[:6] for f, _, src, _ in AXIS_ROWS if src == "firmware-documented"} == set(AXIS_ORDER_DOCUMENTED)
+    assert axis_order_for_firmware("H18.02.01.00.00") == ("", "")  # HERO7 White: not documented
+    assert axis_order_for_firmware("") == ("", "")
 
 
 def _plain_mp4(path: Path) -> Path:

@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from egoimu.pipeline.alignment import truth_alignment_ms
-from egoimu.pipeline.imu import ImuConfig
+from egoimu.pipeline.imu import ImuConfig, SyncParams, TimedStream
 from egoimu.pipeline.imu_csv import read_imu_csv
 from egoimu.pipeline.imu_timing import prepare_stream, sync_for_video
 from egoimu.pipeline.recordings import IMU_NOT_SPANNING, RecordingTask, probe_recording
 from egoimu.pipeline.sync_estimate import (
+    NO_MOTION,
     TOO_FEW_WINDOWS,
+    Window,
     decode_windows,
     estimate_offset,
     window_starts,
@@ -73,6 +75,19 @@ def test_auto_starts_from_its_own_prior_where_the_assumed_model_rejects(synth_ep
     assert assumed.reason == IMU_NOT_SPANNING and assumed.sync_mode == "assumed", assumed
     auto = probe_recording(task, str(root), VideoConfig(), CFG, sync_mode="auto")
     assert auto.ok and auto.sync_mode == "auto" and auto.sync_fallback == "", auto
-    assert abs(auto.sync_offset_ms - 450.0) <= 40.0, auto  # measured: 467
+    assert abs(auto.sync_offset_ms - 450.0) <= 40.0, auto  # measured: 464
     assert auto.accl_sync == auto.gyro_sync and abs(auto.gyro_sync[0] * 1000 - auto.sync_offset_ms) <= 1e-6, auto
     assert auto.align_ms[0] <= 20 and auto.align_ms[2] <= 40, auto.align_ms  # vs the generator's truth
+
+
+def test_still_windows_are_no_evidence() -> None:
+    """A gyroscope that does not turn: every window is still, the assumed model stays (``no_motion``), whatever the
+    image does; no window counts against a later confident one."""
+    rng = np.random.default_rng(0)
+    t = np.arange(0, 10, 1 / 200)
+    still = TimedStream("gyro", t, np.full((t.size, 3), 0.01) + 1e-4 * rng.standard_normal((t.size, 3)), 200.0,
+                        np.array([0]), None, "sensor", 0)
+    windows = [Window(np.arange(48) / 24 + s, rng.integers(0, 255, (48, 16, 16, 3), dtype=np.uint8)) for s in (1, 5)]
+    assumed = SyncParams(0.0, 1.0)
+    est = estimate_offset(windows, still, assumed)
+    assert not est.used and est.sync == assumed and est.still == 2 and est.reason.startswith(NO_MOTION), est
