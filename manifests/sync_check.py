@@ -1,13 +1,18 @@
 """The sync check from the shards alone (``egoimu audit --sync OUT``): per video, the lag between the image
 motion of the written clips and the gyroscope written beside them.
 
-Timing. Frame k of a clip starting at S is an instant, ``S + k / fps`` (docs/conventions.md); IMU row j is the
-sample at ``S + j / imu_rate``. The image motion of the pair (k, k+1) (:func:`egoimu.manifests.motion.frame_motion`)
-is the rotation of the head between those two instants, so it is compared with the gyroscope *integrated* over
-exactly that interval: the angle ``A(t)`` (trapezoid cumulative sum of the rate, linear between samples) gives
-the mean rate ``(A(t_{k+1}) - A(t_k)) · fps``, which sits half a frame after frame k — no half-frame bias from
-sampling the rate at a frame instant. For a trial lag ``L`` the interval is moved to ``[t_k - L, t_{k+1} - L]``;
-pairs whose moved interval leaves the clip's IMU are dropped at that lag.
+Timing. Frame k of a clip starting at S shows the source frame on screen at ``S + k / fps`` (the frame rule), an
+image taken at that source frame's own instant ``t_k = ⌊(S + k/fps) · fps_src⌋ / fps_src`` — up to one source frame
+earlier (17 ms on average for 24 from 29.97 fps). With the source frame rate from the build's recordings.csv
+(``fps_num/fps_den``) the check uses these instants (``timing: source``); without it, the output instants
+``S + k / fps`` (``timing: output``, biased by half a source frame). IMU row j is the sample at
+``S + j / imu_rate``. The image motion of the pair (k, k+1) (:func:`egoimu.manifests.motion.frame_motion`) is the
+rotation of the head between those two instants, so it is compared with the gyroscope *integrated* over exactly
+that interval: the angle change ``A(t_{k+1}) - A(t_k)`` (``A`` the trapezoid cumulative sum of the rate, linear
+between samples) — no half-frame bias from sampling the rate at a frame instant, and intervals of unequal length
+(24 from 29.97 fps skips a source frame now and then) weighted by their length. For a trial lag ``L`` the
+interval is moved to ``[t_k - L, t_{k+1} - L]``; pairs whose moved interval leaves the clip's IMU are dropped at
+that lag.
 
 Lag convention: ``lag_s = L > 0`` means the gyroscope written at clip time t shows the motion the frames show at
 ``t + L`` (the IMU rows are written L too early; a synth set made with ``--imu-offset-ms D`` and built with the
@@ -22,8 +27,10 @@ correlations, each taken with the sign that makes it positive (the sign is repor
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from itertools import permutations
 from pathlib import Path
 from typing import Any
@@ -33,6 +40,7 @@ import numpy as np
 
 from egoimu.manifests.motion import frame_motion
 from egoimu.manifests.outputs import SHARDS_DIR
+from egoimu.manifests.schema import FILENAMES
 from egoimu.manifests.shardfmt import IMU_CHANNELS, read_clip, validate_shard_attrs
 
 #: Decodes one JPEG file (bytes) to uint8 RGB (H, W, 3); needed only for the ``jpeg`` encoding.
@@ -48,13 +56,50 @@ class SyncCheckError(ValueError):
 
 @dataclass(frozen=True)
 class ClipMotion:
-    """One clip: image motion (T-1, 2) px/frame, gyroscope (n, 3) rad/s, frame rate, IMU rate."""
+    """One clip: image motion (T-1, 2) px/frame, gyroscope (n, 3) rad/s, output frame rate, IMU rate, and each
+    frame's image instant (T,) in seconds from the clip's start (None: the output instants ``k / fps``)."""
 
     video_id: str
     motion: np.ndarray
     gyro: np.ndarray
     fps: float
     imu_rate_hz: float
+    frame_t: np.ndarray | None = None
+
+    def frame_times(self) -> np.ndarray:
+        """(T,) float64 seconds from the clip's start: :attr:`frame_t`, or ``k / fps``."""
+        if self.frame_t is not None:
+            return self.frame_t
+        return np.arange(self.motion.shape[0] + 1) / self.fps
+
+
+def source_frame_times(start_s: float, n_frames: int, out_fps: int, source_fps: Fraction) -> np.ndarray:
+    """(n_frames,) float64: the instants, in seconds from the clip's start, of the source frames that a clip
+    starting at ``start_s`` (on the 1/out_fps grid) shows — frame k is the source frame on screen at
+    ``start + k / out_fps`` (exact rationals; docs/conventions.md)."""
+    tick = round(start_s * out_fps)
+    num, den = source_fps.numerator, source_fps.denominator
+    idx = [((tick + k) * num) // (out_fps * den) for k in range(n_frames)]
+    return np.array([float(Fraction(i * den, num) - Fraction(tick, out_fps)) for i in idx])
+
+
+def source_fps_by_video(out: Path) -> dict[str, Fraction]:
+    """Each video's exact source frame rate from OUT/recordings.csv (``fps_num/fps_den``); {} when the file is
+    absent or unreadable, or a video's rate is unknown (-1): the check then uses output instants."""
+    try:
+        with open(Path(out) / FILENAMES["recordings"], encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}
+    fps = {}
+    for row in rows:
+        try:
+            num, den = int(row["fps_num"]), int(row["fps_den"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if num > 0 and den > 0:
+            fps[row.get("video_id", "")] = Fraction(num, den)
+    return fps
 
 
 @dataclass(frozen=True)
@@ -69,6 +114,7 @@ class VideoSync:
     r: float
     pairing: dict[str, str]
     r_by_axis: dict[str, float]
+    timing: str = "output"  # frame instants used: source (from recordings.csv) | output (k / fps)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (lag also in ms)."""
@@ -90,8 +136,11 @@ def _frames(clip: dict, decode: JpegDecoder | None, path: Path, row: int) -> np.
     return np.stack([decode(data[off[k]:off[k + 1]].tobytes()) for k in range(len(off) - 1)])
 
 
-def read_clip_motion(out: Path, decode: JpegDecoder | None = None) -> Iterator[ClipMotion]:
-    """Every written clip's image motion and gyroscope, shard by shard, row by row."""
+def read_clip_motion(out: Path, decode: JpegDecoder | None = None,
+                     source_fps: dict[str, Fraction] | None = None) -> Iterator[ClipMotion]:
+    """Every written clip's image motion and gyroscope, shard by shard, row by row; with a video's source frame
+    rate in ``source_fps``, its frames' image instants (:func:`source_frame_times`)."""
+    source_fps = source_fps or {}
     paths = shard_paths(out)
     if not paths:
         raise SyncCheckError(f"{out}: no shards under {SHARDS_DIR}/")
@@ -101,9 +150,11 @@ def read_clip_motion(out: Path, decode: JpegDecoder | None = None) -> Iterator[C
             g = layout.geometry
             for row in range(f["clip_id"].shape[0]):
                 clip = read_clip(f, row, layout)
+                src = source_fps.get(clip["video_id"])
+                frame_t = None if src is None else source_frame_times(clip["start_s"], g.frames, g.fps, src)
                 yield ClipMotion(clip["video_id"], frame_motion(_frames(clip, decode, path, row)),
                                  np.asarray(clip["imu"], dtype=np.float64)[:, GYRO], float(g.fps),
-                                 float(g.imu_rate_hz))
+                                 float(g.imu_rate_hz), frame_t)
 
 
 def interval_rates(gyro: np.ndarray, t: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
@@ -185,24 +236,26 @@ def video_sync(video_id: str, clips: list[ClipMotion], max_lag_s: float = DEFAUL
     fps, rate = clips[0].fps, clips[0].imu_rate_hz
     lags = np.arange(-round(max_lag_s * rate), round(max_lag_s * rate) + 1) / rate
 
-    def rates_at(lag: float) -> list[np.ndarray]:
+    def angles_at(lag: float) -> list[np.ndarray]:  # the angle turned over each frame interval, moved by lag
         out = []
         for c in clips:
-            t0 = np.arange(c.motion.shape[0]) / fps - lag
-            out.append(interval_rates(c.gyro, np.arange(c.gyro.shape[0]) / rate, t0, t0 + 1.0 / fps))
+            t = c.frame_times() - lag
+            out.append(interval_rates(c.gyro, np.arange(c.gyro.shape[0]) / rate, t[:-1], t[1:])
+                       * np.diff(t)[:, None])
         return out
 
-    fit = best_lag([c.motion for c in clips], rates_at, lags)
+    fit = best_lag([c.motion for c in clips], angles_at, lags)
     r_by_axis = fit.r_by_axis()
+    timing = "output" if any(c.frame_t is None for c in clips) else "source"
     return VideoSync(video_id, len(clips), sum(c.motion.shape[0] for c in clips), round(fit.lag_s, 4),
                      round(fit.lag_s * fps, 2), round(float(np.mean(list(r_by_axis.values()))), 4),
-                     fit.pairing(), r_by_axis)
+                     fit.pairing(), r_by_axis, timing)
 
 
 def check_sync(out: Path, decode: JpegDecoder | None = None,
                max_lag_s: float = DEFAULT_MAX_LAG_S) -> list[VideoSync]:
     """Per video (sorted by id), pooled over its clips: the sync check of a build output."""
     by_video: dict[str, list[ClipMotion]] = {}
-    for clip in read_clip_motion(out, decode):
+    for clip in read_clip_motion(out, decode, source_fps_by_video(out)):
         by_video.setdefault(clip.video_id, []).append(clip)
     return [video_sync(v, by_video[v], max_lag_s) for v in sorted(by_video)]
