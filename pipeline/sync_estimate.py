@@ -16,10 +16,15 @@ low-resolution windows spread over the recording (:func:`decode_windows`):
   and clock-scale correction: the assumed duration-ratio model absorbs part of a start offset into its scale,
   which shows as a lag drifting over the recording) by least squares, refitted without windows more than one
   output frame off the line (e.g. a window in EPIC's compressed first payload); with fewer than ``MIN_WINDOWS``
-  candidates, the median lag (offset only);
-- confidence = (windows kept) / (windows decoded) × (median peak r of the kept windows). The estimate is used
-  when ``confidence >= MIN_CONFIDENCE`` and at least ``MIN_WINDOWS`` windows agree; otherwise the assumed model
-  stays and :attr:`SyncEstimate.reason` says why.
+  candidates, the median lag (offset only). ``v`` is the model's time of the IMU the window matched (the window's
+  mean frame instant minus its lag), the time :func:`corrected` moves; fitted over the frame instants instead,
+  a drift ``b`` would scale the offset by ``1 / (1 + b)`` (at a 500 ms offset in a 20 s recording, ~12 ms);
+- second pass: the same windows measured again against the first line's model over ``±REFINE_LAG_S``, where the
+  lag no longer drifts within a window (the assumed model's drift moves it by ~50 ms over a 2 s window at a
+  500 ms offset in a 20 s recording, blurring its correlation peak); the two lines compose into one;
+- confidence = (windows the last pass kept) / (windows decoded) × (median peak r of the kept windows). The
+  estimate is used when ``confidence >= MIN_CONFIDENCE`` and at least ``MIN_WINDOWS`` windows agree; otherwise the
+  assumed model stays and :attr:`SyncEstimate.reason` says why.
 
 Deterministic: numpy only, float64, fixed window placement; the results are rounded (offset and scale to 1e-6).
 """
@@ -45,6 +50,7 @@ MIN_WINDOWS = 3
 MAX_WINDOWS = 30
 MIN_CONFIDENCE = 0.5
 DEFAULT_MAX_LAG_S = 1.0
+REFINE_LAG_S = 0.125  # the second pass's search range around the first pass's line (3 output frames at 24 fps)
 #: why the assumed model was kept
 LOW_CONFIDENCE = "low_confidence"
 TOO_FEW_WINDOWS = "too_few_windows"
@@ -71,8 +77,8 @@ class SyncEstimate:
     confidence: float
     windows: int
     kept: int
-    lags_s: tuple[float, ...]  # per window
-    window_r: tuple[float, ...]
+    lags_s: tuple[float, ...]  # per window, against the assumed model (the first pass)
+    window_r: tuple[float, ...]  # per window, the first pass's peak r
 
 
 def corrected(assumed: SyncParams, a: float, b: float) -> SyncParams:
@@ -120,24 +126,53 @@ def decode_windows(path: str | os.PathLike, info: VideoInfo, starts: Sequence[Fr
     return out
 
 
-def _window_lag(win: Window, gyro: TimedStream, assumed: SyncParams, lags_s: np.ndarray) -> tuple[float, float]:
-    """(lag s, peak r) of one window."""
-    motion = frame_motion(win.frames)
+def _window_lag(win: Window, motion: np.ndarray, gyro: TimedStream, model: SyncParams,
+                lags_s: np.ndarray) -> tuple[float, float]:
+    """(lag s, peak r) of one window (``motion``: its :func:`frame_motion`) against ``model``."""
     t0v, t1v = win.times_s[:-1], win.times_s[1:]
     moving = t1v > t0v  # repeated source frames (output rate above the source's) carry no motion interval
     margin = float(np.abs(lags_s).max()) + 0.1
-    lo, hi = np.searchsorted(gyro.t_s, assumed.to_imu([t0v[0] - margin, t1v[-1] + margin]))
+    lo, hi = np.searchsorted(gyro.t_s, model.to_imu([t0v[0] - margin, t1v[-1] + margin]))
     t, values = gyro.t_s[max(lo - 1, 0):hi + 1], gyro.values[max(lo - 1, 0):hi + 1]
 
     def rates_at(lag: float) -> list[np.ndarray]:
-        q0, q1 = assumed.to_imu(t0v[moving] - lag), assumed.to_imu(t1v[moving] - lag)
+        q0, q1 = model.to_imu(t0v[moving] - lag), model.to_imu(t1v[moving] - lag)
         return [interval_rates(values, t, q0, q1)]
 
     fit = best_lag([motion[moving]], rates_at, lags_s)
     return fit.lag_s, fit.peak_r
 
 
-def _fit_lags(mid: np.ndarray, lags: np.ndarray, good: np.ndarray, tol_s: float) -> tuple[float, float]:
+@dataclass(frozen=True)
+class _Pass:
+    """One pass over the windows against a model: per-window lags and peak r, the fitted line, the kept windows."""
+
+    lags: np.ndarray
+    r: np.ndarray
+    a: float
+    b: float
+    good: np.ndarray
+
+
+def _measure(windows: Sequence[Window], motions: Sequence[np.ndarray], gyro: TimedStream, model: SyncParams,
+             max_lag_s: float, tol_s: float, candidates: np.ndarray | None = None) -> _Pass:
+    """Every window's lag against ``model`` (searched over ``±max_lag_s`` on the IMU sample grid) and the line
+    ``lag = a + b · v`` through the agreeing ones among ``candidates`` (default: all)."""
+    step = 1.0 / gyro.rate_hz
+    grid = np.arange(-round(max_lag_s / step), round(max_lag_s / step) + 1) * step
+    fits = [_window_lag(w, m, gyro, model, grid) for w, m in zip(windows, motions)]
+    lags = np.array([f[0] for f in fits])
+    r = np.array([f[1] for f in fits])
+    # the lag is a function of the model's time v (``corrected``): a window whose frames around video time m
+    # match the IMU the model puts at m - L measured L at v = m - L, not at m (fitted over m, a drift b of a few %
+    # would scale the offset by 1 / (1 + b): ~12 ms of bias at 500 ms)
+    at = np.array([float(np.mean(w.times_s)) for w in windows]) - lags
+    good = (r >= MIN_WINDOW_R) & (True if candidates is None else candidates)
+    a, b = _fit_lags(at, lags, good, tol_s)
+    return _Pass(lags, r, a, b, good & (np.abs(lags - (a + b * at)) <= tol_s))
+
+
+def _fit_lags(at: np.ndarray, lags: np.ndarray, good: np.ndarray, tol_s: float) -> tuple[float, float]:
     """``(a, b)`` of ``lag = a + b · v`` over the ``good`` windows: a least-squares line, refitted twice without
     the windows more than ``tol_s`` from it; the median (b = 0) with fewer than :data:`MIN_WINDOWS` windows."""
     use = good.copy()
@@ -146,25 +181,24 @@ def _fit_lags(mid: np.ndarray, lags: np.ndarray, good: np.ndarray, tol_s: float)
     b, a = 0.0, float(np.median(lags[use]))
     for _ in range(3):
         if use.sum() >= MIN_WINDOWS:
-            b, a = (float(c) for c in np.polyfit(mid[use], lags[use], 1))
-        use = good & (np.abs(lags - (a + b * mid)) <= tol_s)
+            b, a = (float(c) for c in np.polyfit(at[use], lags[use], 1))
+        use = good & (np.abs(lags - (a + b * at)) <= tol_s)
     return a, b
 
 
 def estimate_offset(windows: Sequence[Window], gyro: TimedStream, assumed: SyncParams,
                     max_lag_s: float = DEFAULT_MAX_LAG_S, out_fps: int = 24) -> SyncEstimate:
     """Correct ``assumed`` from the windows' image motion and the gyroscope (see the module docstring)."""
-    step = 1.0 / gyro.rate_hz
-    lags = np.arange(-round(max_lag_s / step), round(max_lag_s / step) + 1) * step
-    fits = [_window_lag(w, gyro, assumed, lags) for w in windows]
-    lag_arr = np.array([f[0] for f in fits])
-    r_arr = np.array([f[1] for f in fits])
-    mid = np.array([float(np.mean(w.times_s)) for w in windows])
-    good = r_arr >= MIN_WINDOW_R
-    a, b = _fit_lags(mid, lag_arr, good, 1.0 / out_fps)
-    good &= np.abs(lag_arr - (a + b * mid)) <= 1.0 / out_fps
-    kept = int(good.sum())
-    peak_r = float(np.median(r_arr[good])) if kept else 0.0
+    tol = 1.0 / out_fps
+    motions = [frame_motion(w.frames) for w in windows]
+    first = _measure(windows, motions, gyro, assumed, max_lag_s, tol)
+    a, b, last = first.a, first.b, first
+    if first.good.sum() >= MIN_WINDOWS:  # refine against the first line, whose lag no longer drifts in a window
+        model = SyncParams(assumed.offset_s * (1 + b) + a, assumed.scale * (1 + b))  # corrected(), unrounded
+        last = _measure(windows, motions, gyro, model, REFINE_LAG_S, tol, first.good)
+        a, b = a * (1 + last.b) + last.a, (1 + b) * (1 + last.b) - 1  # corrected(model, a2, b2) as one line
+    kept = int(last.good.sum())
+    peak_r = float(np.median(last.r[last.good])) if kept else 0.0
     confidence = kept / max(len(windows), 1) * peak_r
     reason = ""
     if kept < min(MIN_WINDOWS, len(windows)) or not kept:
@@ -173,5 +207,5 @@ def estimate_offset(windows: Sequence[Window], gyro: TimedStream, assumed: SyncP
         reason = f"{LOW_CONFIDENCE}: confidence {confidence:.3f} < {MIN_CONFIDENCE}"
     sync = corrected(assumed, a, b) if not reason else assumed
     return SyncEstimate(sync, not reason, reason, round(a, 6), round(b, 9), round(peak_r, 4), round(confidence, 4),
-                        len(windows), kept, tuple(round(float(x), 6) for x in lag_arr),
-                        tuple(round(float(x), 4) for x in r_arr))
+                        len(windows), kept, tuple(round(float(x), 6) for x in first.lags),
+                        tuple(round(float(x), 4) for x in first.r))
