@@ -21,12 +21,18 @@ low-resolution windows spread over the recording (:func:`decode_windows`):
 - moving windows with peak r ``>= MIN_WINDOW_R`` are candidates; the lag is fitted as ``a + b · v`` (offset
   and clock-scale correction: the assumed duration-ratio model absorbs part of a start offset into its scale,
   which shows as a lag drifting over the recording) by least squares, refitted without windows more than one
-  output frame off the line (e.g. a window in EPIC's compressed first payload);
-- confidence = (windows kept) / (moving windows) × (median peak r of the kept windows). The estimate is used
-  when ``confidence >= MIN_CONFIDENCE`` and at least ``MIN_WINDOWS`` windows agree; otherwise the assumed model
-  stays and :attr:`SyncEstimate.reason` says why. With fewer than ``MIN_WINDOWS`` moving windows (a short
-  recording, or one mostly still) their frame pairs are pooled into one lag (offset only, ``b = 0``), used
-  when its peak r is at least :data:`MIN_POOLED_R`: the stricter bar for less evidence.
+  output frame off the line (e.g. a window in EPIC's compressed first payload). ``v`` is the model's time of the
+  IMU the window matched (the window's mean frame instant minus its lag), the time :func:`corrected` moves;
+  fitted over the frame instants instead, a drift ``b`` would scale the offset by ``1 / (1 + b)`` (at a 500 ms
+  offset in a 20 s recording, ~12 ms);
+- second pass: the same windows measured again against the first line's model over ``±REFINE_LAG_S``, where the
+  lag no longer drifts within a window (the assumed model's drift moves it by ~50 ms over a 2 s window at a
+  500 ms offset in a 20 s recording, blurring its correlation peak); the two lines compose into one;
+- confidence = (windows the last pass kept) / (moving windows) × (median peak r of the kept windows). The
+  estimate is used when ``confidence >= MIN_CONFIDENCE`` and at least ``MIN_WINDOWS`` windows agree; otherwise
+  the assumed model stays and :attr:`SyncEstimate.reason` says why. With fewer than ``MIN_WINDOWS`` moving
+  windows (a short recording, or one mostly still) their frame pairs are pooled into one lag (offset only,
+  ``b = 0``), used when its peak r is at least :data:`MIN_POOLED_R`: the stricter bar for less evidence.
 
 Windows are spread evenly over the whole recording, the first and the last included (:func:`window_starts`).
 
@@ -59,6 +65,7 @@ MIN_POOLED_R = 0.8
 #: (karma.mp4: 0.004-0.007 rad/s hovering, 0.15-0.19 rad/s in the windows holding its final turn)
 MIN_ROTATION_RAD_S = 0.02
 DEFAULT_MAX_LAG_S = 1.0
+REFINE_LAG_S = 0.125  # the second pass's search range around the first pass's line (3 output frames at 24 fps)
 #: why the assumed model was kept
 LOW_CONFIDENCE = "low_confidence"
 TOO_FEW_WINDOWS = "too_few_windows"
@@ -86,8 +93,8 @@ class SyncEstimate:
     confidence: float
     windows: int
     kept: int
-    lags_s: tuple[float, ...]  # per window
-    window_r: tuple[float, ...]
+    lags_s: tuple[float, ...]  # per window, against the assumed model (the first pass)
+    window_r: tuple[float, ...]  # per window, the first pass's peak r
     still: int = 0  # windows without rotation to measure (left out of the fit and the confidence)
 
 
@@ -179,7 +186,35 @@ def _lag_fit(items: Sequence[_Pairs], assumed: SyncParams, lags_s: np.ndarray) -
     return fit.lag_s, float(r @ weight / weight.sum()) if weight.sum() > 0 else float(r.mean())
 
 
-def _fit_lags(mid: np.ndarray, lags: np.ndarray, good: np.ndarray, tol_s: float) -> tuple[float, float]:
+@dataclass(frozen=True)
+class _Pass:
+    """One pass over the windows against a model: per-window lags and peak r, the fitted line, the kept windows."""
+
+    lags: np.ndarray
+    r: np.ndarray
+    a: float
+    b: float
+    good: np.ndarray
+
+
+def _measure(pairs: Sequence[_Pairs], mid: np.ndarray, candidates: np.ndarray, model: SyncParams, max_lag_s: float,
+             step_s: float, tol_s: float) -> _Pass:
+    """Every window's lag against ``model`` (searched over ``±max_lag_s`` on a grid of ``step_s``; ``mid`` (n,) the
+    windows' mean frame instants) and the line ``lag = a + b · v`` through the agreeing ones among ``candidates``."""
+    grid = np.arange(-round(max_lag_s / step_s), round(max_lag_s / step_s) + 1) * step_s
+    fits = [_lag_fit([p], model, grid) for p in pairs]
+    lags = np.array([f[0] for f in fits])
+    r = np.array([f[1] for f in fits])
+    # the lag is a function of the model's time v (``corrected``): a window whose frames around video time m
+    # match the IMU the model puts at m - L measured L at v = m - L, not at m (fitted over m, a drift b of a few %
+    # would scale the offset by 1 / (1 + b): ~12 ms of bias at 500 ms)
+    at = mid - lags
+    good = candidates & (r >= MIN_WINDOW_R)
+    a, b = _fit_lags(at, lags, good, tol_s)
+    return _Pass(lags, r, a, b, good & (np.abs(lags - (a + b * at)) <= tol_s))
+
+
+def _fit_lags(at: np.ndarray, lags: np.ndarray, good: np.ndarray, tol_s: float) -> tuple[float, float]:
     """``(a, b)`` of ``lag = a + b · v`` over the ``good`` windows: a least-squares line, refitted twice without
     the windows more than ``tol_s`` from it; the median (b = 0) with fewer than :data:`MIN_WINDOWS` windows."""
     use = good.copy()
@@ -188,35 +223,36 @@ def _fit_lags(mid: np.ndarray, lags: np.ndarray, good: np.ndarray, tol_s: float)
     b, a = 0.0, float(np.median(lags[use]))
     for _ in range(3):
         if use.sum() >= MIN_WINDOWS:
-            b, a = (float(c) for c in np.polyfit(mid[use], lags[use], 1))
-        use = good & (np.abs(lags - (a + b * mid)) <= tol_s)
+            b, a = (float(c) for c in np.polyfit(at[use], lags[use], 1))
+        use = good & (np.abs(lags - (a + b * at)) <= tol_s)
     return a, b
 
 
 def estimate_offset(windows: Sequence[Window], gyro: TimedStream, assumed: SyncParams,
                     max_lag_s: float = DEFAULT_MAX_LAG_S, out_fps: int = 24) -> SyncEstimate:
     """Correct ``assumed`` from the windows' image motion and the gyroscope (see the module docstring)."""
-    step = 1.0 / gyro.rate_hz
-    lags = np.arange(-round(max_lag_s / step), round(max_lag_s / step) + 1) * step
-    pairs = [_pairs(w, gyro, assumed, max_lag_s + 0.1) for w in windows]
+    step, tol = 1.0 / gyro.rate_hz, 1.0 / out_fps
+    pairs = [_pairs(w, gyro, assumed, max_lag_s + REFINE_LAG_S + 0.1) for w in windows]
     turning = np.array([rotation_rms(p, assumed) >= MIN_ROTATION_RAD_S for p in pairs], dtype=bool)
-    fits = [_lag_fit([p], assumed, lags) for p in pairs]
-    lag_arr = np.array([f[0] for f in fits])
-    r_arr = np.array([f[1] for f in fits])
     mid = np.array([float(np.mean(w.times_s)) for w in windows])
     n_moving, n = int(turning.sum()), len(windows)
-    good = turning & (r_arr >= MIN_WINDOW_R)
-    a, b = _fit_lags(mid, lag_arr, good, 1.0 / out_fps)
-    good &= np.abs(lag_arr - (a + b * mid)) <= 1.0 / out_fps
+    first = _measure(pairs, mid, turning, assumed, max_lag_s, step, tol)
+    a, b, last = first.a, first.b, first
+    if first.good.sum() >= MIN_WINDOWS:  # refine against the first line, whose lag no longer drifts in a window
+        model = SyncParams(assumed.offset_s * (1 + b) + a, assumed.scale * (1 + b))  # corrected(), unrounded
+        last = _measure(pairs, mid, first.good, model, REFINE_LAG_S, step, tol)
+        a, b = a * (1 + last.b) + last.a, (1 + b) * (1 + last.b) - 1  # corrected(model, a2, b2) as one line
+    good = last.good
     kept = int(good.sum())
-    peak_r = float(np.median(r_arr[good])) if kept else 0.0
+    peak_r = float(np.median(last.r[good])) if kept else 0.0
     confidence = kept / max(n_moving, 1) * peak_r
     reason = ""
     if not n_moving:
         reason = f"{NO_MOTION}: no window of {n} turns by {MIN_ROTATION_RAD_S} rad/s"
     elif n_moving < MIN_WINDOWS:  # little evidence: one lag from all its frame pairs, offset only, a stricter bar
-        a, peak_r = _lag_fit([p for p, m in zip(pairs, turning) if m], assumed, lags)
-        b, good = 0.0, turning & (np.abs(lag_arr - a) <= 1.0 / out_fps)
+        grid = np.arange(-round(max_lag_s / step), round(max_lag_s / step) + 1) * step
+        a, peak_r = _lag_fit([p for p, m in zip(pairs, turning) if m], assumed, grid)
+        b, good = 0.0, turning & (np.abs(first.lags - a) <= tol)
         kept, confidence = int(good.sum()), peak_r
         if peak_r < MIN_POOLED_R:
             reason = (f"{LOW_CONFIDENCE}: peak r {peak_r:.3f} < {MIN_POOLED_R} over the {n_moving} moving "
@@ -227,5 +263,5 @@ def estimate_offset(windows: Sequence[Window], gyro: TimedStream, assumed: SyncP
         reason = f"{LOW_CONFIDENCE}: confidence {confidence:.3f} < {MIN_CONFIDENCE}"
     sync = corrected(assumed, a, b) if not reason else assumed
     return SyncEstimate(sync, not reason, reason, round(a, 6), round(b, 9), round(peak_r, 4), round(confidence, 4),
-                        n, kept, tuple(round(float(x), 6) for x in lag_arr),
-                        tuple(round(float(x), 4) for x in r_arr), n - n_moving)
+                        n, kept, tuple(round(float(x), 6) for x in first.lags),
+                        tuple(round(float(x), 4) for x in first.r), n - n_moving)

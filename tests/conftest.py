@@ -69,6 +69,9 @@ FAULTY_SPREAD = dict(participants=3, videos_per_participant=3, seconds=8.0, seed
 FAULTY_ALL = dict(FAULTY_SPREAD, faults="all")
 #: The set the build, audit and trainer tests share: 4 participants, so every split gets one.
 BUILD = dict(participants=4, videos_per_participant=1, seconds=12.0, seed=3)
+#: The sync tests' sets at the ends of the planted-offset range (IMU files 500 ms early, 500 ms late): the seed
+#: renders the same videos as CLEAN's (byte for byte), only the IMU files and their truth differ.
+SYNC_ENDS = dict(participants=3, videos_per_participant=1, seconds=10.0, seed=7)
 
 
 @pytest.fixture(scope="session")
@@ -94,6 +97,12 @@ def epic_faulty_all(synth_epic) -> tuple[Path, dict]:
 @pytest.fixture(scope="session")
 def epic_build_src(synth_epic) -> tuple[Path, dict]:
     return synth_epic(**BUILD)
+
+
+@pytest.fixture(scope="session")
+def epic_sync_ends(synth_epic) -> dict[float, Path]:
+    """{planted offset ms: root} of the SYNC_ENDS sets at -500 and +500 ms."""
+    return {ms: synth_epic(**SYNC_ENDS, imu_offset_ms=ms)[0] for ms in (-500.0, 500.0)}
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""``egoimu bench {decode,build,load,train,all} [--json FILE]``: speed and memory as ratios to baselines.
+"""``egoimu bench {decode,build,load,train,sync,all} [--json FILE]``: speed and memory as ratios to baselines.
 
 Every figure is a ratio of two runs made here, one after the other (interleaved where it is a speed),
 on synthetic data the command generates and caches (``--cache``, default ``.bench/``), so a shared,
@@ -13,6 +13,8 @@ Groups and figures (goal):
   load    loader_vs_raw_h5py (>= 0.9)          ClipStream + make_loader ÷ bare h5py chunk reads
           loader_vs_mp4_decode (>= 5)          the loader ÷ decoding the same clips from the MP4s (decord)
   train   trainer_rss_epoch_vs_50_steps (<= 1.1), data_wait_share (<= 0.05)   egoimu train --model small
+  sync    sync_sweep_median_ms (<= 10), sync_sweep_max_ms (<= 40)   --sync auto's IMU row error against the
+          synthetic truth over planted offsets -500..+500 ms (an accuracy, not a ratio; see fig_sync)
 
 The JSON holds every figure at the top level, ``goals``, ``met``, ``conditions`` (sizes, CPUs, load
 averages, date) and each measurement's details (clip counts, every run's seconds).
@@ -32,7 +34,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from egoimu.bench import fig_build, fig_decode, fig_load, fig_train
+from egoimu.bench import fig_build, fig_decode, fig_load, fig_sync, fig_train
 from egoimu.bench.common import SIZES, load_average
 
 #: measurement name -> function(cache, sizes) -> dict of figures and details
@@ -46,12 +48,14 @@ MEASUREMENTS: dict[str, Callable[..., dict]] = {
     "loader_vs_mp4_decode": fig_load.bench_loader_vs_mp4_decode,
     "trainer_rss": fig_train.bench_trainer_rss,
     "data_wait": fig_train.bench_data_wait,
+    "sync_sweep": fig_sync.bench_sync_sweep,
 }
 GROUPS: dict[str, tuple[str, ...]] = {
     "decode": ("decode_vs_ffmpeg", "merged_vs_per_clip"),
     "build": ("dask", "memory", "storage"),
     "load": ("loader_vs_raw_h5py", "loader_vs_mp4_decode"),
     "train": ("trainer_rss", "data_wait"),
+    "sync": ("sync_sweep",),
 }
 #: figure -> (comparison, goal)
 GOALS: dict[str, tuple[str, float]] = {
@@ -65,6 +69,8 @@ GOALS: dict[str, tuple[str, float]] = {
     "loader_vs_mp4_decode": (">=", 5.0),
     "trainer_rss_epoch_vs_50_steps": ("<=", 1.1),
     "data_wait_share": ("<=", 0.05),
+    "sync_sweep_median_ms": ("<=", 10.0),
+    "sync_sweep_max_ms": ("<=", 40.0),
 }
 
 

@@ -58,6 +58,12 @@ class Sizes:
     early_steps: int = 50  # "after 50 steps"
     log_every: int = 10
     loader_workers: int = 2
+    # sync group: planted IMU offsets (ms), videos (seeds) per offset, small frames
+    sync_offsets_ms: tuple[int, ...] = tuple(range(-500, 501, 100))
+    sync_videos: int = 3
+    sync_seconds: float = 20.0
+    sync_width: int = 228
+    sync_height: int = 128
 
 
 FULL = Sizes(name="full")
@@ -65,7 +71,8 @@ FULL = Sizes(name="full")
 TINY = Sizes(name="tiny", hd_width=192, hd_height=108, hd_seconds=8.0, decode_windows=2, repeats=1,
              build_participants=2, build_seconds=6.0, clips_per_shard=4, storage_participants=2,
              storage_seconds=6.0, memory_seconds=(5.0, 10.0), mp4_clips=4, train_participants=2,
-             train_seconds=6.0, ssl_stride_s=1.0, batch_size=2, early_steps=2, log_every=1)
+             train_seconds=6.0, ssl_stride_s=1.0, batch_size=2, early_steps=2, log_every=1,
+             sync_offsets_ms=(-500, 500), sync_videos=1, sync_seconds=8.0)
 SIZES = {s.name: s for s in (FULL, TINY)}
 
 

@@ -27,6 +27,7 @@ FIGURES = {
     "loader_vs_mp4_decode": ("loader_vs_mp4_decode",),
     "trainer_rss": ("trainer_rss_epoch_vs_50_steps",),
     "data_wait": ("data_wait_share",),
+    "sync_sweep": ("sync_sweep_median_ms", "sync_sweep_max_ms"),
 }
 SHARES = {"merged_overlap_share", "data_wait_share"}  # may be 0; everything else is a ratio > 0
 SLOW = {"dask", "memory", "storage", "trainer_rss", "data_wait"}
@@ -56,7 +57,7 @@ def test_measurement_at_tiny_size(name, cache):
 def test_help_lists_groups(capsys):
     assert cli.main(["bench", "--help"]) == 0
     out = capsys.readouterr().out
-    for group in ("decode", "build", "load", "train", "all", "--json"):
+    for group in ("decode", "build", "load", "train", "sync", "all", "--json"):
         assert group in out
 
 
