@@ -7,12 +7,13 @@ earlier (17 ms on average for 24 from 29.97 fps). With the source frame rate fro
 (``fps_num/fps_den``) the check uses these instants (``timing: source``); without it, the output instants
 ``S + k / fps`` (``timing: output``, biased by half a source frame). IMU row j is the sample at
 ``S + j / imu_rate``. The image motion of the pair (k, k+1) (:func:`egoimu.manifests.motion.frame_motion`) is the
-rotation of the head between those two instants, so it is compared with the gyroscope *integrated* over exactly
-that interval: the angle change ``A(t_{k+1}) - A(t_k)`` (``A`` the trapezoid cumulative sum of the rate, linear
-between samples) — no half-frame bias from sampling the rate at a frame instant, and intervals of unequal length
-(24 from 29.97 fps skips a source frame now and then) weighted by their length. For a trial lag ``L`` the
-interval is moved to ``[t_k - L, t_{k+1} - L]``; pairs whose moved interval leaves the clip's IMU are dropped at
-that lag.
+rotation of the head between those two instants; divided by their distance it is the image velocity over that
+interval, compared with the gyroscope's mean rate over exactly the same interval,
+``(A(t_{k+1}) - A(t_k)) / (t_{k+1} - t_k)`` (``A`` the trapezoid cumulative sum of the rate, linear between
+samples) — no half-frame bias from sampling the rate at a frame instant, and pairs spanning one or two source
+frames (24 from 29.97 fps) alike; a pair of one repeated source frame spans no interval and is left out. For a
+trial lag ``L`` the interval is moved to ``[t_k - L, t_{k+1} - L]``; pairs whose moved interval leaves the clip's
+IMU are dropped at that lag.
 
 Lag convention: ``lag_s = L > 0`` means the gyroscope written at clip time t shows the motion the frames show at
 ``t + L`` (the IMU rows are written L too early; a synth set made with ``--imu-offset-ms D`` and built with the
@@ -210,13 +211,14 @@ class LagFit:
 def best_lag(motion: list[np.ndarray], rates_at: Callable[[float], list[np.ndarray]],
              lags_s: np.ndarray) -> LagFit:
     """Search ``lags_s`` (increasing, evenly spaced): ``rates_at(lag)`` gives, per item of ``motion`` ((n_i, 2)
-    image motion), the (n_i, 3) gyro rates over the same frame intervals moved by ``lag`` (NaN: unusable). The
-    score of a lag is the best sum of paired |r| (:func:`_best_pairing`); the peak is refined by a parabola."""
+    image motion or velocity; NaN: unusable), the (n_i, 3) gyro rates over the same frame intervals moved by
+    ``lag`` (NaN: unusable). The score of a lag is the best sum of paired |r| (:func:`_best_pairing`); the peak
+    is refined by a parabola."""
     pooled = np.concatenate(motion)
     scores, rs, used = np.full(lags_s.size, -np.inf), [], []
     for i, lag in enumerate(lags_s):
         rates = np.concatenate(rates_at(float(lag)))
-        ok = ~np.isnan(rates).any(axis=1)
+        ok = ~np.isnan(rates).any(axis=1) & ~np.isnan(pooled).any(axis=1)
         r = _corr(pooled[ok], rates[ok]) if ok.sum() >= 8 else np.zeros((2, 3))
         rs.append(r)
         used.append(int(ok.sum()))
@@ -236,15 +238,18 @@ def video_sync(video_id: str, clips: list[ClipMotion], max_lag_s: float = DEFAUL
     fps, rate = clips[0].fps, clips[0].imu_rate_hz
     lags = np.arange(-round(max_lag_s * rate), round(max_lag_s * rate) + 1) / rate
 
-    def angles_at(lag: float) -> list[np.ndarray]:  # the angle turned over each frame interval, moved by lag
+    def rates_at(lag: float) -> list[np.ndarray]:  # the mean rate over each frame interval, moved by lag
         out = []
         for c in clips:
             t = c.frame_times() - lag
-            out.append(interval_rates(c.gyro, np.arange(c.gyro.shape[0]) / rate, t[:-1], t[1:])
-                       * np.diff(t)[:, None])
+            out.append(interval_rates(c.gyro, np.arange(c.gyro.shape[0]) / rate, t[:-1], t[1:]))
         return out
 
-    fit = best_lag([c.motion for c in clips], angles_at, lags)
+    velocity = []  # image motion over each pair's interval (px/s); NaN for a repeated source frame (no interval)
+    for c in clips:
+        dt = np.diff(c.frame_times())
+        velocity.append(c.motion / np.where(dt > 0, dt, np.nan)[:, None])
+    fit = best_lag(velocity, rates_at, lags)
     r_by_axis = fit.r_by_axis()
     timing = "output" if any(c.frame_t is None for c in clips) else "source"
     return VideoSync(video_id, len(clips), sum(c.motion.shape[0] for c in clips), round(fit.lag_s, 4),

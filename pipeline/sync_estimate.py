@@ -146,8 +146,10 @@ def decode_windows(path: str | os.PathLike, info: VideoInfo, starts: Sequence[Fr
 
 @dataclass(frozen=True)
 class _Pairs:
-    """One window's moving frame pairs: image motion (n, 2) and the pairs' source instants ``t0v``/``t1v`` (video
-    s), with the gyroscope around them (``t`` IMU time, ``values`` (m, 3))."""
+    """One window's moving frame pairs: image velocity (n, 2) px/s — each pair's image motion over the time between
+    its two source instants ``t0v``/``t1v`` (video s), so that pairs spanning one or two source frames (24 from
+    29.97 fps) compare alike with the gyroscope's mean rate over the same interval — with the gyroscope around
+    them (``t`` IMU time, ``values`` (m, 3))."""
 
     motion: np.ndarray
     t0v: np.ndarray
@@ -156,7 +158,8 @@ class _Pairs:
     values: np.ndarray
 
     def rates(self, assumed: SyncParams, lag: float) -> np.ndarray:
-        """The gyroscope's mean rates over the pairs' intervals moved by ``lag`` (NaN where they leave it)."""
+        """The gyroscope's mean rates (n, 3) rad/s over the pairs' intervals moved by ``lag`` (NaN where they leave
+        it)."""
         return interval_rates(self.values, self.t, assumed.to_imu(self.t0v - lag), assumed.to_imu(self.t1v - lag))
 
 
@@ -167,7 +170,8 @@ def _pairs(win: Window, gyro: TimedStream, assumed: SyncParams, margin_s: float)
     moving = t1v > t0v  # repeated source frames (output rate above the source's) carry no motion interval
     lo, hi = np.searchsorted(gyro.t_s, assumed.to_imu([t0v[0] - margin_s, t1v[-1] + margin_s]))
     sl = slice(max(lo - 1, 0), hi + 1)
-    return _Pairs(motion[moving], t0v[moving], t1v[moving], gyro.t_s[sl], gyro.values[sl])
+    velocity = motion[moving] / (t1v - t0v)[moving, None]
+    return _Pairs(velocity, t0v[moving], t1v[moving], gyro.t_s[sl], gyro.values[sl])
 
 
 def rotation_rms(pairs: _Pairs, assumed: SyncParams) -> float:
