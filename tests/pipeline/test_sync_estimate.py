@@ -20,6 +20,7 @@ from egoimu.pipeline.sync_estimate import (
     NO_MOTION,
     TOO_FEW_WINDOWS,
     Window,
+    block_mean,
     decode_windows,
     estimate_offset,
     window_starts,
@@ -114,3 +115,16 @@ def test_auto_at_the_ends_of_the_range(epic_sync_ends, planted_ms) -> None:
         assert rec.ok and rec.sync_fallback == "" and rec.sync_confidence >= 0.8, rec
         assert rec.align_ms[0] <= 10.0 and rec.align_ms[2] <= 40.0, (vid, rec.align_ms)
         assert abs(rec.sync_offset_ms - planted_ms) <= 40.0, (vid, rec.sync_offset_ms)
+
+
+def test_block_mean_is_the_rounded_float_mean() -> None:
+    rng = np.random.default_rng(5)
+    frames = rng.integers(0, 256, (5, 66, 71, 3), dtype=np.uint8)  # sizes with leftover rows and columns
+    frames[0, :4, :4] = [[0], [1]] * 2  # block sums of 8: means of exactly 0.5, rounded to 0 (half to even)
+    frames[1, :4, :4] = [[255], [254]] * 2  # 254.5 -> 254
+    for d in (1, 2, 4, 5):
+        t, h, w, _ = frames.shape
+        expected = frames[:, : h // d * d, : w // d * d].reshape(t, h // d, d, w // d, d, 3).mean(axis=(2, 4))
+        assert np.array_equal(block_mean(frames, d), np.rint(expected).astype(np.uint8))
+    assert block_mean(frames, 4)[0, 0, 0].tolist() == [0, 0, 0]
+    assert block_mean(frames, 4)[1, 0, 0].tolist() == [254, 254, 254]
