@@ -69,7 +69,7 @@ class Sizes:
     long_width: int = 1920
     long_height: int = 1080
     long_render_scale: int = 4  # rendered at (width, height) / this, scaled up by ffmpeg
-    sync_repeats: int = 2  # measure_sync runs: one before the build, the rest after; the best counts
+    sync_cost_repeats: int = 3  # measure_sync runs: one before the build, the rest after; the best counts
 
 
 FULL = Sizes(name="full")
@@ -79,7 +79,7 @@ TINY = Sizes(name="tiny", hd_width=192, hd_height=108, hd_seconds=8.0, decode_wi
              storage_seconds=6.0, memory_seconds=(5.0, 10.0), mp4_clips=4, train_participants=2,
              train_seconds=6.0, ssl_stride_s=1.0, batch_size=2, early_steps=2, log_every=1,
              sync_offsets_ms=(-500, 500), sync_videos=1, sync_seconds=8.0,
-             long_minutes=0.2, long_width=320, long_height=180, long_render_scale=2)
+             long_minutes=0.2, long_width=320, long_height=180, long_render_scale=2, sync_cost_repeats=2)
 SIZES = {s.name: s for s in (FULL, TINY)}
 
 
