@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import numpy as np
@@ -65,6 +65,9 @@ MIN_POOLED_R = 0.8
 #: (karma.mp4: 0.004-0.007 rad/s hovering, 0.15-0.19 rad/s in the windows holding its final turn)
 MIN_ROTATION_RAD_S = 0.02
 DEFAULT_MAX_LAG_S = 1.0
+#: decoder threads for the windows: the probe of one long recording otherwise leaves a worker's second core idle
+#: while it decodes (ffmpeg's frame-threaded H.264 decoding and its scaler give the same frames at any count)
+SYNC_DECODE_THREADS = 2
 REFINE_LAG_S = 0.125  # the second pass's search range around the first pass's line (3 output frames at 24 fps)
 #: why the assumed model was kept
 LOW_CONFIDENCE = "low_confidence"
@@ -112,10 +115,12 @@ def auto_windows(duration_s: float) -> int:
 
 def measure_sync(path: str | os.PathLike, info: VideoInfo, gyro: TimedStream, assumed: SyncParams,
                  cfg: VideoConfig) -> SyncEstimate:
-    """``--sync auto`` for one recording: decode :func:`auto_windows` windows of the video at ``path`` and
+    """``--sync auto`` for one recording: decode :func:`auto_windows` windows of the video at ``path`` (with at
+    least :data:`SYNC_DECODE_THREADS` decoder threads: the frames are bit-identical at any thread count) and
     :func:`estimate_offset` the gyroscope against them, starting from ``assumed``."""
     g, duration = cfg.geometry, info.n_frames / float(info.fps)
-    windows = decode_windows(path, info, window_starts(duration, auto_windows(duration), g), cfg)
+    decode_cfg = replace(cfg, threads=max(cfg.threads, SYNC_DECODE_THREADS))
+    windows = decode_windows(path, info, window_starts(duration, auto_windows(duration), g), decode_cfg)
     return estimate_offset(windows, gyro, assumed, out_fps=g.fps)
 
 

@@ -18,6 +18,7 @@ from egoimu.pipeline.imu_timing import prepare_stream, sync_for_video
 from egoimu.pipeline.recordings import IMU_NOT_SPANNING, RecordingTask, probe_recording
 from egoimu.pipeline.sync_estimate import (
     NO_MOTION,
+    SYNC_DECODE_THREADS,
     TOO_FEW_WINDOWS,
     Window,
     block_mean,
@@ -128,3 +129,15 @@ def test_block_mean_is_the_rounded_float_mean() -> None:
         assert np.array_equal(block_mean(frames, d), np.rint(expected).astype(np.uint8))
     assert block_mean(frames, 4)[0, 0, 0].tolist() == [0, 0, 0]
     assert block_mean(frames, 4)[1, 0, 0].tolist() == [254, 254, 254]
+
+
+def test_windows_are_the_same_frames_at_any_decoder_thread_count(gopro_karma) -> None:
+    """``measure_sync`` decodes with SYNC_DECODE_THREADS threads: the windows of the real HERO5 file are
+    bit-identical to a one-thread decode (so the estimate, and the shards, stay deterministic)."""
+    info = probe_video(gopro_karma)
+    starts = window_starts(info.n_frames / float(info.fps), 3)
+    one = decode_windows(gopro_karma, info, starts, VideoConfig(threads=1))
+    many = decode_windows(gopro_karma, info, starts, VideoConfig(threads=SYNC_DECODE_THREADS))
+    assert SYNC_DECODE_THREADS > 1 and len(one) == len(many) == 3
+    assert all(np.array_equal(a.frames, b.frames) and np.array_equal(a.times_s, b.times_s)
+               for a, b in zip(one, many))
