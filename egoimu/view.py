@@ -1,18 +1,18 @@
-"""``egoimu view``: one self-contained HTML page for a clip or a video of a build.
+"""egoimu view: one self-contained HTML page for a clip or a video of a build.
 
     egoimu view OUT CLIP_ID --out clip.html       a written clip: frames, IMU, spectrogram, ids, label, times
-    egoimu view OUT --video VIDEO_ID --out v.html  a video: image motion against the gyroscope, the sync
+    egoimu view OUT --video VIDEO_ID --out v.html  a video: image motion against the gyroscope, its sync
     egoimu view OUT --list                         the written clips (id, video, split, label, window)
 
 The clip page shows the clip's ids, label (class key, raw verb, noun class), split and times, its frames as a
 strip and as an animation (play/pause, slider, ¼ speed; a cursor follows it over the IMU plot), the six IMU
 channels and the six spectrograms as written in its shard. The video page shows, over the video's written clips,
 the frame-to-frame image motion (px/s) against the paired gyro axis, the correlation against lag with the
-measured lag marked (the arithmetic of ``egoimu audit --sync``), and the build's sync model (recordings.csv
-``sync_*``: assumed, or the estimate ``--sync auto`` measured and applied).
+measured lag marked (the arithmetic of egoimu audit --sync), and the build's sync model (recordings.csv
+sync_*: assumed, or the estimate --sync auto measured and applied).
 
 The page has no external URL: images are data: URIs, the animation a few lines of inline script. The same
-build gives the same bytes. Needs matplotlib and Pillow (extra ``train``); ``jpeg`` shards also simplejpeg.
+build gives the same bytes. Needs matplotlib and Pillow (the train extra); jpeg shards also simplejpeg.
 """
 
 from __future__ import annotations

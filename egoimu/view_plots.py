@@ -118,7 +118,7 @@ def motion_plot(times: list[np.ndarray], velocity: list[np.ndarray], gyro: list[
                         label=f"{pairing[name]} × {scale:.0f} px/rad" if i == 0 else None)
             ax.set_ylabel(f"{name} (px/s)")
             ax.grid(alpha=0.3)
-            ax.legend(loc="upper right", fontsize=8, ncol=2, frameon=False)
+            ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, ncol=2, frameon=False)
         axes[1].set_xlabel("video time (s); shaded: the written clips' windows")
         fig.tight_layout()
         return Plot(_png(fig))
