@@ -32,12 +32,15 @@ from egoimu.manifests.shardfmt import IMU_CHANNELS, ShardFormatError, read_clip,
 from egoimu.manifests.sync_check import GYRO, ClipMotion, lag_problem, lag_scores, source_fps_by_video, video_sync
 
 PROG = "egoimu view"
-LIST_HINT = "list them with: egoimu view OUT --list"
 NEEDS = ("matplotlib", "PIL")  # the extra `train` brings both (Pillow is matplotlib's dependency)
 
 
 class ViewError(Exception):
     """A user mistake: printed as one line, exit status 2."""
+
+
+def _list_hint(out: Path) -> str:
+    return f"list them with: egoimu view {out} --list"
 
 
 def _load(out: Path) -> Manifest:
@@ -97,10 +100,11 @@ def clip_page(m: Manifest, clip_id: str) -> str:
 
     hits = m.clips[m.clips.clip_id == clip_id]
     if hits.empty:
-        raise ViewError(f"unknown clip id {clip_id!r} in {m.root / 'clips.csv'}; {LIST_HINT}")
+        raise ViewError(f"unknown clip id {clip_id!r} in {m.root / 'clips.csv'}; {_list_hint(m.root)}")
     row = next(hits.itertuples())
     if row.status != "written":
-        raise ViewError(f"clip {clip_id!r} was rejected ({row.reason}): it has no frames in the shards; {LIST_HINT}")
+        raise ViewError(f"clip {clip_id!r} was rejected ({row.reason}): it has no frames in the shards; "
+                        f"{_list_hint(m.root)}")
     clip, layout = _read(m, row)
     g = layout.geometry
     frames, files = _frames(clip, f"{row.shard} row {row.row}")
@@ -158,12 +162,12 @@ def video_page(m: Manifest, video_id: str) -> str:
 
     recs = m.recordings[m.recordings.video_id == video_id]
     if recs.empty:
-        raise ViewError(f"unknown video id {video_id!r} in {m.root / 'recordings.csv'}; {LIST_HINT}")
+        raise ViewError(f"unknown video id {video_id!r} in {m.root / 'recordings.csv'}; {_list_hint(m.root)}")
     rec = next(recs.itertuples())
     rows = [r for r in _written(m).itertuples() if r.video_id == video_id]
     if not rows:
         why = f"{rec.status}: {rec.reason}" if rec.reason else rec.status
-        raise ViewError(f"video {video_id!r} has no written clip ({why}); {LIST_HINT}")
+        raise ViewError(f"video {video_id!r} has no written clip ({why}); {_list_hint(m.root)}")
     from egoimu.manifests.motion import frame_motion
     from egoimu.manifests.sync_check import source_frame_times
 
@@ -250,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, metavar="PAGE", help="the HTML file to write")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     if not args.list and (args.clip_id is None) == (args.video is None):
-        p.error("give a CLIP_ID or --video VIDEO_ID (one of them); " + LIST_HINT)
+        p.error("give a CLIP_ID or --video VIDEO_ID (one of them); " + _list_hint(args.out_dir))
     if not args.list and args.out is None:
         p.error("--out PAGE.html is required")
     try:

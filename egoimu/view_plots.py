@@ -62,7 +62,7 @@ def imu_plot(imu: np.ndarray, rate_hz: float, channels: tuple[str, ...]) -> Plot
                 ax.plot(t, imu[:, first + c], color=ACCL_COLOURS[c], lw=1.2, label=channels[first + c])
             ax.set_ylabel(unit)
             ax.grid(alpha=0.3)
-            ax.legend(loc="upper right", fontsize=8, ncol=3, frameon=False)
+            ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, ncol=3, frameon=False)
         axes[0].set_title("accelerometer", fontsize=10, loc="left")
         axes[1].set_title("gyroscope", fontsize=10, loc="left")
         axes[1].set_xlabel("clip time (s)")
@@ -97,7 +97,8 @@ def spec_plot(spec: np.ndarray, rate_hz: float, nfft: int, hop: int, channels: t
 def motion_plot(times: list[np.ndarray], velocity: list[np.ndarray], gyro: list[np.ndarray],
                 pairing: dict[str, str], windows: list[tuple[float, float]]) -> Plot:
     """Image velocity (px/s) of each image axis against the video timeline, with its paired gyro axis (as
-    written, lag 0) scaled to px/s by a least-squares factor; the clips' windows shaded.
+    written, lag 0) mapped to px/s by a least-squares line (scale and offset: a gyro bias shows as the offset);
+    the clips' windows shaded.
 
     ``times`` per clip: the mid-instant of each frame pair on the video timeline; ``velocity`` (n, 2) px/s;
     ``gyro`` (n, 2): the paired gyro axis' mean rate over each pair's interval, signed as ``pairing`` says.
@@ -108,14 +109,16 @@ def motion_plot(times: list[np.ndarray], velocity: list[np.ndarray], gyro: list[
         v, g = np.concatenate(velocity), np.concatenate(gyro)
         for k, (ax, name) in enumerate(zip(axes, ("dx", "dy"))):
             ok = np.isfinite(v[:, k]) & np.isfinite(g[:, k])
-            den = float(np.sum(g[ok, k] ** 2))
-            scale = float(np.sum(v[ok, k] * g[ok, k]) / den) if den > 0 else 0.0
+            gc = g[ok, k] - g[ok, k].mean()
+            den = float(np.sum(gc ** 2))
+            scale = float(np.sum(v[ok, k] * gc) / den) if den > 0 else 0.0
+            shift = float(v[ok, k].mean() - scale * g[ok, k].mean())
             for start, end in windows:
                 ax.axvspan(start, end, color="#000000", alpha=0.05, lw=0)
             for i, (t, vi, gi) in enumerate(zip(times, velocity, gyro)):
                 ax.plot(t, vi[:, k], color=MOTION_COLOUR, lw=1.3, label=f"image {name} (px/s)" if i == 0 else None)
-                ax.plot(t, scale * gi[:, k], color=GYRO_COLOUR, lw=1.1, ls="--",
-                        label=f"{pairing[name]} × {scale:.0f} px/rad" if i == 0 else None)
+                ax.plot(t, scale * gi[:, k] + shift, color=GYRO_COLOUR, lw=1.1, ls="--",
+                        label=f"{pairing[name]} × {scale:.0f} px/rad {shift:+.1f} px/s" if i == 0 else None)
             ax.set_ylabel(f"{name} (px/s)")
             ax.grid(alpha=0.3)
             ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, ncol=2, frameon=False)

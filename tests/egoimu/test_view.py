@@ -123,7 +123,7 @@ def test_clip_page_is_self_contained_and_shows_the_clip(pages, tmp_path) -> None
     assert again.read_bytes() == pages["clip"].read_bytes()
 
 
-def test_video_page_shows_motion_against_gyro_and_the_sync(pages) -> None:
+def test_video_page_shows_motion_against_gyro_and_the_sync(pages, tmp_path) -> None:
     page = _check_self_contained(pages["video"])
     imgs = _imgs(page)
     assert len(imgs) == 2 + pages["n_video"]  # motion plot, lag plot, a thumbnail per clip
@@ -133,6 +133,9 @@ def test_video_page_shows_motion_against_gyro_and_the_sync(pages) -> None:
     assert m, text[:400]
     assert abs(float(m.group(2))) <= 1.0 and float(m.group(3)) >= 0.8  # the shared build is in sync
     assert "dx ~ +GyroX" in text and "dy ~ +GyroY" in text
+    again = tmp_path / "again.html"
+    assert egoimu_main(["view", str(pages["out"]), "--video", pages["row"].video_id, "--out", str(again)]) == 0
+    assert again.read_bytes() == pages["video"].read_bytes()
 
 
 def test_list_and_one_line_errors(pages, tmp_path, capsys) -> None:
@@ -146,7 +149,7 @@ def test_list_and_one_line_errors(pages, tmp_path, capsys) -> None:
     (tmp_path / "file.txt").write_text("x")
     page = str(tmp_path / "p.html")
     cases = [
-        (["view", str(out), "P99_999_0", "--out", page], ["unknown clip id 'P99_999_0'", "egoimu view OUT --list"]),
+        (["view", str(out), "P99_999_0", "--out", page], ["unknown clip id 'P99_999_0'", f"egoimu view {out} --list"]),
         (["view", str(out), rejected.clip_id, "--out", page], ["was rejected", rejected.reason]),
         (["view", str(out), "--video", "P99_999", "--out", page], ["unknown video id 'P99_999'", "--list"]),
         (["view", str(tmp_path / "notabuild"), "x", "--out", page], ["not an egoimu build", "egoimu build ROOT OUT"]),
