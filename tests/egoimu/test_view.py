@@ -4,6 +4,7 @@ chromium: every <img> loaded, the animation's script runs, the screenshot is not
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -15,11 +16,22 @@ import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
+import h5py
 import pandas as pd
 import pytest
+import simplejpeg
 from PIL import Image
 
 from egoimu.cli import main as egoimu_main
+from egoimu.manifests.shardfmt import (
+    CALLER_ATTRS,
+    ShardLayout,
+    create_shard,
+    new_shard_file,
+    read_clip,
+    validate_shard_attrs,
+    write_clip,
+)
 
 #: The flags of a headless chromium here (root, no GPU, no network: no background connections).
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -58,8 +70,6 @@ def _parse(path: Path) -> _Page:
 
 def _decode(uri: str) -> Image.Image:
     """A data: URI's image, fully decoded."""
-    import base64
-
     m = re.fullmatch(r"data:(image/(?:png|jpeg));base64,([A-Za-z0-9+/=]+)", uri)
     assert m, uri[:60]
     img = Image.open(io.BytesIO(base64.b64decode(m.group(2), validate=True)))
@@ -136,6 +146,33 @@ def test_video_page_shows_motion_against_gyro_and_the_sync(pages, tmp_path) -> N
     again = tmp_path / "again.html"
     assert egoimu_main(["view", str(pages["out"]), "--video", pages["row"].video_id, "--out", str(again)]) == 0
     assert again.read_bytes() == pages["video"].read_bytes()
+
+
+def test_jpeg_shard_frames_are_embedded_as_stored(pages, tmp_path) -> None:
+    """A copy of the build whose clip's shard is re-written with the jpeg encoding: the page embeds the stored JPEG
+    files byte for byte (the animation) and decodes them (strip)."""
+    out, row = pages["out"], pages["row"]
+    copy = tmp_path / "out"
+    copy.mkdir()
+    for name in ("manifest.json", "clips.csv", "shards.csv", "recordings.csv", "splits.csv"):
+        shutil.copy(out / name, copy / name)
+    (copy / row.shard).parent.mkdir(parents=True)
+    with h5py.File(out / row.shard, "r") as src:
+        layout = validate_shard_attrs(src, row.shard)
+        clips = [read_clip(src, r, layout) for r in range(int(row.row) + 1)]  # the rows up to the clip's
+        attrs = {name: src.attrs[name] for name in CALLER_ATTRS}
+    files = [[simplejpeg.encode_jpeg(f, quality=90, colorspace="RGB") for f in c.pop("video")] for c in clips]
+    jpeg = ShardLayout("jpeg", layout.geometry, jpeg_len=max(sum(map(len, f)) for f in files))
+    with new_shard_file(copy / row.shard) as dst:
+        create_shard(dst, jpeg, len(clips), attrs)
+        for r, (clip, f) in enumerate(zip(clips, files)):
+            write_clip(dst, r, {**clip, "video_jpeg_frames": f}, jpeg)
+    html_file = tmp_path / "clip.html"
+    assert egoimu_main(["view", str(copy), row.clip_id, "--out", str(html_file)]) == 0
+    page = _check_self_contained(html_file)
+    anim = [a["src"] for a in _imgs(page) if a.get("alt", "").startswith("frame ")][:48]
+    assert [base64.b64decode(u.split(",", 1)[1]) for u in anim] == files[int(row.row)]
+    assert "(jpeg)" in " ".join(page.text)
 
 
 def test_list_and_one_line_errors(pages, tmp_path, capsys) -> None:
