@@ -39,6 +39,8 @@ COMMANDS: dict[str, Command] = {
                     "the paper's evaluations: correspondence, linear probe, supervised baselines, DogCentric"),
     "report": Command("egoimu.train.report.cli", "train",
                       "report.md/.html/.json and plots from evaluation results, beside the paper's numbers"),
+    "view": Command("egoimu.view", "train",
+                    "an HTML page of a clip (frames, IMU, spectrogram) or of a video (image motion vs gyro, sync)"),
     "bench": Command("egoimu.bench", "pipeline,train",
                      "speed and memory as ratios against baselines measured in the same run"),
     "demo": Command("egoimu.demo", "pipeline,train",
