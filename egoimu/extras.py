@@ -106,3 +106,33 @@ def missing_extra(command: str) -> str | None:
     return (f"egoimu {command}: needs the {extras} extra{plural} (not installed: {', '.join(dists)}); "
             f"install {'them' if plural else 'it'} from a clone of egoimu: {install_line(needs.extras)} "
             f"(or from a wheel: pip install 'egoimu-<version>-py3-none-any.whl[{','.join(needs.extras)}]')")
+
+
+def refused(extras: tuple[str, ...]) -> dict[str, str]:
+    """{command: its :func:`missing_extra` line} for every command that ``extras`` (with the base install) are
+    meant to run, and that would be refused here; {} when the installed extras are complete."""
+    covered = [name for name, needs in NEEDS.items() if set(needs.extras) <= set(extras)]
+    return {name: line for name in covered if (line := missing_extra(name))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m egoimu.extras [EXTRA ...]``: check that the commands of these extras can run here (the Docker
+    images run it after installing); prints each command that would be refused, exit status 1 if any."""
+    import sys
+
+    extras = tuple(sys.argv[1:] if argv is None else argv)
+    unknown = [e for e in extras if e not in PROVIDES]
+    if unknown:
+        print(f"egoimu.extras: no extra {unknown[0]!r} (extras: {', '.join(e for e in PROVIDES if e)})",
+              file=sys.stderr)
+        return 2
+    lines = refused(extras)
+    for line in lines.values():
+        print(line, file=sys.stderr)
+    ok = [name for name, needs in NEEDS.items() if set(needs.extras) <= set(extras) and name not in lines]
+    print(f"egoimu extras {','.join(extras) or '(base)'}: {len(ok)} command(s) can run: {', '.join(ok)}")
+    return 1 if lines else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -203,6 +203,19 @@ def test_missing_extra_names_the_extra_and_the_install_line() -> None:
     assert "pip install '.[pipeline]'" in lines["build"] and "torch" not in lines["build"]
     assert "matplotlib" in lines["report"]
     assert "pip install torch==2.13.0 && pip install '.[pipeline,train]'" in lines["demo"]
+    check = subprocess.run([sys.executable, "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                            "from egoimu.extras import main; sys.exit(main(['train']))", str(ROOT)],
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 1 and check.stderr.count("egoimu ") == 4, check.stderr  # train, embed, eval, report
+    assert check.stdout.strip() == "egoimu extras train: 2 command(s) can run: audit, split-plan"
+
+
+@pytest.mark.parametrize("args, rc, out", [(["pipeline", "train"], 0, "11 command(s) can run"),
+                                           (["pipeline"], 0, "5 command(s) can run: synth, build, extract-imu, "),
+                                           (["gpu"], 2, "no extra 'gpu'")])
+def test_python_m_extras_checks_the_installed_extras(args: list[str], rc: int, out: str) -> None:
+    run = subprocess.run([sys.executable, "-m", "egoimu.extras", *args], capture_output=True, text=True, timeout=60)
+    assert run.returncode == rc and out in run.stdout + run.stderr, (run.stdout, run.stderr)
 
 
 def test_readme_install_table_uses_the_install_lines() -> None:
