@@ -21,6 +21,8 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 
+from egoimu import __version__
+
 #: The trainer's torch, pinned: on these machines torch==2.13.0 is the CPU build on disk; a bare ``torch``
 #: requirement would make pip resolve a multi-GB CUDA build.
 TORCH_PIN = "torch==2.13.0"
@@ -105,7 +107,7 @@ def missing_extra(command: str) -> str | None:
     plural = "s" if len(needs.extras) > 1 else ""
     return (f"egoimu {command}: needs the {extras} extra{plural} (not installed: {', '.join(dists)}); "
             f"install {'them' if plural else 'it'} from a clone of egoimu: {install_line(needs.extras)} "
-            f"(or from a wheel: pip install 'egoimu-<version>-py3-none-any.whl[{','.join(needs.extras)}]')")
+            f"(or from a wheel: pip install 'egoimu-{__version__}-py3-none-any.whl[{','.join(needs.extras)}]')")
 
 
 def refused(extras: tuple[str, ...]) -> dict[str, str]:
