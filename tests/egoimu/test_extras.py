@@ -221,6 +221,10 @@ def test_python_m_extras_checks_the_installed_extras(args: list[str], rc: int, o
 def test_readme_install_table_uses_the_install_lines() -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Set-up: two commands", 1)[1].split("\n## ", 1)[0]
-    for extra in ("pipeline", "train"):
-        assert f"`{extras.install_line((extra,))}`" in section, extra
-        assert f"[{extra}]'`" in section.split("wheel", 1)[1], extra
+    wheel = f"dist/egoimu-{extras.__version__}-py3-none-any.whl"
+    assert f"`pip wheel . -w dist --no-deps`, which writes\n`{wheel}`" in section
+    for combo in [("pipeline",), ("train",), ("pipeline", "train"), ()]:
+        clone = extras.install_line(combo)
+        assert f"`{clone}`" in section, combo
+        from_wheel = clone.replace("'.[", f"'{wheel}[") if combo else clone.replace(" .", f" {wheel}")
+        assert f"`{from_wheel}`" in section, combo
