@@ -187,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             results = [withdrawn(r, NO_TRAIN_CLIP, failed) for r in results]
     summary = write_manifests(out, rows, recordings, missing, assignment, tasks, results, cfg, version,
                               source_record(root, dict(enumerate(dogcentric.ACTIVITIES))
-                                            if args.source == "dogcentric" else None, labels), failed=failed,
+                                            if args.source == "dogcentric" else None, labels, args.source),
+                              failed=failed,
                               sync_choice=sync_record(args.source, sync_origin(args)) if with_imu else None)
     _report_removed(remove_temporaries(out), "left by a killed worker")
     print_summary(summary, out)
