@@ -21,6 +21,11 @@ Sources, later ones win: the preset, ``--config FILE`` (YAML/JSON mapping of fie
 Values are type-checked and range-checked (every float finite, every int of 64 bits, the seed in
 0..2**63-1, lr and temperature > 0, ...); an unknown key is an error that names the close matches.
 
+Automatic values: ``warmup_steps`` -1 (the default) follows the schedule, :data:`WARMUP_SHARE` of ``steps``;
+:meth:`TrainConfig.resolved` makes it explicit, as the run's config.json records it. The field comments are the
+fields' one description: :func:`field_docs` reads them for ``egoimu train --help-config`` (:func:`help_config`)
+and ``--print-config`` (:func:`config_yaml`, YAML that ``--config`` reads back).
+
 Hashing: :meth:`TrainConfig.sha256` covers every field that can change the trained weights;
 :data:`RUNTIME_KEYS` (workers, logging and checkpoint cadence) are saved but not hashed, and they are the
 only keys a ``--resume`` may change.
