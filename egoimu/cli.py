@@ -29,6 +29,8 @@ COMMANDS: dict[str, Command] = {
     "audit": Command("egoimu.audit_cmd", "",
                      "check a build: subject-disjointness, shard sha256/size/counts, accounting, checksums; "
                      "--sync: image motion vs gyroscope lag per video"),
+    "info": Command("egoimu.manifests.info", "",
+                    "what a build is: source, config hash, counts per split and participant, rejections (--json)"),
     "split-plan": Command("egoimu.manifests.split_plan", "",
                           "plan a subject-disjoint train/validation/test split from annotation files"),
     "train": Command("egoimu.train.loop", "train",

@@ -18,6 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
+import yaml
+
 from egoimu.manifests.split_plan import read_plan_csv
 from egoimu.manifests.tables import SYNC_MODES
 from egoimu.pipeline.config import BuildConfig, read_config_file
@@ -62,8 +64,8 @@ def _address(text: str) -> str:
 def parse_args(argv: list[str] | None, description: str = "") -> argparse.Namespace:
     """The parsed command line (argparse checks types and choices; :func:`make_config` the values)."""
     p = OneLineParser(prog=PROG, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("root", type=Path, help="dataset root (EPIC layout: PXX/videos, PXX/meta_data, CSVs)")
-    p.add_argument("out", type=Path, help="output folder for shards and manifests")
+    p.add_argument("root", type=Path, nargs="?", help="dataset root (EPIC layout: PXX/videos, PXX/meta_data, CSVs)")
+    p.add_argument("out", type=Path, nargs="?", help="output folder for shards and manifests")
     p.add_argument("--source", choices=("epic", "dogcentric", "gopro"), default="epic",
                    help="dataset kind (default epic; dogcentric: video-only, label and dog from file names; gopro: "
                         "ROOT/<participant>/*.MP4 (or --participants) with their GPMF IMU; labels from "
@@ -111,11 +113,23 @@ def parse_args(argv: list[str] | None, description: str = "") -> argparse.Namesp
                         "build did not write is moved to OUT/orphaned/, never deleted)")
     p.add_argument("--dry-run", action="store_true", help="print the plan without decoding or writing")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved build config (--config and the options on top) as YAML, which --config "
+                        "reads back, and exit; ROOT and OUT are not needed")
     args = p.parse_args(argv)
+    if not args.print_config and (args.root is None or args.out is None):
+        p.error("the following arguments are required: " + ", ".join(
+            name for name, value in (("root", args.root), ("out", args.out)) if value is None))
     if args.scheduler and (args.dashboard or args.no_dashboard):
         p.error("argument --dashboard/--no-dashboard: concerns the LocalCluster this command starts, not the "
                 "cluster of --scheduler")
     return args
+
+
+def config_yaml(cfg: BuildConfig) -> str:
+    """``--print-config``'s text: the config's sections as YAML (``--config`` reads it back), its hash first."""
+    return (f"# egoimu build config {cfg.sha256()[:12]} (read back with --config FILE)\n"
+            + yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=False))
 
 
 def dashboard_of(args: argparse.Namespace) -> str | None:
