@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from egoimu.manifests.clihelp import HelpFormatter
+
 
 @dataclass(frozen=True)
 class DemoConfig:
@@ -58,13 +60,13 @@ PRESETS: dict[str, DemoConfig] = {
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="egoimu demo", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="smoke", help="scale (default smoke)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
+                                formatter_class=HelpFormatter)
+    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default: runs/demo)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="smoke", help="scale (default: smoke)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default: 0)")
     p.add_argument("--seeds", type=int, help="repeat every training with seeds 0..K-1 (default: the preset's)")
     p.add_argument("--model", choices=("small", "full"), help="encoders (default: the preset's, small)")
-    p.add_argument("--workers", type=int, help="Dask workers of the builds (default 2)")
+    p.add_argument("--workers", type=int, help="Dask workers of the builds (default: 2)")
     return p.parse_args(argv)
 
 

@@ -58,6 +58,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from egoimu.manifests.clihelp import HelpFormatter, examples
 from egoimu.manifests.memory import set_mmap_threshold, trim_heap
 from egoimu.train import config as tc
 from egoimu.train.checkpoint import (
@@ -116,12 +117,17 @@ def lr_factor(s: int, cfg: TrainConfig) -> float:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
+        formatter_class=HelpFormatter,
         prog="egoimu train",
         description="Train the video and head-motion encoders with the contrastive loss of arXiv 2110.01680 "
                     "(eq. 1), or a supervised verb classifier on one of them (--objective), on a build's train "
                     "split. Run under torchrun for DDP.",
         epilog="key=value words override any config field (python -c 'from egoimu.train.config import TrainConfig; "
-               "help(TrainConfig)' lists them), e.g. lr=1e-3 batch_size=8 temperature=1.0.")
+               "help(TrainConfig)' lists them), e.g. lr=1e-3 batch_size=8 temperature=1.0.\n\n" + examples(
+                   "egoimu train out/synth --run-dir runs/ssl --model small --steps 200 warmup_steps=20",
+                   "egoimu train out/epic --run-dir runs/verb --objective verb_video",
+                   "egoimu train out/epic --run-dir runs/ssl --resume",
+                   "torchrun --nproc_per_node 4 -m egoimu.cli train out/epic --run-dir runs/ddp"))
     p.add_argument("data_root", help="a build's output directory (manifest.json, shards/)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     p.add_argument("--run-dir", required=True, help="where config.json, metrics.jsonl, tb/ and checkpoints go")
@@ -129,14 +135,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                                              "checkpoint's config with --resume)")
     p.add_argument("--model", choices=("full", "small"), help="full = SlowFast-R50 + VGG16 (paper); small = ours")
     p.add_argument("--steps", type=int, help="schedule length in optimiser steps")
-    p.add_argument("--objective", choices=OBJECTIVES, help="contrastive (default) or a supervised verb classifier "
-                                                           "on the video (verb_video) or head-motion (verb_imu) CNN")
+    p.add_argument("--objective", choices=OBJECTIVES, help="contrastive or a supervised verb classifier "
+                                                           "on the video (verb_video) or head-motion (verb_imu) CNN "
+                                                           "(default: contrastive)")
     p.add_argument("--stop-at", type=int, help="stop after this step (a later --resume continues the schedule)")
     p.add_argument("--resume", action="store_true", help="continue RUN/last.pt exactly")
     p.add_argument("--config", help="YAML/JSON file of config fields (or a run's config.json)")
     p.add_argument("--freeze-video", action="store_true", help="freeze the video backbone (paper Table 3)")
     p.add_argument("--init-video", help="pytorchvideo Kinetics checkpoint or egoimu checkpoint for the video CNN")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: CUDA if available")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA if available")
     return p.parse_intermixed_args(argv)
 
 

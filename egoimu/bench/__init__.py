@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
-import json
 import math
 import os
 import platform
@@ -36,6 +35,7 @@ from pathlib import Path
 
 from egoimu.bench import fig_build, fig_decode, fig_load, fig_sync, fig_train
 from egoimu.bench.common import SIZES, load_average
+from egoimu.manifests.clihelp import HelpFormatter, write_json
 
 #: measurement name -> function(cache, sizes) -> dict of figures and details
 MEASUREMENTS: dict[str, Callable[..., dict]] = {
@@ -131,14 +131,15 @@ def notes(results: dict) -> list[str]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     choices = [*GROUPS, "all", *MEASUREMENTS]
     p = argparse.ArgumentParser(prog="egoimu bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("what", nargs="*", default=["all"], choices=choices, metavar="GROUP",
-                   help=f"groups: {', '.join(GROUPS)} or all (default); or single measurements: "
-                        f"{', '.join(MEASUREMENTS)}")
-    p.add_argument("--json", type=Path, help="write the results here")
-    p.add_argument("--cache", type=Path, default=Path(".bench"), help="generated data, reused (default .bench)")
+                   help=f"groups: {', '.join(GROUPS)} or all; or single measurements: "
+                        f"{', '.join(MEASUREMENTS)} (default: all)")
+    p.add_argument("--json", metavar="FILE", help="write the results here (-: to stdout, the table then "
+                                                                 "goes to stderr)")
+    p.add_argument("--cache", type=Path, default=Path(".bench"), help="generated data, reused (default: .bench)")
     p.add_argument("--size", choices=sorted(SIZES), default="full",
-                   help="data sizes: full (default, the figures) or tiny (seconds-long smoke run)")
+                   help="data sizes: full (the figures) or tiny (seconds-long smoke run)")
     return p.parse_args(argv)
 
 
@@ -151,12 +152,12 @@ def main(argv: list[str] | None = None) -> int:
             if name not in names:
                 names.append(name)
     results = run(names, args.cache, args.size)
-    print(table(results))
-    print("\n".join(notes(results)))
+    text = sys.stderr if args.json == "-" else sys.stdout  # --json -: stdout holds the JSON alone
+    print(table(results), file=text)
+    print("\n".join(notes(results)), file=text)
     cond = results["conditions"]
     print(f"conditions: {cond['cpus']} CPUs, load averages {cond['load_average_start']} at the start; "
-          f"sizes '{args.size}'; seconds per measurement {results['seconds']}")
+          f"sizes '{args.size}'; seconds per measurement {results['seconds']}", file=text)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2, sort_keys=True, default=str) + "\n")
+        write_json(args.json, results, sort_keys=True, default=str)
     return 0

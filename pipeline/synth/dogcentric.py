@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from egoimu.manifests.clihelp import HelpFormatter
 from egoimu.manifests.files import atomic_write
 from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
 from egoimu.pipeline.sources.dogcentric import ACTIVITIES, DOGS, HEAD_MOTION_ACTIVITIES
@@ -244,7 +245,7 @@ def generate_dogcentric(out: Path, cfg: SynthDogConfig, workers: int = 1, progre
 def main(argv: list[str] | None = None) -> int:
     """``egoimu synth dogcentric OUT [options]``; returns the exit status."""
     ap = argparse.ArgumentParser(prog="egoimu synth dogcentric", description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                 formatter_class=HelpFormatter)
     d = SynthDogConfig()
     ap.add_argument("out", type=Path, help="output folder (the dataset root)")
     ap.add_argument("--clips-per-activity", type=int, default=d.clips_per_activity,

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from egoimu.manifests.clihelp import HelpFormatter, examples
 from egoimu.manifests.shardfmt import SPLITS
 from egoimu.train.config import ConfigError, TrainConfig
 from egoimu.train.data import SplitIndex
@@ -210,21 +211,23 @@ def variant_label(v: dict[str, str]) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
+        formatter_class=HelpFormatter,
         prog="egoimu eval corr",
         description="Correspondence of video and head motion (paper Table 3): embed every clip of a split with "
                     "a trained run's two encoders, score all N² pairs by cosine similarity; ROC-AUC (all pairs, "
                     "within batches, shifted in time), retrieval recall@1/@5 and MRR, bootstrap 95% CIs, ROC "
-                    "curve; writes eval-corr-<label>.json.")
+                    "curve; writes eval-corr-<label>.json.",
+        epilog=examples("egoimu eval corr runs/ssl", "egoimu eval corr runs/ssl --split validation --json -"))
     p.add_argument("run", help="run directory (holds config.json and last.pt)")
-    p.add_argument("--split", default="test", choices=SPLITS, help="default: test")
-    p.add_argument("--data", help="data root (a build's output); default: the one in RUN/config.json")
-    p.add_argument("--checkpoint", help="egoimu checkpoint to evaluate; default: RUN/last.pt")
+    p.add_argument("--split", default="test", choices=SPLITS, help="the split to use")
+    p.add_argument("--data", help="data root (a build's output) (default: the one in RUN/config.json)")
+    p.add_argument("--checkpoint", help="egoimu checkpoint to evaluate (default: RUN/last.pt)")
     p.add_argument("--batch-size", type=int, help="clips per embedding batch (default: the run's)")
     p.add_argument("--num-workers", type=int, help="DataLoader workers (default: the run's)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: CUDA if available")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA if available")
     p.add_argument("--batch-size-auc", type=int, help="B of the within-batch ROC-AUC (default: the run's global "
                                                       "training batch)")
-    p.add_argument("--seed", type=int, default=0, help="seeds the batch permutation and the bootstrap (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the batch permutation and the bootstrap (default: 0)")
     add_result_args(p, n_boot=200)
     return p.parse_args(argv)
 

@@ -27,7 +27,6 @@ options and error handling.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from egoimu.manifests.clihelp import write_json
 from egoimu.manifests.files import sha256_file
 from egoimu.manifests.geometry import DEFAULT_GEOMETRY, ClipGeometry
 from egoimu.train.checkpoint import is_egoimu_checkpoint, load_file, load_model_state, read_checkpoint
@@ -221,12 +221,12 @@ def add_representation_args(p: argparse.ArgumentParser, *, positional_run: bool 
                    help="a pytorchvideo SlowFast checkpoint (e.g. Kinetics-400 SLOWFAST_8x8_R50.pyth) for --model, "
                         "or an egoimu checkpoint file")
     g.add_argument("--model", choices=("full", "small"), default="full",
-                   help="architecture of a pytorchvideo --checkpoint (default full: SlowFast-R50)")
+                   help="architecture of a pytorchvideo --checkpoint (default: full: SlowFast-R50)")
     p.add_argument("--seed", type=int, default=0, help="random-init seed of --random; also seeds the evaluation "
-                                                       "(default 0)")
+                                                       "(default: 0)")
     p.add_argument("--batch-size", type=int, help="clips per batch (default: the run's, else 16)")
     p.add_argument("--num-workers", type=int, help="DataLoader workers (default: the run's, else 2)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: CUDA if available")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA if available")
 
 
 def representation_from_args(args: argparse.Namespace, run: str | None = None) -> Representation:
@@ -242,8 +242,8 @@ def add_result_args(p: argparse.ArgumentParser, *, n_boot: int) -> None:
     p.add_argument("--label", help="the result's row label (default: derived from the representation/variant)")
     p.add_argument("--out-dir", help="where the result file eval-<evaluation>-<label>.json goes (default: RUN, "
                                      "else the current folder)")
-    p.add_argument("--json", metavar="FILE", help="also write a short JSON summary to FILE")
-    p.add_argument("--n-boot", type=int, default=n_boot, help=f"bootstrap resamples for the 95%% CIs (default "
+    p.add_argument("--json", metavar="FILE", help="also write a short JSON summary to FILE (-: to stdout)")
+    p.add_argument("--n-boot", type=int, default=n_boot, help=f"bootstrap resamples for the 95%% CIs (default: "
                                                               f"{n_boot}; 0: no interval)")
 
 
@@ -255,10 +255,9 @@ def out_dir(args: argparse.Namespace, rep: Representation | None = None) -> Path
 
 
 def write_summary(path: str | Path | None, summary: dict[str, Any]) -> None:
-    """``--json FILE``: the summary dict as indented JSON (nothing without a path)."""
+    """``--json FILE``: the summary dict as indented JSON (``-``: stdout; nothing without a path)."""
     if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+        write_json(path, summary, default=str)
 
 
 def run_command(prog: str, body: Callable[[], int]) -> int:

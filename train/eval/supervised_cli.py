@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from egoimu.manifests.clihelp import HelpFormatter, examples
 from egoimu.manifests.files import sha256_file
 from egoimu.manifests.shardfmt import SPLITS
 from egoimu.train.checkpoint import load_model_state, read_checkpoint
@@ -67,18 +68,20 @@ SIDE_NAMES = {"video": "video", "imu": "head motion", "ensemble": "ensemble"}
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
+        formatter_class=HelpFormatter,
         prog=PROG,
         description="Paper Tables 1 and 2: a video-only and a head-motion-only verb classifier (runs trained "
                     "with --objective verb_video / verb_imu) and their ensemble on a split's labelled clips.",
         epilog=f"The result file goes to VIDEO_RUN unless --out-dir is given; its label is {LABEL!r} unless --label "
-               f"is given.")
+               f"is given.\n\n" + examples("egoimu eval supervised runs/verb-video runs/verb-imu",
+                                             "egoimu eval supervised runs/verb-video runs/verb-imu --split validation"))
     p.add_argument("video_run", help="run directory of an objective=verb_video run (holds last.pt, config.json)")
     p.add_argument("imu_run", help="run directory of an objective=verb_imu run")
-    p.add_argument("--data", help="data root (a build's output); default: the one in VIDEO_RUN/config.json")
-    p.add_argument("--split", default="test", choices=SPLITS, help="default: test")
+    p.add_argument("--data", help="data root (a build's output) (default: the one in VIDEO_RUN/config.json)")
+    p.add_argument("--split", default="test", choices=SPLITS, help="the split to use")
     add_result_args(p, n_boot=1000)
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: CUDA if available")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA if available")
     p.add_argument("--batch-size", type=int, help="clips per batch (default: each run's)")
     p.add_argument("--num-workers", type=int, help="DataLoader workers (default: each run's)")
     return p.parse_args(argv)
