@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# egoimu pipeline image (CPU): `egoimu synth | build | audit | split-plan`, with Debian's ffmpeg and
-# `pip install .[pipeline]` (dask, decord, scipy, ...; no torch). Build from the repository root:
+# egoimu pipeline image (CPU): `egoimu synth | build | extract-imu | audit | split-plan`, with Debian's ffmpeg
+# and `pip install .[pipeline]` (dask with bokeh for its dashboard, decord, scipy, ...; no torch). Build from
+# the repository root:
 #   docker build -f docker/pipeline.Dockerfile -t egoimu-pipeline .
 # decord 0.6.0 ships x86-64 Linux wheels only: on an ARM host add --platform linux/amd64.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
@@ -30,6 +31,7 @@ COPY pipeline ./pipeline
 COPY train ./train
 RUN pip install ".[pipeline]" \
  && egoimu --version \
+ && python -m egoimu.extras pipeline \
  && python -c "import dask, decord; from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe; print('ffmpeg:', ffmpeg_exe())"
 
 # Mount the dataset root at /data and an output folder at /out (see docker/README.md).

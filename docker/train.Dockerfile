@@ -30,6 +30,7 @@ COPY egoimu ./egoimu
 COPY pipeline ./pipeline
 COPY train ./train
 RUN pip install -c /tmp/torch-constraint.txt ".[train]" \
+ && python -m egoimu.extras train \
  && python -c "import torch; assert f'torch=={torch.__version__}' == open('/tmp/torch-constraint.txt').read().strip()" \
  && egoimu --version \
  && python -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda)"

@@ -76,6 +76,15 @@ def test_installs_an_extra_of_pyproject(name: str, extra: str) -> None:
     assert re.findall(r"requirements\.py\s+([\w-]+)", runs) == [extra]
 
 
+@pytest.mark.parametrize("name, extra", IMAGES.items())
+def test_image_checks_its_extras_commands_can_run(name: str, extra: str) -> None:
+    """After installing, the image runs egoimu/extras.py's check of every command of its extra (fails the build
+    when one would be refused: a module its commands import that the extra lacks)."""
+    runs = [args for instr, args in _instructions(name) if instr == "RUN"]
+    last_install = max(i for i, args in enumerate(runs) if f'".[{extra}]"' in args)
+    assert re.search(rf"python -m egoimu\.extras {extra}(\s|$)", runs[last_install]), runs[last_install]
+
+
 def test_train_image_never_pip_installs_torch() -> None:
     for words in _pip_installs("train.Dockerfile"):
         reqs = [w for w in words if not w.startswith("-") and not w.startswith("/")]

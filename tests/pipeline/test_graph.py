@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
+import urllib.request
 
 import psutil
 
@@ -36,11 +38,20 @@ def _refused(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) != 0
 
 
-def test_local_cluster_listens_on_loopback_only():
+def test_local_cluster_listens_on_loopback_only_and_serves_its_dashboard(capsys):
     """Scheduler, nannies, workers and dashboard: every LISTEN socket on 127.0.0.1 (the dashboard bound 0.0.0.0
-    while the printed link said 127.0.0.1); the dashboard cannot be reached on another address of the machine."""
+    while the printed link said 127.0.0.1); the dashboard cannot be reached on another address of the machine.
+    The link the build prints serves the dashboard's page (it answered "Dask needs bokeh>=3.1.0 for the
+    dashboard" when the pipeline extra lacked bokeh)."""
     me = psutil.Process()
-    with dask_client(workers=2, quiet=True) as client:
+    with dask_client(workers=2, quiet=False) as client:
+        printed = capsys.readouterr().err
+        link = re.search(r"dashboard: (http://\S+) \(this machine only\)", printed)
+        assert link, printed
+        with urllib.request.urlopen(link.group(1), timeout=20) as page:
+            status, kind, body = page.status, page.headers.get_content_type(), page.read().decode()
+        assert (status, kind) == (200, "text/html"), (status, kind)
+        assert "<html" in body.lower() and "bokeh" in body.lower() and "needs bokeh" not in body, body[:300]
         assert run_tasks(client, abs, [-1, -2], desc="t", progress=False) == [1, 2]  # the cluster works
         listening = _listening(me)
         dashboard = client.cluster.scheduler.http_server.port
