@@ -13,14 +13,13 @@ axis pairing found. Exit status: 0 when every video peaks within one output fram
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from egoimu.manifests import audit
-from egoimu.manifests.clihelp import HelpFormatter, build_problem, write_json
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, build_problem, write_json
 from egoimu.manifests.shardfmt import ShardFormatError
 from egoimu.manifests.sync_check import DEFAULT_MAX_LAG_S, JpegDecoder, SyncCheckError, VideoSync, check_sync
 
@@ -47,7 +46,7 @@ def aligned(result: VideoSync, min_r: float) -> bool:
 
 def sync_main(argv: list[str]) -> int:
     """``egoimu audit --sync OUT``; returns the exit status."""
-    p = argparse.ArgumentParser(prog="egoimu audit --sync", description=__doc__,
+    p = OneLineParser(prog="egoimu audit --sync", description=__doc__,
                                 formatter_class=HelpFormatter)
     p.add_argument("out", type=Path, help="a build output folder (shards/)")
     p.add_argument("--max-lag-s", type=float, default=DEFAULT_MAX_LAG_S,

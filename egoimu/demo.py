@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from egoimu.manifests.clihelp import HelpFormatter
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, out_folder_problem
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ PRESETS: dict[str, DemoConfig] = {
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="egoimu demo", description=__doc__,
+    p = OneLineParser(prog="egoimu demo", description=__doc__,
                                 formatter_class=HelpFormatter)
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default: runs/demo)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="smoke", help="scale (default: smoke)")
@@ -166,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         print("egoimu demo: error: --seeds must be >= 1", file=sys.stderr)
         return 2
     out: Path = args.out
+    if problem := out_folder_problem(out, "--out"):
+        print(f"egoimu demo: error: {problem}", file=sys.stderr)
+        return 2
     out.mkdir(parents=True, exist_ok=True)
     record = {"preset": args.preset, "data_seed": args.seed, "config": dataclasses.asdict(cfg)}
     (out / "demo.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from egoimu.manifests.clihelp import HelpFormatter
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser
 from egoimu.manifests.shardfmt import SPLITS
 from egoimu.train.encode import encode_batch, frozen
 from egoimu.train.eval.embed import TABLE_COLUMNS, FeatureSet, embed_data, representation_attrs, write_features
@@ -107,7 +107,7 @@ def embed_videos(rep: Representation, paths: list[str | Path], *, progress: bool
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         formatter_class=HelpFormatter,
         prog="egoimu embed", description="Frozen video (and head-motion) backbone features of a representation, "
         "for every clip of a build's split or for video files, written to one HDF5 file.",

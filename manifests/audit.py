@@ -14,7 +14,6 @@ Exit status: 0 when every check passes, 1 when any fails, 2 on a usage error.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections import Counter, defaultdict
@@ -48,7 +47,7 @@ from egoimu.manifests.audit_shards import (
     check_shard_format,
     scan_shards,
 )
-from egoimu.manifests.clihelp import HelpFormatter, build_problem, examples, write_json
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, build_problem, examples, write_json
 from egoimu.manifests.schema import (
     FILENAMES,
     SUMMARY_FILENAME,
@@ -312,7 +311,7 @@ def audit(out: Path, deep: bool = False, progress: bool = True) -> AuditResult:
 
 def main(argv: list[str] | None = None) -> int:
     """``egoimu audit OUT [--deep] [--json FILE] [--quiet]``; 0 = pass, 1 = a check failed, 2 = usage."""
-    p = argparse.ArgumentParser(prog="egoimu audit", description=__doc__,
+    p = OneLineParser(prog="egoimu audit", description=__doc__,
                                 formatter_class=HelpFormatter,
                                 epilog="checks:\n" + "\n".join(f"  {k:<17} {v}" for k, v in CHECKS.items())
                                 + "\n\negoimu audit --sync OUT: the sync check from the shards alone "

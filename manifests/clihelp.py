@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from egoimu.manifests.schema import SUMMARY_FILENAME
 
@@ -71,6 +72,18 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser with :class:`HelpFormatter` whose usage errors are one line on stderr (exit status 2)
+    naming the option and pointing to ``--help``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def write_json(target: str | Path, payload: Any, **dump: Any) -> None:
     """``--json FILE``: ``payload`` as JSON (``dump``: json.dumps options, default indent 2) into FILE, or to
     stdout for ``-``. The parent folder of FILE is created."""
@@ -102,3 +115,21 @@ def build_problem(path: str | Path, role: str = "DATA") -> str | None:
         return (f"{role} {path} is a raw dataset, this is not a build output ({lacking}): "
                 f"run `egoimu build {path} OUT` first and pass OUT")
     return f"{role} {path}: this is not a build output ({lacking}): {build_hint}"
+
+
+def out_folder_problem(path: str | Path, role: str = "OUT") -> str | None:
+    """Why ``path`` cannot be (made) an output folder, in one line naming the fix: it or a folder above it is a
+    file, or the nearest existing folder above it is not writable. None when it can."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        return f"{role} {path} is a file, not a folder: choose a new or empty folder (or remove the file)"
+    above = path
+    while not above.exists():
+        if above.parent == above:
+            break
+        above = above.parent
+    if above != path and not above.is_dir():
+        return f"{role} {path}: {above} is a file, so the folder cannot be created there: choose another path"
+    if above.is_dir() and not os.access(above, os.W_OK | os.X_OK):
+        return f"{role} {path}: {above} is not writable: choose a folder you can write to"
+    return None

@@ -53,7 +53,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from egoimu.manifests.clihelp import HelpFormatter
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser
 from egoimu.manifests.shardfmt import SPLITS
 
 PAPER_RATIO: tuple[int, int, int] = (30044, 3032, 4379)  # paper: train:validation:test clips
@@ -380,7 +380,7 @@ def _ratio(text: str) -> tuple[Fraction, Fraction, Fraction]:
 
 def main(argv: list[str] | None = None) -> int:
     """``egoimu split-plan``: plan a subject-disjoint split from EPIC-100 annotations; returns 0 or 2."""
-    ap = argparse.ArgumentParser(
+    ap = OneLineParser(
         formatter_class=HelpFormatter,
         prog="egoimu split-plan",
         description="Plan a subject-disjoint train/validation/test split of EPIC-100 participants whose "

@@ -16,9 +16,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
-from egoimu.manifests.clihelp import HelpFormatter, examples
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, examples
 from egoimu.manifests.split_plan import read_plan_csv
 from egoimu.manifests.tables import SYNC_MODES
 from egoimu.pipeline.config import BuildConfig, read_config_file
@@ -30,13 +30,6 @@ from egoimu.pipeline.sources.sync_defaults import SYNC_DEFAULTS, sync_default
 PROG = "egoimu build"
 SPLIT_MODES = ("planned", "canonical")  # besides a participant_id,split CSV file
 T = TypeVar("T")
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """An argument parser whose usage errors are one line on stderr (exit status 2), naming the option."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 EXAMPLES = examples(

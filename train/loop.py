@@ -58,7 +58,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from egoimu.manifests.clihelp import HelpFormatter, examples
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, examples
 from egoimu.manifests.memory import set_mmap_threshold, trim_heap
 from egoimu.train import config as tc
 from egoimu.train.checkpoint import (
@@ -116,7 +116,7 @@ def lr_factor(s: int, cfg: TrainConfig) -> float:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         formatter_class=HelpFormatter,
         prog="egoimu train",
         description="Train the video and head-motion encoders with the contrastive loss of arXiv 2110.01680 "

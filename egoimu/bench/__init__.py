@@ -35,7 +35,7 @@ from pathlib import Path
 
 from egoimu.bench import fig_build, fig_decode, fig_load, fig_sync, fig_train
 from egoimu.bench.common import SIZES, load_average
-from egoimu.manifests.clihelp import HelpFormatter, write_json
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, write_json
 
 #: measurement name -> function(cache, sizes) -> dict of figures and details
 MEASUREMENTS: dict[str, Callable[..., dict]] = {
@@ -130,7 +130,7 @@ def notes(results: dict) -> list[str]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     choices = [*GROUPS, "all", *MEASUREMENTS]
-    p = argparse.ArgumentParser(prog="egoimu bench", description=__doc__,
+    p = OneLineParser(prog="egoimu bench", description=__doc__,
                                 formatter_class=HelpFormatter)
     p.add_argument("what", nargs="*", default=["all"], choices=choices, metavar="GROUP",
                    help=f"groups: {', '.join(GROUPS)} or all; or single measurements: "

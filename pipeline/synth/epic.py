@@ -81,7 +81,7 @@ import numpy as np
 from tqdm import tqdm
 
 from egoimu import __version__
-from egoimu.manifests.clihelp import HelpFormatter
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, out_folder_problem
 from egoimu.pipeline.synth import annotations as A
 from egoimu.pipeline.synth import classes as C
 from egoimu.pipeline.synth import faults as F
@@ -395,7 +395,7 @@ def _faults(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="egoimu synth epic", description=__doc__.split("\n")[0],
+    p = OneLineParser(prog="egoimu synth epic", description=__doc__.split("\n")[0],
                                 formatter_class=HelpFormatter)
     p.add_argument("out", type=Path, help="output folder (absent, empty, or an earlier synth epic output)")
     p.add_argument("--participants", type=_positive_int, default=3, help="participants P01.. (default: 3)")
@@ -428,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.like_videos and not a.like:
         p.error("--like-videos needs --like CSV")
+    if problem := out_folder_problem(a.out):
+        p.error(problem)
     cfg = SynthEpicConfig(
         participants=a.participants, videos_per_participant=a.videos_per_participant, seconds=a.seconds,
         width=a.resolution[0], height=a.resolution[1], fps=a.fps, seed=a.seed, faults=a.faults,

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from egoimu.manifests.clihelp import HelpFormatter, examples
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, examples
 from egoimu.manifests.shardfmt import SPLITS
 from egoimu.train.eval.embed import features_for
 from egoimu.train.eval.probe import DEFAULT_CS, evaluate_probe, fit_linear_probe
@@ -46,7 +46,7 @@ from egoimu.train.eval.supervised import class_label, named_confusion
 def probe_parser(prog: str, description: str, epilog: str = "") -> argparse.ArgumentParser:
     """The options probe and dogcentric share: the representation's, --data, --representation, --cache, --Cs,
     and the result file's (--label, --out-dir, --json, --n-boot 1000)."""
-    p = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog or None,
+    p = OneLineParser(prog=prog, description=description, epilog=epilog or None,
                                 formatter_class=HelpFormatter)
     add_representation_args(p)
     p.add_argument("--data", required=True, help="a build's output directory")

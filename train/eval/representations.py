@@ -27,6 +27,7 @@ options and error handling.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from egoimu.manifests.clihelp import write_json
+from egoimu.manifests.clihelp import build_problem, write_json
 from egoimu.manifests.files import sha256_file
 from egoimu.manifests.geometry import DEFAULT_GEOMETRY, ClipGeometry
 from egoimu.train.checkpoint import is_egoimu_checkpoint, load_file, load_model_state, read_checkpoint
@@ -150,6 +151,38 @@ def _from_egoimu(ckpt: dict[str, Any], path: Path, overrides: dict[str, Any], de
         config_sha256=ckpt.get("config_sha256") or TrainConfig.from_dict(ckpt["config"]).sha256())
 
 
+def run_problem(run: str | Path, role: str = "RUN") -> str | None:
+    """Why ``run`` is not a training run directory (one line naming the fix), None when it holds config.json or
+    last.pt. ``role``: the argument's name in the message."""
+    run = Path(run)
+    trained = "pass the --run-dir of an `egoimu train DATA --run-dir RUN`"
+    if not run.exists():
+        return f"{role} {run} does not exist: {trained}"
+    if run.is_file():
+        if run.name in ("last.pt", "config.json", "metrics.jsonl"):
+            return f"{role} {run} is a file: pass the run directory that holds it ({run.parent})"
+        return f"{role} {run} is a file, not a training run directory: {trained} (a checkpoint file: --checkpoint)"
+    if (run / "config.json").is_file() or (run / "last.pt").is_file():
+        return None
+    if build_problem(run) is None:
+        return f"{role} {run} is a build output, not a training run (no config.json, no last.pt): {trained}"
+    return f"{role} {run} is not a training run (no config.json, no last.pt): {trained}"
+
+
+def data_root_of(run: str | Path, role: str = "RUN") -> str:
+    """The data root a run trained on, from RUN/config.json; RepresentationError naming the run or the file
+    otherwise."""
+    if problem := run_problem(run, role):
+        raise RepresentationError(problem)
+    record = Path(run) / "config.json"
+    if not record.is_file():
+        raise ConfigError(f"{record} not found: pass --data DATA_ROOT")
+    data = json.loads(record.read_text(encoding="utf-8")).get("data_root")
+    if not data:
+        raise ConfigError(f"{record} names no data_root: pass --data DATA_ROOT")
+    return str(data)
+
+
 def load_representation(
     run: str | Path | None = None, *, random: str | None = None, checkpoint: str | Path | None = None,
     model: str = "full", seed: int = 0, batch_size: int | None = None, num_workers: int | None = None,
@@ -167,6 +200,8 @@ def load_representation(
     dev = device if isinstance(device, torch.device) else pick_device(device)
     overrides = {k: v for k, v in (("batch_size", batch_size), ("num_workers", num_workers)) if v is not None}
     if run:
+        if problem := run_problem(run):
+            raise RepresentationError(problem)
         path = Path(run) / "last.pt"
         return _from_egoimu(read_checkpoint(path), path, overrides, dev)
     chosen = str(random or model)

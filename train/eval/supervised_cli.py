@@ -26,7 +26,6 @@ message names the file and the reason).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from egoimu.manifests.clihelp import HelpFormatter, examples
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, examples
 from egoimu.manifests.files import sha256_file
 from egoimu.manifests.shardfmt import SPLITS
 from egoimu.train.checkpoint import load_model_state, read_checkpoint
@@ -43,9 +42,12 @@ from egoimu.train.data import DataError, SplitIndex
 from egoimu.train.encode import classify_split
 from egoimu.train.eval.metrics import bootstrap_ci
 from egoimu.train.eval.representations import (
+    RepresentationError,
     add_result_args,
+    data_root_of,
     pick_device,
     run_command,
+    run_problem,
     write_summary,
 )
 from egoimu.train.eval.results import ci, class_names, data_conditions, make_result, result_name, write_result
@@ -67,7 +69,7 @@ SIDE_NAMES = {"video": "video", "imu": "head motion", "ensemble": "ensemble"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         formatter_class=HelpFormatter,
         prog=PROG,
         description="Paper Tables 1 and 2: a video-only and a head-motion-only verb classifier (runs trained "
@@ -85,17 +87,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, help="clips per batch (default: each run's)")
     p.add_argument("--num-workers", type=int, help="DataLoader workers (default: each run's)")
     return p.parse_args(argv)
-
-
-def data_root_of(run: Path) -> str:
-    """The data root a run trained on, from RUN/config.json; ConfigError naming the file otherwise."""
-    record = run / "config.json"
-    if not record.is_file():
-        raise ConfigError(f"{record} not found: pass --data DATA_ROOT")
-    data = json.loads(record.read_text(encoding="utf-8")).get("data_root")
-    if not data:
-        raise ConfigError(f"{record} names no data_root: pass --data DATA_ROOT")
-    return str(data)
 
 
 def load_classifier(run: Path, objective: str, args: argparse.Namespace, device: torch.device
@@ -136,7 +127,10 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
     if args.n_boot < 0:
         raise ConfigError(f"--n-boot must be >= 0, got {args.n_boot}")
     runs = {"video": Path(args.video_run), "imu": Path(args.imu_run)}
-    data = args.data or data_root_of(runs["video"])
+    for role, run in (("VIDEO_RUN", runs["video"]), ("IMU_RUN", runs["imu"])):
+        if problem := run_problem(run, role):
+            raise RepresentationError(problem)
+    data = args.data or data_root_of(runs["video"], "VIDEO_RUN")
     device = pick_device(args.device)
     manifest = SplitIndex.open(data, args.split).manifest_sha256
     probs, conditions, verbs = {}, {}, np.empty(0, dtype=np.int64)
