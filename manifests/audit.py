@@ -47,7 +47,14 @@ from egoimu.manifests.audit_shards import (
     check_shard_format,
     scan_shards,
 )
-from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, build_problem, examples, write_json
+from egoimu.manifests.clihelp import (
+    HelpFormatter,
+    OneLineParser,
+    build_problem,
+    examples,
+    os_error_line,
+    write_json,
+)
 from egoimu.manifests.schema import (
     FILENAMES,
     SUMMARY_FILENAME,
@@ -333,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             write_json(args.json, result.to_json(), ensure_ascii=False)
         except OSError as exc:
-            print(f"egoimu audit: cannot write {args.json}: {exc}", file=sys.stderr)
+            print(f"egoimu audit: cannot write --json {os_error_line(exc)}", file=sys.stderr)
             return 2
     return 1 if result.failed else 0
 

@@ -15,6 +15,7 @@ It lives in the base layer (``egoimu.manifests``) because the commands of every 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import re
@@ -133,3 +134,21 @@ def out_folder_problem(path: str | Path, role: str = "OUT") -> str | None:
     if above.is_dir() and not os.access(above, os.W_OK | os.X_OK):
         return f"{role} {path}: {above} is not writable: choose a folder you can write to"
     return None
+
+
+#: errno -> what to do about it, for :func:`os_error_line`
+_OS_FIXES = {errno.EEXIST: "a file is in the way of a folder: choose another path",
+             errno.ENOTDIR: "a file is in the way of a folder: choose another path",
+             errno.EISDIR: "that is a folder: give a file name",
+             errno.ENOENT: "check the path",
+             errno.EACCES: "not permitted: choose a path you can write to",
+             errno.EROFS: "a read-only file system: choose another path",
+             errno.ENOSPC: "the disk is full: free space or choose another disk"}
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for an OSError on a path the user gave (an output that cannot be written, an input that cannot
+    be read): the path, the reason and what to do."""
+    where = exc.filename if exc.filename is not None else "a file"
+    fix = _OS_FIXES.get(exc.errno or 0, "check the path")
+    return f"{where}: {exc.strerror or exc} ({fix})"

@@ -58,7 +58,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, examples
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, examples, os_error_line
 from egoimu.manifests.memory import set_mmap_threshold, trim_heap
 from egoimu.train import config as tc
 from egoimu.train.checkpoint import (
@@ -267,8 +267,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{who}: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # the run directory cannot be created or written (read-only, full disk, ...)
-        print(f"{who}: error: {exc.filename or args.run_dir}: {exc.strerror or exc} (errno {exc.errno})",
-              file=sys.stderr)
+        if exc.filename is None:
+            exc.filename = args.run_dir
+        print(f"{who}: error: {os_error_line(exc)}", file=sys.stderr)
         return 2
     except NonFiniteLoss as exc:
         print(f"{who}: stopped: {exc}", file=sys.stderr)

@@ -53,6 +53,8 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("train-data-missing", ["train", "{tmp}/nothing", "--run-dir", "{tmp}/r"], ["does not exist", "egoimu build"]),
     ("train-model-bad", ["train", "{out}", "--run-dir", "{tmp}/r", "--model", "huge"], ["--model", "choose from"]),
     ("train-unknown-key", ["train", "{out}", "--run-dir", "{tmp}/r", "nokey=3"], ["unknown config key 'nokey'"]),
+    ("train-run-dir-is-file", ["train", "{out}", "--run-dir", "{file}", "--model", "small", "batch_size=4",
+                               "--steps", "2", "warmup_steps=1", "num_workers=0"], ["a-file", "a file is in the way"]),
     ("train-resume-nothing", ["train", "{out}", "--run-dir", "{tmp}/r", "--resume"], ["last.pt", "nothing to resume"]),
     # eval
     ("eval-corr-run-missing", ["eval", "corr", "{tmp}/runs/nonexist"], ["does not exist", "--run-dir"]),
@@ -65,7 +67,13 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("eval-supervised-not-runs", ["eval", "supervised", "{empty}", "{empty}"], ["not a training run", "--run-dir"]),
     ("eval-unknown", ["eval", "nosuch"], ["unknown evaluation 'nosuch'", "choose from"]),
     ("eval-corr-n-boot-bad", ["eval", "corr", "{run}", "--n-boot", "x"], ["--n-boot", "invalid int"]),
+    ("eval-corr-out-dir-is-file", ["eval", "corr", "{run}", "--out-dir", "{file}", "--n-boot", "0",
+                                   "--num-workers", "0"], ["a-file", "a file is in the way"]),
     # the others
+    ("embed-out-is-folder", ["embed", "{run}", "--data", "{out}", "--out", "{empty}", "--num-workers", "0"],
+     ["empty", "that is a folder: give a file name"]),
+    ("audit-json-under-file", ["audit", "{out}", "--json", "{file}/a.json", "--quiet"],
+     ["cannot write --json", "a file is in the way"]),
     ("embed-data-manifest-file", ["embed", "{run}", "--data", "{out}/manifest.json", "--out", "{tmp}/f.h5"],
      ["is a file", "pass the build's folder"]),
     ("embed-no-representation", ["embed", "--data", "{out}", "--out", "{tmp}/f.h5"], ["give exactly one of RUN"]),
@@ -140,3 +148,19 @@ def test_a_missing_extra_gets_one_line(blocked, argv, words, tmp_path):
                           cwd=tmp_path, timeout=60)
     check_answer(proc.returncode, proc.stderr, time.perf_counter() - t0, words)
     assert list(tmp_path.iterdir()) == [], "a refused command wrote files"
+
+
+def test_an_internal_error_still_shows_its_traceback(tmp_path):
+    """A bug is not a user mistake: an exception no command turns into a message (here from a command added to
+    the real dispatcher's table whose ``main`` raises RuntimeError) propagates with its traceback, exit 1."""
+    code = ("import sys, types\n"
+            "from egoimu import cli\n"
+            "module = types.ModuleType('crashing')\n"
+            "def main(argv):\n"
+            "    raise RuntimeError('an internal error')\n"
+            "module.main = main\n"
+            "sys.modules['crashing'] = module\n"
+            "cli.COMMANDS['crash'] = cli.Command('crashing', '', 'raises')\n"
+            "sys.exit(cli.main(['crash']))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 1 and "Traceback" in proc.stderr and "RuntimeError: an internal error" in proc.stderr

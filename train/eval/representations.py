@@ -37,7 +37,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from egoimu.manifests.clihelp import build_problem, write_json
+from egoimu.manifests.clihelp import build_problem, os_error_line, write_json
 from egoimu.manifests.files import sha256_file
 from egoimu.manifests.geometry import DEFAULT_GEOMETRY, ClipGeometry
 from egoimu.train.checkpoint import is_egoimu_checkpoint, load_file, load_model_state, read_checkpoint
@@ -296,9 +296,15 @@ def write_summary(path: str | Path | None, summary: dict[str, Any]) -> None:
 
 
 def run_command(prog: str, body: Callable[[], int]) -> int:
-    """``body()``; an input error (:data:`INPUT_ERRORS`) prints ``prog: error: message`` and gives 2."""
+    """``body()``; an input error (:data:`INPUT_ERRORS`) or an OSError on a named path prints ``prog: error:
+    message`` (one line) and gives 2."""
     try:
         return body()
     except INPUT_ERRORS as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an output path the user gave that cannot be written (a file in the way, no space)
+        if exc.filename is None:
+            raise
+        print(f"{prog}: error: {os_error_line(exc)}", file=sys.stderr)
         return 2
