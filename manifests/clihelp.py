@@ -21,7 +21,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 from egoimu.manifests.schema import SUMMARY_FILENAME
 
@@ -85,13 +85,14 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def write_json(target: str | Path, payload: Any, **dump: Any) -> None:
-    """``--json FILE``: ``payload`` as JSON (``dump``: json.dumps options, default indent 2) into FILE, or to
-    stdout for ``-``. The parent folder of FILE is created."""
+def write_json(target: str | Path, payload: Any, stdout: TextIO | None = None, **dump: Any) -> None:
+    """``--json FILE``: ``payload`` as JSON (``dump``: json.dumps options, default indent 2) into FILE, or for
+    ``-`` to ``stdout`` (default: sys.stdout). The parent folder of FILE is created."""
     text = json.dumps(payload, **{"indent": 2, **dump}) + "\n"
     if str(target) == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        stream = stdout or sys.stdout
+        stream.write(text)
+        stream.flush()
         return
     path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -89,3 +89,14 @@ def test_json_dash_writes_stdout(built_epic, capsys, tmp_path, monkeypatch):
     assert json.loads(captured.out)["passed"] is True
     assert "subject" in captured.err.lower()
     assert not (tmp_path / "-").exists()
+
+
+def test_eval_json_dash_writes_stdout(eval_tiny_run, capsys, tmp_path):
+    """``egoimu eval corr RUN --json -``: the summary alone on stdout, the metrics text on stderr."""
+    data, run = eval_tiny_run
+    assert cli.main(["eval", "corr", str(run), "--data", str(data), "--n-boot", "0", "--num-workers", "0",
+                     "--out-dir", str(tmp_path), "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert summary["n"] > 0 and summary["result"].startswith(str(tmp_path))
+    assert "roc" in captured.err.lower()

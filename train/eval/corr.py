@@ -308,4 +308,4 @@ def _main(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """``egoimu eval corr``: prints the metrics, writes the result file; 0 on success, 2 on bad input."""
     args = parse_args(argv)
-    return run_command("egoimu eval corr", lambda: _main(args))
+    return run_command("egoimu eval corr", lambda: _main(args), args.json)

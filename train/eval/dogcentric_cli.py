@@ -150,4 +150,5 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """``egoimu eval dogcentric``: 0 on success, 2 on bad input (message on stderr)."""
-    return run_command("egoimu eval dogcentric", lambda: _main(parse_args(argv)))
+    args = parse_args(argv)
+    return run_command("egoimu eval dogcentric", lambda: _main(args), args.json)

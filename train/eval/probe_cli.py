@@ -140,4 +140,5 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """``egoimu eval probe``: 0 on success, 2 on bad input (message on stderr)."""
-    return run_command("egoimu eval probe", lambda: _main(parse_args(argv)))
+    args = parse_args(argv)
+    return run_command("egoimu eval probe", lambda: _main(args), args.json)

@@ -30,9 +30,11 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext, redirect_stdout
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import torch
 from torch import nn
@@ -277,7 +279,8 @@ def add_result_args(p: argparse.ArgumentParser, *, n_boot: int) -> None:
     p.add_argument("--label", help="the result's row label (default: derived from the representation/variant)")
     p.add_argument("--out-dir", help="where the result file eval-<evaluation>-<label>.json goes (default: RUN, "
                                      "else the current folder)")
-    p.add_argument("--json", metavar="FILE", help="also write a short JSON summary to FILE (-: to stdout)")
+    p.add_argument("--json", metavar="FILE",
+                   help="also write a short JSON summary to FILE (-: to stdout, the text then goes to stderr)")
     p.add_argument("--n-boot", type=int, default=n_boot, help=f"bootstrap resamples for the 95%% CIs (default: "
                                                               f"{n_boot}; 0: no interval)")
 
@@ -289,17 +292,24 @@ def out_dir(args: argparse.Namespace, rep: Representation | None = None) -> Path
     return rep.run if rep is not None and rep.run is not None else Path(".")
 
 
+#: the command's stdout while :func:`run_command` sends its text to stderr (``--json -``: stdout holds the JSON)
+_JSON_STDOUT: ContextVar[TextIO | None] = ContextVar("json_stdout", default=None)
+
+
 def write_summary(path: str | Path | None, summary: dict[str, Any]) -> None:
     """``--json FILE``: the summary dict as indented JSON (``-``: stdout; nothing without a path)."""
     if path:
-        write_json(path, summary, default=str)
+        write_json(path, summary, stdout=_JSON_STDOUT.get(), default=str)
 
 
-def run_command(prog: str, body: Callable[[], int]) -> int:
+def run_command(prog: str, body: Callable[[], int], json_target: str | None = None) -> int:
     """``body()``; an input error (:data:`INPUT_ERRORS`) or an OSError on a named path prints ``prog: error:
-    message`` (one line) and gives 2."""
+    message`` (one line) and gives 2. With ``json_target`` ``-`` (``--json -``) the command's text goes to stderr
+    and stdout holds the JSON summary alone."""
+    token = _JSON_STDOUT.set(sys.stdout)
     try:
-        return body()
+        with redirect_stdout(sys.stderr) if json_target == "-" else nullcontext():
+            return body()
     except INPUT_ERRORS as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
@@ -308,3 +318,5 @@ def run_command(prog: str, body: Callable[[], int]) -> int:
             raise
         print(f"{prog}: error: {os_error_line(exc)}", file=sys.stderr)
         return 2
+    finally:
+        _JSON_STDOUT.reset(token)

@@ -220,4 +220,4 @@ def _main(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """``egoimu eval supervised``: writes the result file and prints the tables; 0, or 2 on bad input."""
     args = parse_args(argv)
-    return run_command(PROG, lambda: _main(args))
+    return run_command(PROG, lambda: _main(args), args.json)
