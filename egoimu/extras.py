@@ -76,9 +76,14 @@ NEEDS: dict[str, Needs] = {
 }
 
 
-def install_line(extras: tuple[str, ...]) -> str:
-    """The README's install line for ``extras`` from a clone: torch first and pinned where an extra needs it."""
-    target = f"pip install '.[{','.join(extras)}]'" if extras else "pip install ."
+#: The wheel that ``pip wheel . -w dist --no-deps`` writes.
+WHEEL = f"egoimu-{__version__}-py3-none-any.whl"
+
+
+def install_line(extras: tuple[str, ...], source: str = ".") -> str:
+    """The README's install line for ``extras`` from ``source`` (a clone's ``.``, or a path to :data:`WHEEL`):
+    torch first and pinned where an extra needs it."""
+    target = f"pip install '{source}[{','.join(extras)}]'" if extras else f"pip install {source}"
     needs_torch = any("torch" in PROVIDES.get(extra, {}) for extra in extras)
     return f"pip install {TORCH_PIN} && {target}" if needs_torch else target
 
@@ -107,7 +112,7 @@ def missing_extra(command: str) -> str | None:
     plural = "s" if len(needs.extras) > 1 else ""
     return (f"egoimu {command}: needs the {extras} extra{plural} (not installed: {', '.join(dists)}); "
             f"install {'them' if plural else 'it'} from a clone of egoimu: {install_line(needs.extras)} "
-            f"(or from a wheel: pip install 'egoimu-{__version__}-py3-none-any.whl[{','.join(needs.extras)}]')")
+            f"(from a wheel: {install_line(needs.extras, WHEEL)})")
 
 
 def refused(extras: tuple[str, ...]) -> dict[str, str]:

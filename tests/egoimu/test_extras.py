@@ -199,6 +199,7 @@ def test_missing_extra_names_the_extra_and_the_install_line() -> None:
     assert lines["audit"] == "None"
     assert lines["train"].startswith("egoimu train: needs the 'train' extra (not installed: ")
     assert "torch" in lines["train"] and "pip install torch==2.13.0 && pip install '.[train]'" in lines["train"]
+    assert "pip install torch==2.13.0 && pip install 'egoimu-0.1.0-py3-none-any.whl[train]'" in lines["train"]
     assert "'pipeline' extra" in lines["build"] and "dask" in lines["build"] and "bokeh" in lines["build"]
     assert "pip install '.[pipeline]'" in lines["build"] and "torch" not in lines["build"]
     assert "matplotlib" in lines["report"]
@@ -221,10 +222,8 @@ def test_python_m_extras_checks_the_installed_extras(args: list[str], rc: int, o
 def test_readme_install_table_uses_the_install_lines() -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Set-up: two commands", 1)[1].split("\n## ", 1)[0]
-    wheel = f"dist/egoimu-{extras.__version__}-py3-none-any.whl"
+    wheel = f"dist/{extras.WHEEL}"
     assert f"`pip wheel . -w dist --no-deps`, which writes\n`{wheel}`" in section
     for combo in [("pipeline",), ("train",), ("pipeline", "train"), ()]:
-        clone = extras.install_line(combo)
-        assert f"`{clone}`" in section, combo
-        from_wheel = clone.replace("'.[", f"'{wheel}[") if combo else clone.replace(" .", f" {wheel}")
-        assert f"`{from_wheel}`" in section, combo
+        assert f"`{extras.install_line(combo)}`" in section, combo
+        assert f"`{extras.install_line(combo, wheel)}`" in section, combo
