@@ -21,6 +21,12 @@ USAGE = """usage: egoimu eval <evaluation> [options]   (egoimu eval <evaluation>
 
 evaluations:
 {listing}
+
+examples:
+  egoimu eval corr runs/ssl
+  egoimu eval probe runs/ssl --data out/epic
+  egoimu eval supervised runs/verb-video runs/verb-imu
+  egoimu eval dogcentric runs/ssl --data out/dogcentric
 """
 
 
