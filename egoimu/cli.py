@@ -33,6 +33,8 @@ COMMANDS: dict[str, Command] = {
     "audit": Command("egoimu.audit_cmd", "",
                      "check a build: subject-disjointness, shard sha256/size/counts, accounting, checksums; "
                      "--sync: image motion vs gyroscope lag per video"),
+    "info": Command("egoimu.manifests.info", "",
+                    "what a build is: source, config hash, counts per split and participant, rejections (--json)"),
     "split-plan": Command("egoimu.manifests.split_plan", "",
                           "plan a subject-disjoint train/validation/test split from annotation files"),
     "train": Command("egoimu.train.loop", "train",
@@ -43,6 +45,8 @@ COMMANDS: dict[str, Command] = {
                     "the paper's evaluations: correspondence, linear probe, supervised baselines, DogCentric"),
     "report": Command("egoimu.train.report.cli", "train",
                       "report.md/.html/.json and plots from evaluation results, beside the paper's numbers"),
+    "view": Command("egoimu.view", "train",
+                    "an HTML page of a clip (frames, IMU, spectrogram) or of a video (image motion vs gyro, sync)"),
     "bench": Command("egoimu.bench", "pipeline,train",
                      "speed and memory as ratios against baselines measured in the same run"),
     "demo": Command("egoimu.demo", "pipeline,train",

@@ -38,7 +38,7 @@ PROVIDES: dict[str, dict[str, str]] = {
     },
     "train": {
         "torch": "torch", "scipy": "scipy", "sklearn": "scikit-learn", "matplotlib": "matplotlib",
-        "tensorboard": "tensorboard", "simplejpeg": "simplejpeg", "psutil": "psutil",
+        "PIL": "pillow", "tensorboard": "tensorboard", "simplejpeg": "simplejpeg", "psutil": "psutil",
     },
 }
 
@@ -64,6 +64,8 @@ NEEDS: dict[str, Needs] = {
     "extract-imu": Needs(("pipeline",), ("py_gpmf_parser",)),
     "audit": Needs((), ()),  # --sync decodes JPEG shards with simplejpeg where installed (optional)
     "split-plan": Needs((), ()),
+    "info": Needs((), ()),
+    "view": Needs(("train",), ("PIL", "matplotlib")),  # jpeg shards: simplejpeg where installed (optional)
     "train": Needs(("train",), ("psutil", "simplejpeg", "sklearn", "tensorboard", "torch")),
     "embed": Needs(("train",), ("simplejpeg", "torch")),  # VIDEO files: the pipeline's decoder (optional)
     "eval": Needs(("train",), ("simplejpeg", "sklearn", "torch")),

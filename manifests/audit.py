@@ -313,7 +313,7 @@ def audit(out: Path, deep: bool = False, progress: bool = True) -> AuditResult:
         "clip_rows": check_clip_rows(tables.clips, tables.shards, scans),
         "deep": check_deep(scans) if deep else None,
     }
-    return AuditResult(out, deep, split_report(tables.clips), checks)
+    return AuditResult(out, deep, split_report(tables.clips, tables.summary), checks)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -322,7 +322,9 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=HelpFormatter,
                                 epilog="checks:\n" + "\n".join(f"  {k:<17} {v}" for k, v in CHECKS.items())
                                 + "\n\negoimu audit --sync OUT: the sync check from the shards alone "
-                                "(egoimu audit --sync --help)\n\n" + examples(
+                                "(egoimu audit --sync --help)\n"
+                                f"what each check and each column means: {Path(__file__).with_name('README.md')} "
+                                "(installed with egoimu); a build's own summary: egoimu info OUT\n\n" + examples(
                                     "egoimu audit out/epic", "egoimu audit out/epic --deep --json audit.json",
                                     "egoimu audit out/epic --json - --quiet", "egoimu audit --sync out/epic"))
     p.add_argument("out", type=Path, help="a build output folder (manifest.json, *.csv, shards/)")

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from egoimu.manifests.card import class_names
 from egoimu.manifests.schema import FILENAMES
 from egoimu.manifests.shardfmt import SPLITS
 
@@ -60,28 +61,27 @@ def shard_rows(rows: Iterable[int], limit: int = 8) -> str:
     return _numbered("row", [int(r) for r in rows], limit)
 
 
-def split_report(clips: pd.DataFrame | None, top: int = 5) -> dict[str, dict[str, Any]]:
-    """Per split (written clips): participants, videos, clips, labelled clips, verb counts, majority verb."""
+def split_report(clips: pd.DataFrame | None, summary: dict[str, Any] | None = None, top: int = 5
+                 ) -> dict[str, dict[str, Any]]:
+    """Per split (written clips): participants, videos, clips, labelled clips, verb counts, majority verb; each
+    verb class named by its class key (:func:`egoimu.manifests.card.class_names`: manifest.json's
+    ``source.class_names``, else the class's most frequent raw verb), the same in every split."""
     if clips is None:
         return {}
+    names = class_names(summary if isinstance(summary, dict) else {}, clips)
     written = clips[clips.status == "written"]
     report = {}
     for split in SPLITS:
         mine = written[written.split == split]
         labelled = mine[mine.verb_class >= 0]
         counts = Counter(labelled.verb_class.tolist())
-        verbs = [{"verb_class": int(k), "verb": _verb_name(labelled, k), "clips": n} for k, n in counts.most_common()]
+        verbs = [{"verb_class": int(k), "verb": names.get(int(k), ""), "clips": n} for k, n in counts.most_common()]
         report[split] = {
             "participants": sorted(set(mine.participant_id)), "videos": int(mine.video_id.nunique()),
             "clips": len(mine), "labelled": len(labelled), "unique_verbs": len(counts), "top_verbs": verbs[:top],
             "majority_verb": {**verbs[0], "share": verbs[0]["clips"] / len(labelled)} if verbs else None,
         }
     return report
-
-
-def _verb_name(labelled: pd.DataFrame, verb_class: int) -> str:
-    names = Counter(v for v in labelled.verb[labelled.verb_class == verb_class] if v)
-    return "/".join(n for n, _ in names.most_common(2))
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """What a build writes under its output folder OUT: the one list, and the names it follows.
 
 :data:`BUILD_OUTPUTS` lists every file an ``egoimu build`` (and ``egoimu bench``'s cached builds) may leave in
-OUT; ``egoimu audit`` reports any other file there (a later output, such as a dataset card, joins this list).
+OUT (the manifests, the dataset card README.md, the shards and their sidecars); ``egoimu audit`` reports any
+other file there.
 The writers take their names from here: :func:`shard_rel_path` (the shard stage's plan), :func:`sidecar_rel_path`
 (the sidecar ``<shard>.json`` that ``--resume`` checks) and :data:`SIDECAR_KEYS` (its JSON object's keys), and
 manifest.json's :data:`SHARD_TASKS_KEY` record of every shard task's plan hash and sidecar sha256, by which the
@@ -18,6 +19,8 @@ from egoimu.manifests.schema import FILENAMES, SUMMARY_FILENAME
 from egoimu.manifests.shardfmt import SPLITS
 
 SHARDS_DIR = "shards"
+#: ``OUT/README.md``: the dataset card (egoimu.manifests.card).
+CARD_FILENAME = "README.md"
 SIDECAR_SUFFIX = ".json"
 #: ``OUT/orphaned/<path>``: a file that lay under ``OUT/shards`` but was not written by this build, moved aside
 #: by ``--resume`` (never deleted; egoimu.pipeline.outdir).
@@ -55,10 +58,11 @@ class Output:
 
     pattern: re.Pattern[str]
     what: str
+    shown: str = ""  # the path as a reader writes it (``shards/<split>/<split>-NNNNN.h5``)
 
 
 def _exact(name: str, what: str) -> Output:
-    return Output(re.compile(re.escape(name)), what)
+    return Output(re.compile(re.escape(name)), what, name)
 
 
 SHARD_PATH = re.compile(_SHARD)
@@ -67,12 +71,14 @@ SIDECAR_PATH = re.compile(_SHARD + re.escape(SIDECAR_SUFFIX))
 BUILD_OUTPUTS: tuple[Output, ...] = (
     _exact(SUMMARY_FILENAME, "the summary: config, split rule, counts, normalisation, accounting, shard tasks"),
     *(_exact(name, f"the {table} table") for table, name in FILENAMES.items()),
-    Output(SHARD_PATH, "a shard (HDF5), listed in shards.csv"),
+    _exact(CARD_FILENAME, "the dataset card: what the build is, counts, rejections, every column, licence"),
+    Output(SHARD_PATH, "a shard (HDF5), listed in shards.csv", f"{SHARDS_DIR}/<split>/<split>-NNNNN.h5"),
     Output(SIDECAR_PATH, "a shard task's sidecar (its plan hash and outcome, for --resume), recorded in "
-                         "manifest.json"),
+                         "manifest.json", f"{SHARDS_DIR}/<split>/<split>-NNNNN.h5{SIDECAR_SUFFIX}"),
     _exact(BENCH_MARKER, "egoimu bench's record of the options of a cached build"),
     Output(re.compile(re.escape(ORPHANED_DIR) + r"/.+"), "a file --resume found under shards/ that this build did "
-                                                          "not write, moved aside (never deleted): look at it"),
+                                                          "not write, moved aside (never deleted): look at it",
+           f"{ORPHANED_DIR}/<path>"),
 )
 
 

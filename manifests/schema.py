@@ -5,27 +5,11 @@ An output root holds ``manifest.json`` (summary) and four tables. Every table ca
 still says which schema it follows; :func:`read_table` drops it. Floats are written as shortest
 round-trip decimals (NaN as an empty field), so write → read gives back the same values.
 
-Tables (column: type; ``str`` columns hold '' where a value does not apply):
-
-- ``clips.csv`` — one row per planned clip, written or rejected: clip_id, narration_id,
-  participant_id, video_id, kind (segment | window), split (train | validation | test | '' when
-  rejected before splitting), seg_start_s, seg_stop_s (float s, NaN for windows), start_s, end_s (float
-  s, the 2 s window on the video timeline; NaN only when rejected), verb (str), verb_class, noun_class
-  (int, -1 = unlabelled), status (written | rejected), reason ('' when written), shard (relative path,
-  '' when rejected), row (int, -1 when rejected).
-- ``shards.csv`` — shard (relative path), split, n_clips, participants (';'-joined), bytes, sha256,
-  config_sha256.
-- ``recordings.csv`` — one row per source video: video_id, participant_id, split, video_path,
-  accl_path, gyro_path (relative), video_sha256, accl_sha256, gyro_sha256, fps_num, fps_den, n_frames,
-  duration_s, width, height (int -1 / float NaN when unknown), accl_rate_hz, gyro_rate_hz (estimated
-  sensor rates, Hz), imu_rate_correction (the sync scale), imu_offset_s (the sync offset, s),
-  decoder, status (ok | rejected), reason, accl_time_convention, gyro_time_convention (how each IMU
-  file's Milliseconds were read: epic-payload | sensor; '' when the file was not read), sync_mode (the
-  sync model of the recording: assumed | auto | table; '' when its IMU was not read), sync_offset_ms,
-  sync_scale, sync_peak_r, sync_confidence (the measured estimate of ``--sync auto``, NaN otherwise),
-  sync_fallback (why ``auto`` kept the assumed model; '' when the estimate was used or not measured).
-  The column lists live in :mod:`egoimu.manifests.tables`.
-- ``splits.csv`` — participant_id, split.
+Tables: ``clips.csv`` (one row per planned clip, written or rejected), ``shards.csv``, ``recordings.csv`` (one
+row per source video) and ``splits.csv`` (participant_id, split). Their columns, types, rules and meanings are
+defined once, in :mod:`egoimu.manifests.tables` (each :class:`~egoimu.manifests.tables.Column`'s ``doc``); the
+keys of ``manifest.json`` and their meanings in :data:`SUMMARY_KEYS`. The dataset card (OUT/README.md) and
+manifests/README.md's column tables are generated from them (:mod:`egoimu.manifests.card`).
 
 Errors are :class:`ManifestError` naming the file, and where known the column and row (0-based data row;
 the CSV line is row + 2).
@@ -60,6 +44,32 @@ SPLIT_MODES: tuple[str, ...] = ("planned", "canonical", "file", "single")
 FILENAMES: dict[str, str] = {"clips": "clips.csv", "shards": "shards.csv",
                              "recordings": "recordings.csv", "splits": "splits.csv"}
 SUMMARY_FILENAME = "manifest.json"
+#: Every top-level key of manifest.json and what it means: the one description (dataset card, manifests/README.md,
+#: ``egoimu info``); a test checks that a real build's keys are exactly these (``failed`` only in a failed build).
+SUMMARY_KEYS: dict[str, str] = {
+    "schema_version": "the manifest schema version (also the last column of every table)",
+    "egoimu_version": "the egoimu version that wrote the build",
+    "config": "the whole build config (sections geometry, clip, video, imu, spec, shard, split, sync); "
+              "`egoimu build --config` reads it back",
+    "config_sha256": "sha256 of the canonical JSON of `config` (also in shards.csv and every shard's attributes)",
+    "geometry": "the clip geometry in words (window, fps, frames, frame size, IMU rate, spectrogram)",
+    "split": "the split rule: `mode` (planned | canonical | file | single), `ratio` and `seed` (planned only)",
+    "counts": "per split: written `clips`, `participants`, and `verbs` {verb_class: clips}",
+    "normalisation": "per-channel `mean` and `std` of the train split's `imu` samples and `spec` bins (the "
+                     "trainer normalises with them)",
+    "accounting": "`input` rows = `written` + the rejected, `rejected_by_reason` {reason: count}",
+    "rejection_examples": "up to three `clip_id: detail` messages per rejection reason",
+    "source": "what was read: `dataset` (`--source`: epic, dogcentric, gopro), `synthetic` (and its generator, "
+              "config hash and built-in signals), `class_names` {verb_class: class key}, `label_mapping` (EPIC-55 "
+              "labels)",
+    "imu_alignment_vs_truth_ms": "synthetic roots: IMU alignment error against the generator's truth (empty "
+                                 "otherwise)",
+    "sync": "the sync mode, who chose it, recordings per sync model and, for `auto`, the estimates' summary",
+    "imu_cleaning": "IMU rows dropped, reordered or untimed while reading the files",
+    "shard_tasks": "every shard task's `plan_hash` and sidecar sha256 (`--resume` and the audit's `sidecars` "
+                   "check)",
+    "failed": "only in a failed build: why no clip was written",
+}
 
 
 class ManifestError(ValueError):

@@ -208,12 +208,10 @@ class LagFit:
         return float(np.mean([abs(self.r[k, self.axes[k]]) for k in range(2)]))
 
 
-def best_lag(motion: list[np.ndarray], rates_at: Callable[[float], list[np.ndarray]],
-             lags_s: np.ndarray) -> LagFit:
-    """Search ``lags_s`` (increasing, evenly spaced): ``rates_at(lag)`` gives, per item of ``motion`` ((n_i, 2)
-    image motion or velocity; NaN: unusable), the (n_i, 3) gyro rates over the same frame intervals moved by
-    ``lag`` (NaN: unusable). The score of a lag is the best sum of paired |r| (:func:`_best_pairing`); the peak
-    is refined by a parabola."""
+def lag_scores(motion: list[np.ndarray], rates_at: Callable[[float], list[np.ndarray]],
+               lags_s: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], list[int]]:
+    """Per lag of ``lags_s``: the score (the best sum of paired |r|, :func:`_best_pairing`), the 2 x 3
+    correlations and the number of frame pairs used (see :func:`best_lag` for ``motion`` and ``rates_at``)."""
     pooled = np.concatenate(motion)
     scores, rs, used = np.full(lags_s.size, -np.inf), [], []
     for i, lag in enumerate(lags_s):
@@ -223,6 +221,16 @@ def best_lag(motion: list[np.ndarray], rates_at: Callable[[float], list[np.ndarr
         rs.append(r)
         used.append(int(ok.sum()))
         scores[i] = _best_pairing(r)[0]
+    return scores, rs, used
+
+
+def best_lag(motion: list[np.ndarray], rates_at: Callable[[float], list[np.ndarray]],
+             lags_s: np.ndarray) -> LagFit:
+    """Search ``lags_s`` (increasing, evenly spaced): ``rates_at(lag)`` gives, per item of ``motion`` ((n_i, 2)
+    image motion or velocity; NaN: unusable), the (n_i, 3) gyro rates over the same frame intervals moved by
+    ``lag`` (NaN: unusable). The score of a lag is the best sum of paired |r| (:func:`_best_pairing`); the peak
+    is refined by a parabola."""
+    scores, rs, used = lag_scores(motion, rates_at, lags_s)
     i = int(np.argmax(scores))
     lag = float(lags_s[i])
     if 0 < i < lags_s.size - 1:
@@ -233,9 +241,12 @@ def best_lag(motion: list[np.ndarray], rates_at: Callable[[float], list[np.ndarr
     return LagFit(lag, rs[i], _best_pairing(rs[i])[1], used[i])
 
 
-def video_sync(video_id: str, clips: list[ClipMotion], max_lag_s: float = DEFAULT_MAX_LAG_S) -> VideoSync:
-    """The best lag, its correlation and the axis pairing of one video's clips (see the module docstring)."""
-    fps, rate = clips[0].fps, clips[0].imu_rate_hz
+def lag_problem(clips: list[ClipMotion], max_lag_s: float = DEFAULT_MAX_LAG_S
+                ) -> tuple[list[np.ndarray], Callable[[float], list[np.ndarray]], np.ndarray]:
+    """What :func:`best_lag` searches for one video's clips: the image velocity of every frame pair (px/s over
+    the interval between its frames' instants; NaN for a repeated source frame), ``rates_at(lag)`` (the gyro's
+    mean rate over each pair's interval moved by ``lag``) and the trial lags (one IMU sample apart)."""
+    rate = clips[0].imu_rate_hz
     lags = np.arange(-round(max_lag_s * rate), round(max_lag_s * rate) + 1) / rate
 
     def rates_at(lag: float) -> list[np.ndarray]:  # the mean rate over each frame interval, moved by lag
@@ -249,11 +260,16 @@ def video_sync(video_id: str, clips: list[ClipMotion], max_lag_s: float = DEFAUL
     for c in clips:
         dt = np.diff(c.frame_times())
         velocity.append(c.motion / np.where(dt > 0, dt, np.nan)[:, None])
-    fit = best_lag(velocity, rates_at, lags)
+    return velocity, rates_at, lags
+
+
+def video_sync(video_id: str, clips: list[ClipMotion], max_lag_s: float = DEFAULT_MAX_LAG_S) -> VideoSync:
+    """The best lag, its correlation and the axis pairing of one video's clips (see the module docstring)."""
+    fit = best_lag(*lag_problem(clips, max_lag_s))
     r_by_axis = fit.r_by_axis()
     timing = "output" if any(c.frame_t is None for c in clips) else "source"
     return VideoSync(video_id, len(clips), sum(c.motion.shape[0] for c in clips), round(fit.lag_s, 4),
-                     round(fit.lag_s * fps, 2), round(float(np.mean(list(r_by_axis.values()))), 4),
+                     round(fit.lag_s * clips[0].fps, 2), round(float(np.mean(list(r_by_axis.values()))), 4),
                      fit.pairing(), r_by_axis, timing)
 
 

@@ -29,6 +29,7 @@ from egoimu.manifests.clihelp import out_folder_problem
 from egoimu.manifests.shardfmt import SPLITS, ShardLayout
 from egoimu.pipeline.build_args import (
     PROG,
+    config_yaml,
     dashboard_of,
     make_config,
     one_line_error,
@@ -119,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         sync_table = read_inputs(args, cfg)
     except ValueError as exc:
         return one_line_error(str(exc))
+    if args.print_config:
+        print(config_yaml(cfg), end="")
+        return 0
     root, out = args.root.resolve(), args.out.resolve()
     if not root.is_dir():
         return one_line_error(f"dataset root {root} is not a folder" if not root.exists() else
@@ -187,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             results = [withdrawn(r, NO_TRAIN_CLIP, failed) for r in results]
     summary = write_manifests(out, rows, recordings, missing, assignment, tasks, results, cfg, version,
                               source_record(root, dict(enumerate(dogcentric.ACTIVITIES))
-                                            if args.source == "dogcentric" else None, labels), failed=failed,
+                                            if args.source == "dogcentric" else None, labels, args.source),
+                              failed=failed,
                               sync_choice=sync_record(args.source, sync_origin(args)) if with_imu else None)
     _report_removed(remove_temporaries(out), "left by a killed worker")
     print_summary(summary, out)

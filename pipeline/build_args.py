@@ -18,6 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
+
 from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, examples
 from egoimu.manifests.split_plan import read_plan_csv
 from egoimu.manifests.tables import SYNC_MODES
@@ -63,8 +65,8 @@ def parse_args(argv: list[str] | None, description: str = "") -> argparse.Namesp
     """The parsed command line (argparse checks types and choices; :func:`make_config` the values)."""
     p = OneLineParser(prog=PROG, description=description, formatter_class=HelpFormatter,
                       epilog=EXAMPLES)
-    p.add_argument("root", type=Path, help="dataset root (EPIC layout: PXX/videos, PXX/meta_data, CSVs)")
-    p.add_argument("out", type=Path, help="output folder for shards and manifests")
+    p.add_argument("root", type=Path, nargs="?", help="dataset root (EPIC layout: PXX/videos, PXX/meta_data, CSVs)")
+    p.add_argument("out", type=Path, nargs="?", help="output folder for shards and manifests")
     p.add_argument("--source", choices=("epic", "dogcentric", "gopro"), default="epic",
                    help="dataset kind (default: epic; dogcentric: video-only, label and dog from file names; gopro: "
                         "ROOT/<participant>/*.MP4 (or --participants) with their GPMF IMU; labels from "
@@ -112,11 +114,23 @@ def parse_args(argv: list[str] | None, description: str = "") -> argparse.Namesp
                         "build did not write is moved to OUT/orphaned/, never deleted)")
     p.add_argument("--dry-run", action="store_true", help="print the plan without decoding or writing")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved build config (--config and the options on top) as YAML, which --config "
+                        "reads back, and exit; ROOT and OUT are not needed")
     args = p.parse_args(argv)
+    if not args.print_config and (args.root is None or args.out is None):
+        p.error("the following arguments are required: " + ", ".join(
+            name for name, value in (("root", args.root), ("out", args.out)) if value is None))
     if args.scheduler and (args.dashboard or args.no_dashboard):
         p.error("argument --dashboard/--no-dashboard: concerns the LocalCluster this command starts, not the "
                 "cluster of --scheduler")
     return args
+
+
+def config_yaml(cfg: BuildConfig) -> str:
+    """``--print-config``'s text: the config's sections as YAML (``--config`` reads it back), its hash first."""
+    return (f"# egoimu build config {cfg.sha256()[:12]} (read back with --config FILE)\n"
+            + yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=False))
 
 
 def dashboard_of(args: argparse.Namespace) -> str | None:

@@ -3,7 +3,8 @@
 Written last, after every shard: ``clips.csv`` (every input row, written or rejected with a reason),
 ``shards.csv``, ``recordings.csv``, ``splits.csv`` and ``manifest.json`` (config, split rule, per-split
 counts and verb histograms, train-split normalisation statistics, accounting, and every shard task's plan
-hash and sidecar sha256, by which the audit checks the sidecars).
+hash and sidecar sha256, by which the audit checks the sidecars), then the dataset card ``README.md``
+(:mod:`egoimu.manifests.card`, from the files as written).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from egoimu.manifests.card import write_card
 from egoimu.manifests.files import sha256_file
 from egoimu.manifests.outputs import SHARD_TASKS_KEY
 from egoimu.manifests.schema import MANIFEST_SCHEMA_VERSION, Manifest, columns
@@ -110,8 +112,9 @@ def _normalisation(tasks: list[ShardTask], results: list[ShardResult], with_imu:
 
 
 def source_record(root: Path, class_names: dict[int, str] | None = None,
-                  label_mapping: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What the build read: ``synthetic`` (True when ``root`` was written by ``egoimu synth``), and for a
+                  label_mapping: dict[str, Any] | None = None, dataset: str = "") -> dict[str, Any]:
+    """What the build read: ``dataset`` (``--source``: epic, dogcentric, gopro), ``synthetic`` (True when
+    ``root`` was written by ``egoimu synth``), and for a
     synthetic set the generator, its config sha256 and the table of what it builds in (``signals``: which
     verbs or activities carry head-motion or visual signal), so that every downstream report can say so;
     ``class_names`` {verb_class: name} (given, else EPIC's ``EPIC_100_verb_classes.csv`` keys, else {});
@@ -130,12 +133,13 @@ def source_record(root: Path, class_names: dict[int, str] | None = None,
         class_names = {entry.id: entry.key for entry in read_class_table(table)}
     record["class_names"] = {str(k): v for k, v in sorted((class_names or {}).items())}
     record["label_mapping"] = label_mapping
+    record["dataset"] = dataset
     return record
 
 
 #: :func:`source_record` of a real dataset without a class table.
 NOT_SYNTHETIC: dict[str, Any] = {"synthetic": False, "generator": None, "generator_config_sha256": None,
-                                 "signals": None, "class_names": {}, "label_mapping": None}
+                                 "signals": None, "class_names": {}, "label_mapping": None, "dataset": ""}
 
 
 def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, RecordingResult],
@@ -143,7 +147,8 @@ def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, Record
                     results: list[ShardResult], cfg: BuildConfig, version: str,
                     source: dict[str, Any] | None = None, failed: str = "",
                     sync_choice: dict[str, str] | None = None) -> dict[str, Any]:
-    """Validate and write the five manifest files into ``out``; returns the summary.
+    """Validate and write the five manifest files and the dataset card (README.md) into ``out``; returns the
+    summary.
 
     source: :func:`source_record` of the input root (kept in manifest.json as ``source``).
     sync_choice: who chose the sync mode and the source's prior model (in manifest.json ``sync``).
@@ -188,6 +193,7 @@ def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, Record
     if failed:
         summary["failed"] = failed
     Manifest(root=out, clips=clips, shards=shards, recordings=recs, splits=splits, summary=summary).write()
+    write_card(Manifest.load(out))  # from the files as written: the card says what `egoimu info` reads
     return summary
 
 

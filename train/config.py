@@ -21,6 +21,11 @@ Sources, later ones win: the preset, ``--config FILE`` (YAML/JSON mapping of fie
 Values are type-checked and range-checked (every float finite, every int of 64 bits, the seed in
 0..2**63-1, lr and temperature > 0, ...); an unknown key is an error that names the close matches.
 
+Automatic values: ``warmup_steps`` -1 (the default) follows the schedule, :data:`WARMUP_SHARE` of ``steps``;
+:meth:`TrainConfig.resolved` makes it explicit, as the run's config.json records it. The field comments are the
+fields' one description: :func:`field_docs` reads them for ``egoimu train --help-config`` (:func:`help_config`)
+and ``--print-config`` (:func:`config_yaml`, YAML that ``--config`` reads back).
+
 Hashing: :meth:`TrainConfig.sha256` covers every field that can change the trained weights;
 :data:`RUNTIME_KEYS` (workers, logging and checkpoint cadence) are saved but not hashed, and they are the
 only keys a ``--resume`` may change.
@@ -28,8 +33,11 @@ only keys a ``--resume`` may change.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
+import functools
+import inspect
 import json
 import math
 import typing
@@ -55,6 +63,9 @@ RUNTIME_KEYS = frozenset({"num_workers", "log_every", "ckpt_every", "eval_every_
 #: The largest seed: torch.manual_seed takes up to 2**64 - 1 and numpy's SeedSequence any integer >= 0; 2**63 - 1
 #: also fits every signed 64-bit column (pandas, HDF5 attributes) that records it.
 MAX_SEED = 2**63 - 1
+#: ours: the warm-up's share of the schedule when ``warmup_steps`` is -1 (auto): 500 of 20000 steps.
+WARMUP_SHARE = 0.025
+AUTO = -1  # warmup_steps: follow the schedule
 
 
 class ConfigError(ValueError):
@@ -87,7 +98,8 @@ class TrainConfig:
     lr: float = 1e-3  # ours (measured on the small model: 3e-4 reached test AUC 0.77, 1e-3 0.89)
     min_lr_ratio: float = 0.1  # ours: cosine decays to lr x min_lr_ratio at the last step
     weight_decay: float = 0.05  # ours: AdamW, on conv/linear weights only (not biases, norms, logit scale)
-    warmup_steps: int = 500  # ours: linear warm-up, then cosine
+    warmup_steps: int = -1  # ours: linear warm-up, then cosine; -1 = follow the schedule: WARMUP_SHARE (2.5 %) of
+    #   steps, rounded (500 of the default 20000); a run's config.json records the resolved count
     steps: int = 20000  # ours: schedule length (optimiser steps)
     grad_clip: float = 1.0  # ours: max global gradient norm (0 = off)
     amp: str = "auto"  # ours: auto = bf16 autocast on CUDA, off on CPU | bf16 | off
@@ -119,8 +131,9 @@ class TrainConfig:
             (0 <= self.min_lr_ratio <= 1, f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}"),
             (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
             (self.grad_clip >= 0, f"grad_clip must be >= 0 (0 = off), got {self.grad_clip}"),
-            (self.steps >= 1 and 0 <= self.warmup_steps <= self.steps, f"need steps >= 1 and 0 <= warmup_steps "
-             f"<= steps, got steps {self.steps}, warmup_steps {self.warmup_steps}"),
+            (self.steps >= 1 and (self.warmup_steps == AUTO or 0 <= self.warmup_steps <= self.steps),
+             f"need steps >= 1 and 0 <= warmup_steps <= steps (or warmup_steps -1: {WARMUP_SHARE:.1%} of steps), "
+             f"got steps {self.steps}, warmup_steps {self.warmup_steps}"),
             (self.batch_size >= 2, f"batch_size must be >= 2 (BatchNorm, negatives), got {self.batch_size}"),
             (self.num_workers >= 0, f"num_workers must be >= 0, got {self.num_workers}"),
             (0.0 <= self.hflip <= 1.0, f"hflip is a probability, got {self.hflip}"),
@@ -135,6 +148,14 @@ class TrainConfig:
         ) if not ok]
         if problems:
             raise ConfigError("; ".join(problems))
+
+    def warmup(self) -> int:
+        """The warm-up's length in steps: ``warmup_steps``, or with -1 :data:`WARMUP_SHARE` of ``steps``."""
+        return self.warmup_steps if self.warmup_steps != AUTO else round(WARMUP_SHARE * self.steps)
+
+    def resolved(self) -> TrainConfig:
+        """This config with every automatic value made explicit (``warmup_steps``), as a run records it."""
+        return dataclasses.replace(self, warmup_steps=self.warmup())
 
     # ------------------------------------------------------------------ dict / hash / overrides
 
@@ -285,3 +306,48 @@ def data_config(cfg: TrainConfig, *, train: bool = True) -> DataConfig:
 def config_record(cfg: TrainConfig, **extra: Any) -> str:
     """The JSON text of RUN/config.json: the config, its sha256, and ``extra`` (data root, manifest, ...)."""
     return json.dumps({"config": cfg.to_dict(), "config_sha256": cfg.sha256(), **extra}, indent=2) + "\n"
+
+
+@functools.lru_cache(maxsize=1)
+def field_docs() -> dict[str, str]:
+    """Each TrainConfig field's comment in this module's source (from ``paper``/``ours`` on, continuation lines
+    ``#   ...`` joined): the one description, shown by ``egoimu train --help-config`` and ``--print-config``."""
+    source = inspect.getsource(TrainConfig)
+    lines = source.splitlines()
+    cls = ast.parse(source).body[0]
+    assert isinstance(cls, ast.ClassDef)
+    docs = {}
+    for node in cls.body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            parts = [lines[node.lineno - 1].partition("#")[2].strip()]
+            for line in lines[node.lineno:]:
+                if not line.strip().startswith("#   "):
+                    break
+                parts.append(line.strip()[1:].strip())
+            docs[node.target.id] = " ".join(parts)
+    return docs
+
+
+def help_config() -> str:
+    """Every TrainConfig field: name, type, the ``default`` and ``paper`` presets' values, and what it is."""
+    default, paper = PRESETS["default"], PRESETS["paper"]
+    out = ["TrainConfig fields (set any with key=value, or in a --config YAML file); 'paper' = stated in "
+           "arXiv 2110.01680, 'ours' = egoimu's choice:", ""]
+    for name, typ in _field_types().items():
+        value, theirs = getattr(default, name), getattr(paper, name)
+        preset = f"default {value!r}" + (f", paper preset {theirs!r}" if theirs != value else "")
+        runtime = "  (runtime: not hashed, may change on --resume)" if name in RUNTIME_KEYS else ""
+        out += [f"  {name} ({typ.__name__}; {preset}){runtime}", f"      {field_docs()[name]}"]
+    return "\n".join(out) + "\n"
+
+
+def config_yaml(cfg: TrainConfig, header: str = "") -> str:
+    """``cfg`` as YAML that ``--config`` reads back: one ``field: value`` line each, in field order, with the
+    field's description as a comment (an automatic warm-up, -1, says the count it resolves to); ``header`` (a
+    line) first, as a comment."""
+    lines = [f"# {header}"] if header else []
+    for name, value in cfg.to_dict().items():
+        text = yaml.safe_dump({name: value}, default_flow_style=True, width=1 << 16).strip()
+        auto = f"auto: {cfg.warmup()} at steps {cfg.steps}; " if name == "warmup_steps" and value == AUTO else ""
+        lines.append(f"{text.removeprefix('{').removesuffix('}')}  # {auto}{field_docs()[name]}")
+    return "\n".join(lines) + "\n"

@@ -106,9 +106,10 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device) -> 
 def lr_factor(s: int, cfg: TrainConfig) -> float:
     """Multiplier of ``lr`` for optimiser step s + 1 (s = steps done): linear warm-up, then cosine to
     ``min_lr_ratio`` at the last step."""
-    if s < cfg.warmup_steps:
-        return (s + 1) / (cfg.warmup_steps + 1)
-    progress = min(1.0, (s - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    warmup = cfg.warmup()
+    if s < warmup:
+        return (s + 1) / (warmup + 1)
+    progress = min(1.0, (s - warmup) / max(1, cfg.steps - warmup))
     return cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
@@ -122,34 +123,54 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Train the video and head-motion encoders with the contrastive loss of arXiv 2110.01680 "
                     "(eq. 1), or a supervised verb classifier on one of them (--objective), on a build's train "
                     "split. Run under torchrun for DDP.",
-        epilog="key=value words override any config field (python -c 'from egoimu.train.config import TrainConfig; "
-               "help(TrainConfig)' lists them), e.g. lr=1e-3 batch_size=8 temperature=1.0.\n\n" + examples(
-                   "egoimu train out/synth --run-dir runs/ssl --model small --steps 200 warmup_steps=20",
+        epilog="key=value words override any config field, e.g. lr=1e-3 batch_size=8 temperature=1.0; "
+               "--help-config lists every field with its default and whether it is the paper's or ours.\n"
+               "Order: the preset, then --config FILE, then the flags, then key=value words.\n\n" + examples(
+                   "egoimu train OUT --run-dir runs/a --model small --steps 30",
                    "egoimu train out/epic --run-dir runs/verb --objective verb_video",
                    "egoimu train out/epic --run-dir runs/ssl --resume",
+                   "egoimu train --print-config --preset paper > paper.yaml   (reads back with --config)",
                    "torchrun --nproc_per_node 4 -m egoimu.cli train out/epic --run-dir runs/ddp"))
-    p.add_argument("data_root", help="a build's output directory (manifest.json, shards/)")
+    default = PRESETS["default"]
+    p.add_argument("data_root", nargs="?", help="a build's output directory (manifest.json, shards/)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
-    p.add_argument("--run-dir", required=True, help="where config.json, metrics.jsonl, tb/ and checkpoints go")
+    p.add_argument("--run-dir", help="where config.json, metrics.jsonl, tb/ and checkpoints go (required to train)")
     p.add_argument("--preset", choices=sorted(PRESETS), help="base config (default: 'default', or the "
                                                              "checkpoint's config with --resume)")
-    p.add_argument("--model", choices=("full", "small"), help="full = SlowFast-R50 + VGG16 (paper); small = ours")
-    p.add_argument("--steps", type=int, help="schedule length in optimiser steps")
+    p.add_argument("--model", choices=("full", "small"),
+                   help=f"full = SlowFast-R50 + VGG16 (paper); small = ours (default: {default.model})")
+    p.add_argument("--steps", type=int, help=f"schedule length in optimiser steps (default: {default.steps}; "
+                                             f"the warm-up follows: {100 * tc.WARMUP_SHARE:g} %% of it unless "
+                                             f"warmup_steps=N)")
     p.add_argument("--objective", choices=OBJECTIVES, help="contrastive or a supervised verb classifier "
                                                            "on the video (verb_video) or head-motion (verb_imu) CNN "
                                                            "(default: contrastive)")
-    p.add_argument("--stop-at", type=int, help="stop after this step (a later --resume continues the schedule)")
+    p.add_argument("--stop-at", type=int, help="stop after this step (default: --steps; a later --resume "
+                                               "continues the schedule)")
     p.add_argument("--resume", action="store_true", help="continue RUN/last.pt exactly")
-    p.add_argument("--config", help="YAML/JSON file of config fields (or a run's config.json)")
+    p.add_argument("--config", help="YAML/JSON file of config fields (or a run's config.json) (default: none)")
     p.add_argument("--freeze-video", action="store_true", help="freeze the video backbone (paper Table 3)")
-    p.add_argument("--init-video", help="pytorchvideo Kinetics checkpoint or egoimu checkpoint for the video CNN")
+    p.add_argument("--init-video", help="pytorchvideo Kinetics checkpoint or egoimu checkpoint for the video CNN "
+                                        "(default: none, random initialisation)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA if available")
-    return p.parse_intermixed_args(argv)
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved config as YAML (what --config reads back) and exit; no DATA needed")
+    p.add_argument("--help-config", action="store_true",
+                   help="list every config field with its default, the paper preset's value and paper/ours")
+    args = p.parse_intermixed_args(argv)
+    if args.data_root and "=" in args.data_root and (args.print_config or args.help_config):
+        args.overrides.insert(0, args.data_root)  # egoimu train --print-config lr=0.1: no DATA
+        args.data_root = None
+    if not (args.print_config or args.help_config):
+        missing = [name for name, value in (("DATA", args.data_root), ("--run-dir", args.run_dir)) if not value]
+        if missing:
+            p.error(f"the following arguments are required: {', '.join(missing)}")
+    return args
 
 
-def resolve_config(args: argparse.Namespace, saved: dict[str, Any] | None) -> TrainConfig:
-    """Preset (or the checkpoint's config), --config file, flags, key=value; on resume only RUNTIME_KEYS
-    may differ from the checkpoint's config."""
+def combined_config(args: argparse.Namespace, saved: dict[str, Any] | None) -> TrainConfig:
+    """Preset (or the checkpoint's config), --config file, flags, key=value, later ones winning; automatic values
+    (``warmup_steps`` -1) left as they are (``--print-config`` shows them so)."""
     if args.preset:
         cfg = PRESETS[args.preset]
     elif saved is not None:
@@ -160,7 +181,13 @@ def resolve_config(args: argparse.Namespace, saved: dict[str, Any] | None) -> Tr
     flags = {"model": args.model, "steps": args.steps, "objective": args.objective, "init_video": args.init_video,
              "freeze_video": True if args.freeze_video else None}
     changes = {**from_file, **{k: v for k, v in flags.items() if v is not None}, **tc.parse_overrides(args.overrides)}
-    cfg = cfg.replace(changes, "command line" if not args.config else f"{args.config} + command line")
+    return cfg.replace(changes, "command line" if not args.config else f"{args.config} + command line")
+
+
+def resolve_config(args: argparse.Namespace, saved: dict[str, Any] | None) -> TrainConfig:
+    """:func:`combined_config` with every automatic value resolved (as config.json records it); on resume only
+    RUNTIME_KEYS may differ from the checkpoint's config."""
+    cfg = combined_config(args, saved).resolved()
     if saved is not None:
         changed = {k: v for k, v in TrainConfig.from_dict(saved).diff(cfg).items() if k not in RUNTIME_KEYS}
         if changed:
@@ -259,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     # scikit-learn (~70 MiB resident) scores the per-epoch validation; load it up front so that the
     # trainer's footprint is flat from the first step instead of jumping at the first epoch's end
     import sklearn.metrics  # noqa: F401
+    if args.help_config or args.print_config:
+        return print_config(args)
     info = init_distributed(None if args.device == "auto" else args.device)
     who = f"egoimu train (rank {info.rank})" if info.distributed else "egoimu train"
     try:
@@ -276,6 +305,23 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         cleanup()
+
+
+def print_config(args: argparse.Namespace) -> int:
+    """``--help-config``: every field; ``--print-config``: the resolved config (the preset, --config, flags and
+    key=value words; an automatic warm-up stays -1, its count in the comment) as YAML. 2 on a bad value, with one
+    line."""
+    if args.help_config:
+        print(tc.help_config(), end="")
+        return 0
+    try:
+        cfg = combined_config(args, None)
+    except ConfigError as exc:
+        print(f"egoimu train: error: {exc}", file=sys.stderr)
+        return 2
+    print(tc.config_yaml(cfg, f"egoimu train config {cfg.resolved().sha256()[:12]} (read back with --config FILE)"),
+          end="")
+    return 0
 
 
 def train(args: argparse.Namespace, info: DistInfo) -> int:

@@ -1,4 +1,4 @@
-"""``egoimu bench {decode,build,load,train,sync,all} [--json FILE]``: speed and memory as ratios to baselines.
+"""``egoimu bench {decode,build,load,train,sync,all,long} [--json FILE]``: speed and memory as ratios to baselines.
 
 Every figure is a ratio of two runs made here, one after the other (interleaved where it is a speed),
 on synthetic data the command generates and caches (``--cache``, default ``.bench/``), so a shared,
@@ -15,6 +15,11 @@ Groups and figures (goal):
   train   trainer_rss_epoch_vs_50_steps (<= 1.1), data_wait_share (<= 0.05)   egoimu train --model small
   sync    sync_sweep_median_ms (<= 10), sync_sweep_max_ms (<= 40)   --sync auto's IMU row error against the
           synthetic truth over planted offsets -500..+500 ms (an accuracy, not a ratio; see fig_sync)
+  long    sync_auto_cost (<= 0.15)             measure_sync (what --sync auto adds to a probe) ÷ a whole build,
+                                               on one 10-minute 1080p50 video (egoimu.bench.long_data)
+
+``all`` runs every group but ``long``, whose data takes minutes to make and whose build minutes to run:
+``egoimu bench long`` (or ``all long``) runs it.
 
 The JSON holds every figure at the top level, ``goals``, ``met``, ``conditions`` (sizes, CPUs, load
 averages, date) and each measurement's details (clip counts, every run's seconds).
@@ -33,7 +38,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from egoimu.bench import fig_build, fig_decode, fig_load, fig_sync, fig_train
+from egoimu.bench import fig_build, fig_decode, fig_load, fig_sync, fig_sync_cost, fig_train
 from egoimu.bench.common import SIZES, load_average
 from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, write_json
 
@@ -49,6 +54,7 @@ MEASUREMENTS: dict[str, Callable[..., dict]] = {
     "trainer_rss": fig_train.bench_trainer_rss,
     "data_wait": fig_train.bench_data_wait,
     "sync_sweep": fig_sync.bench_sync_sweep,
+    "sync_auto_cost": fig_sync_cost.bench_sync_auto_cost,
 }
 GROUPS: dict[str, tuple[str, ...]] = {
     "decode": ("decode_vs_ffmpeg", "merged_vs_per_clip"),
@@ -56,7 +62,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "load": ("loader_vs_raw_h5py", "loader_vs_mp4_decode"),
     "train": ("trainer_rss", "data_wait"),
     "sync": ("sync_sweep",),
+    "long": ("sync_auto_cost",),
 }
+#: groups that ``all`` leaves out (named explicitly to run)
+OPT_IN_GROUPS = ("long",)
 #: figure -> (comparison, goal)
 GOALS: dict[str, tuple[str, float]] = {
     "decode_vs_ffmpeg": (">=", 0.9),
@@ -71,6 +80,7 @@ GOALS: dict[str, tuple[str, float]] = {
     "data_wait_share": ("<=", 0.05),
     "sync_sweep_median_ms": ("<=", 10.0),
     "sync_sweep_max_ms": ("<=", 40.0),
+    "sync_auto_cost": ("<=", 0.15),
 }
 
 
@@ -122,10 +132,27 @@ def notes(results: dict) -> list[str]:
         d = results["dask"]
         lines.append(f"dask: shard stage alone {d['shard_stage_efficiency']:.3f}; one worker keeps "
                      f"{d['cores_busy_1_worker']:.2f} cores busy, so at most {d['ceiling']:.3f} on this machine")
+    if "sync_cost" in results:
+        c = results["sync_cost"]
+        lines.append(f"sync_cost: measure_sync {c['sync_s']:.2f} s (decode {c['decode_s']:.2f} s + estimate "
+                     f"{c['estimate_s']:.2f} s; {c['windows']} windows, {c['kept']} kept, confidence "
+                     f"{c['confidence']:.3f}, {'used' if c['used'] else 'not used: ' + c['reason']}) ÷ build "
+                     f"{c['build_s']:.1f} s ({c['clips_written']} clips, {c['video']})")
     for key in ("decode", "merge", "loader_h5py", "loader_mp4"):
         if key in results:
             lines.append(f"{key}: CPU-time ratio {results[key]['cpu_ratio']:.3f} (same sides, CPU seconds per unit)")
     return lines
+
+
+def selected(what: list[str]) -> list[str]:
+    """The measurements the command-line words ``what`` (groups, ``all``, measurement names) name, in order."""
+    default = [m for g, ms in GROUPS.items() if g not in OPT_IN_GROUPS for m in ms]
+    names: list[str] = []
+    for word in what:
+        for name in (default if word == "all" else GROUPS.get(word, (word,))):
+            if name not in names:
+                names.append(name)
+    return names
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -133,10 +160,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = OneLineParser(prog="egoimu bench", description=__doc__,
                                 formatter_class=HelpFormatter)
     p.add_argument("what", nargs="*", default=["all"], choices=choices, metavar="GROUP",
-                   help=f"groups: {', '.join(GROUPS)} or all; or single measurements: "
-                        f"{', '.join(MEASUREMENTS)} (default: all)")
+                   help=f"groups: {', '.join(GROUPS)} or all (every group but {', '.join(OPT_IN_GROUPS)}); or "
+                        f"single measurements: {', '.join(MEASUREMENTS)} (default: all)")
     p.add_argument("--json", metavar="FILE", help="write the results here (-: to stdout, the table then "
-                                                                 "goes to stderr)")
+                                                  "goes to stderr)")
     p.add_argument("--cache", type=Path, default=Path(".bench"), help="generated data, reused (default: .bench)")
     p.add_argument("--size", choices=sorted(SIZES), default="full",
                    help="data sizes: full (the figures) or tiny (seconds-long smoke run)")
@@ -146,12 +173,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen groups, print the table and the measurement details; ``--json FILE`` writes them."""
     args = parse_args(argv)
-    names: list[str] = []
-    for what in args.what:
-        for name in (MEASUREMENTS if what == "all" else GROUPS.get(what, (what,))):
-            if name not in names:
-                names.append(name)
-    results = run(names, args.cache, args.size)
+    results = run(selected(args.what), args.cache, args.size)
     text = sys.stderr if args.json == "-" else sys.stdout  # --json -: stdout holds the JSON alone
     print(table(results), file=text)
     print("\n".join(notes(results)), file=text)

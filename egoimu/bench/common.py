@@ -64,6 +64,12 @@ class Sizes:
     sync_seconds: float = 20.0
     sync_width: int = 228
     sync_height: int = 128
+    # long group: one long 1080p50 video with EPIC-dense replayed segments (egoimu.bench.long_data)
+    long_minutes: float = 10.0
+    long_width: int = 1920
+    long_height: int = 1080
+    long_render_scale: int = 4  # rendered at (width, height) / this, scaled up by ffmpeg
+    sync_cost_repeats: int = 3  # measure_sync runs: one before the build, the rest after; the best counts
 
 
 FULL = Sizes(name="full")
@@ -72,8 +78,21 @@ TINY = Sizes(name="tiny", hd_width=192, hd_height=108, hd_seconds=8.0, decode_wi
              build_participants=2, build_seconds=6.0, clips_per_shard=4, storage_participants=2,
              storage_seconds=6.0, memory_seconds=(5.0, 10.0), mp4_clips=4, train_participants=2,
              train_seconds=6.0, ssl_stride_s=1.0, batch_size=2, early_steps=2, log_every=1,
-             sync_offsets_ms=(-500, 500), sync_videos=1, sync_seconds=8.0)
+             sync_offsets_ms=(-500, 500), sync_videos=1, sync_seconds=8.0,
+             long_minutes=0.2, long_width=320, long_height=180, long_render_scale=2, sync_cost_repeats=2)
 SIZES = {s.name: s for s in (FULL, TINY)}
+
+
+def cached_root(root: Path, stamp: dict, make: Callable[[Path], object]) -> Path:
+    """``root``, made by ``make(root)`` unless its ``.complete`` marker holds ``stamp`` (JSON) already;
+    an interrupted or differently configured folder is removed and made again."""
+    marker = root / ".complete"
+    text = json.dumps(stamp, sort_keys=True)
+    if not marker.is_file() or marker.read_text() != text:
+        shutil.rmtree(root, ignore_errors=True)
+        make(root)
+        marker.write_text(text)
+    return root
 
 
 def synth(cache: Path, name: str, **fields: object) -> Path:
@@ -81,14 +100,7 @@ def synth(cache: Path, name: str, **fields: object) -> Path:
     from egoimu.pipeline.synth.epic import SynthEpicConfig, generate_epic
 
     cfg = SynthEpicConfig(**fields)
-    root = cache / name
-    marker = root / ".complete"
-    stamp = json.dumps(dataclasses.asdict(cfg), sort_keys=True)
-    if not marker.is_file() or marker.read_text() != stamp:
-        shutil.rmtree(root, ignore_errors=True)
-        generate_epic(root, cfg, workers=2)
-        marker.write_text(stamp)
-    return root
+    return cached_root(cache / name, dataclasses.asdict(cfg), lambda root: generate_epic(root, cfg, workers=2))
 
 
 def like_fields() -> dict[str, object]:

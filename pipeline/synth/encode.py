@@ -6,7 +6,7 @@ single-threaded libx264 with a fixed preset and parameters, bit-exact muxing/enc
 metadata. The optional audio track is seeded noise (``anoisesrc``) through the native AAC encoder,
 like the quiet room noise of a GoPro recording.
 
-Public API: :func:`h264_args`, :class:`FrameWriter`.
+Public API: :func:`h264_args` (from :func:`x264_args` and :func:`mp4_args`), :class:`FrameWriter`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ def h264_args(out: Path, width: int, height: int, fps: Fraction, *, full_range: 
     ``audio_seconds`` adds a 48 kHz stereo AAC track of quiet pink noise seeded by ``audio_seed``.
     ``faststart`` puts the moov atom first (a truncated file still decodes up to the cut).
     """
-    gop = int(round(fps)) if gop is None else gop
     args = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-threads", "1",
             "-f", "rawvideo", "-pix_fmt", input_pix_fmt, "-video_size", f"{width}x{height}",
             "-framerate", f"{fps.numerator}/{fps.denominator}", "-i", "pipe:0"]
@@ -41,17 +40,27 @@ def h264_args(out: Path, width: int, height: int, fps: Fraction, *, full_range: 
         args += ["-f", "lavfi", "-i",
                  f"anoisesrc=d={audio_seconds:.6f}:c=pink:r=48000:a=0.003:s={int(audio_seed) % 2**31}"]
     args += ["-map", "0:v"] + (["-map", "1:a"] if audio_seconds is not None else [])
-    args += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-g", str(gop),
-             "-keyint_min", str(gop), "-sc_threshold", "0", "-threads", "1",
-             "-pix_fmt", "yuvj420p" if full_range else "yuv420p"]
-    if full_range:
-        args += ["-color_range", "pc"]
+    args += x264_args(fps, full_range=full_range, crf=crf, preset=preset, gop=gop)
     if audio_seconds is not None:
         args += ["-c:a", "aac", "-b:a", "96k", "-ac", "2", "-ar", "48000", "-flags:a", "+bitexact"]
-    args += ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1"]
-    if faststart:
-        args += ["-movflags", "+faststart"]
-    return args + [str(out)]
+    return args + mp4_args(out, faststart=faststart)
+
+
+def x264_args(fps: Fraction, *, full_range: bool = False, crf: int = 23, preset: str = "ultrafast",
+              gop: int | None = None) -> list[str]:
+    """The video encoder options of :func:`h264_args` (single-threaded libx264, keyframe every ``gop``
+    frames, default round(fps), no scene-cut keyframes, yuv420p or full-range yuvj420p)."""
+    gop = int(round(fps)) if gop is None else gop
+    args = ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-g", str(gop),
+            "-keyint_min", str(gop), "-sc_threshold", "0", "-threads", "1",
+            "-pix_fmt", "yuvj420p" if full_range else "yuv420p"]
+    return args + (["-color_range", "pc"] if full_range else [])
+
+
+def mp4_args(out: Path, *, faststart: bool = True) -> list[str]:
+    """The bit-exact MP4 muxing options of :func:`h264_args`, ending with the output path."""
+    args = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1"]
+    return args + (["-movflags", "+faststart"] if faststart else []) + [str(out)]
 
 
 class FrameWriter:

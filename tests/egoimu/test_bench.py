@@ -15,6 +15,9 @@ import pytest
 from egoimu import bench, cli
 from egoimu.bench.common import TINY, interleaved
 from egoimu.bench.fig_decode import overlap_share, spaced_windows
+from egoimu.bench.long_data import long_root
+from egoimu.pipeline.sync_estimate import LOW_CONFIDENCE, TOO_FEW_WINDOWS, auto_windows
+from egoimu.pipeline.video import probe_video
 
 #: measurement -> the top-level figure keys it returns
 FIGURES = {
@@ -28,9 +31,11 @@ FIGURES = {
     "trainer_rss": ("trainer_rss_epoch_vs_50_steps",),
     "data_wait": ("data_wait_share",),
     "sync_sweep": ("sync_sweep_median_ms", "sync_sweep_max_ms"),
+    "sync_auto_cost": ("sync_auto_cost",),
 }
 SHARES = {"merged_overlap_share", "data_wait_share"}  # may be 0; everything else is a ratio > 0
 SLOW = {"dask", "memory", "storage", "trainer_rss", "data_wait"}
+OWN_TEST = {"sync_auto_cost"}  # measured (and checked in detail) by its own test below
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +49,8 @@ def test_registry_covers_every_goal():
     assert {m for group in bench.GROUPS.values() for m in group} == set(bench.MEASUREMENTS)
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in FIGURES])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
+                                  for n in FIGURES if n not in OWN_TEST])
 def test_measurement_at_tiny_size(name, cache):
     result = bench.MEASUREMENTS[name](cache, TINY)
     for key in FIGURES[name]:
@@ -104,3 +110,50 @@ def test_goal_check():
     assert bench.met("decode_vs_ffmpeg", 0.95) and not bench.met("decode_vs_ffmpeg", 0.5)
     assert bench.met("data_wait_share", 0.01) and not bench.met("data_wait_share", 0.2)
     assert not bench.met("jpeg_psnr_db", float("nan"))
+
+
+def test_all_leaves_out_the_long_group():
+    assert "sync_auto_cost" not in bench.selected(["all"])
+    assert set(bench.selected(["all"])) == set(bench.MEASUREMENTS) - {"sync_auto_cost"}
+    assert bench.selected(["long"]) == ["sync_auto_cost"]
+    assert bench.selected(["all", "long"])[-1] == "sync_auto_cost"
+    assert bench.selected(["decode", "decode_vs_ffmpeg"]) == ["decode_vs_ffmpeg", "merged_vs_per_clip"]
+
+
+def test_long_root_is_an_upscaled_video_with_its_own_imu(cache):
+    root, video_id = long_root(cache, TINY)
+    path = root / video_id.split("_")[0] / "videos" / f"{video_id}.MP4"
+    info = probe_video(path)
+    dataset = json.loads((root / "synth_truth" / "dataset.json").read_text())
+    truth = dataset["videos"][video_id]
+    assert (info.width, info.height, info.fps, info.codec) == (TINY.long_width, TINY.long_height, Fraction(50), "h264")
+    assert info.n_frames == truth["frames"] == round(TINY.long_minutes * 60 * 50)  # frame for frame
+    assert dataset["config"]["width"] * TINY.long_render_scale == TINY.long_width
+    for kind in ("accl", "gyro"):
+        assert (root / video_id.split("_")[0] / "meta_data" / f"{video_id}-{kind}.csv").stat().st_size > 0
+    info_csv = (root / "EPIC_100_video_info.csv").read_text()
+    assert f"{video_id},12.0,50.0,{TINY.long_width}x{TINY.long_height}" in info_csv
+    mtime = path.stat().st_mtime_ns
+    assert long_root(cache, TINY) == (root, video_id) and path.stat().st_mtime_ns == mtime  # cached, not remade
+
+
+@pytest.mark.slow
+def test_sync_auto_cost_at_tiny_size(cache):
+    result = bench.MEASUREMENTS["sync_auto_cost"](cache, TINY)
+    c = result["sync_cost"]
+    assert result["sync_auto_cost"] == pytest.approx(c["sync_s"] / c["build_s"])
+    assert len(c["sync_runs_s"]) == max(2, TINY.sync_cost_repeats)
+    assert c["sync_s"] == pytest.approx(min(c["sync_runs_s"]), abs=1e-3)
+    for key in ("sync_auto_cost",):
+        assert isinstance(result[key], float) and math.isfinite(result[key]) and result[key] > 0
+    for key in ("sync_s", "build_s", "build_cpu_s", "decode_s", "estimate_s"):
+        assert math.isfinite(c[key]) and c[key] > 0, (key, c[key])
+    assert c["decode_s"] + c["estimate_s"] < c["build_s"]
+    assert c["windows"] == c["windows_planned"] == auto_windows(TINY.long_minutes * 60)
+    assert 0 <= c["kept"] <= c["windows"]
+    assert 0 <= c["confidence"] <= 1 and 0 <= c["peak_r"] <= 1
+    assert c["reason"] == "" if c["used"] else c["reason"].startswith((LOW_CONFIDENCE, TOO_FEW_WINDOWS))
+    assert c["clips_written"] > 0 and {"probe", "shards"} <= set(c["build_stages_s"])
+    assert c["build_options"] == ["--encoding", "raw", "--sync", "assumed"] and c["build_workers"] == 2
+    assert not (cache / "tiny-sync-cost-build").exists()  # the raw build is not kept
+    json.dumps(result)

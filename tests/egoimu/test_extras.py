@@ -207,12 +207,13 @@ def test_missing_extra_names_the_extra_and_the_install_line() -> None:
     check = subprocess.run([sys.executable, "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
                             "from egoimu.extras import main; sys.exit(main(['train']))", str(ROOT)],
                            capture_output=True, text=True, timeout=60)
-    assert check.returncode == 1 and check.stderr.count("egoimu ") == 4, check.stderr  # train, embed, eval, report
-    assert check.stdout.strip() == "egoimu extras train: 2 command(s) can run: audit, split-plan"
+    # refused: train, embed, eval, report, view
+    assert check.returncode == 1 and check.stderr.count("egoimu ") == 5, check.stderr
+    assert check.stdout.strip() == "egoimu extras train: 3 command(s) can run: audit, split-plan, info"
 
 
-@pytest.mark.parametrize("args, rc, out", [(["pipeline", "train"], 0, "11 command(s) can run"),
-                                           (["pipeline"], 0, "5 command(s) can run: synth, build, extract-imu, "),
+@pytest.mark.parametrize("args, rc, out", [(["pipeline", "train"], 0, "13 command(s) can run"),
+                                           (["pipeline"], 0, "6 command(s) can run: synth, build, extract-imu, "),
                                            (["gpu"], 2, "no extra 'gpu'")])
 def test_python_m_extras_checks_the_installed_extras(args: list[str], rc: int, out: str) -> None:
     run = subprocess.run([sys.executable, "-m", "egoimu.extras", *args], capture_output=True, text=True, timeout=60)

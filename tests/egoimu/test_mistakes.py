@@ -85,6 +85,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("demo-out-is-file", ["demo", "--out", "{file}"], ["is a file, not a folder", "choose"]),
     ("demo-seeds-zero", ["demo", "--seeds", "0", "--out", "{tmp}/demo"], ["--seeds", ">= 1"]),
     ("bench-unknown-group", ["bench", "nosuch"], ["invalid choice: 'nosuch'", "--help"]),
+    ("info-raw-dataset", ["info", "{raw}"], ["not a build", "egoimu build ROOT OUT"]),
+    ("info-manifest-file", ["info", "{out}/manifest.json"], ["is a file", "the folder that holds manifest.json"]),
+    ("view-raw-dataset", ["view", "{raw}", "P01_101_0", "--out", "{tmp}/p.html"],
+     ["not an egoimu build", "egoimu build ROOT OUT"]),
+    ("view-unknown-clip", ["view", "{out}", "nosuch", "--out", "{tmp}/p.html"], ["unknown clip id 'nosuch'", "--list"]),
     ("unknown-command", ["nosuch"], ["unknown command 'nosuch'", "egoimu --help"]),
 ]
 

@@ -55,6 +55,9 @@ def test_wheel_has_egoimu_as_its_only_top_level_package(tmp_path):
     assert packaged == _repo_packages(), "pyproject.toml's package list and the source folders disagree"
     assert "egoimu/manifests/epic100_headmotion_split.csv" in names
     assert "egoimu/manifests/README.md" in names
+    docs = zipfile.ZipFile(wheel).read("egoimu/manifests/README.md").decode()  # the manifests documentation,
+    assert docs == (REPO / "manifests" / "README.md").read_text(encoding="utf-8")  # with the generated columns
+    assert "### clips.csv" in docs and "| `verb_class` |" in docs and "| `shard_tasks` |" in docs
     dist_info = next(n for n in names if n.endswith(".dist-info/top_level.txt"))
     assert zipfile.ZipFile(wheel).read(dist_info).decode().split() == ["egoimu"]
 

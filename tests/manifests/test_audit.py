@@ -44,8 +44,9 @@ def test_fresh_build_passes_default_deep_and_console_script(built_epic, tmp_path
         counts = mine.verb_class[mine.verb_class >= 0].value_counts()
         assert rep["majority_verb"]["clips"] == counts.max()
         assert rep["majority_verb"]["share"] == pytest.approx(counts.max() / counts.sum())
-        names = set(mine.verb[mine.verb_class == rep["majority_verb"]["verb_class"]])
-        assert set(rep["majority_verb"]["verb"].split("/")) <= names
+        keys = json.loads((src / "manifest.json").read_text())["source"]["class_names"]  # EPIC's class keys
+        assert all(v["verb"] == keys[str(v["verb_class"])] for v in [rep["majority_verb"], *rep["top_verbs"]])
+        assert f"{rep['majority_verb']['verb']} ({rep['majority_verb']['verb_class']})" in text
         assert f"  participants: {' '.join(rep['participants'])}" in text
     # the console script (egoimu/cli.py dispatches "audit" to egoimu.manifests.audit)
     exe = Path(sys.executable).with_name("egoimu")

@@ -112,6 +112,7 @@ def test_deterministic_with_one_worker(built_epic, tmp_path):
     assert _content(again) == _content(out)
     assert _shas(again) == _shas(out)
     assert (again / "clips.csv").read_bytes() == (out / "clips.csv").read_bytes()
+    assert (again / "README.md").read_bytes() == (out / "README.md").read_bytes()  # the card: no date, no path
 
 
 def _link_tree(src: Path, dst: Path, linked_dirs: tuple[str, ...]) -> None:
@@ -140,7 +141,7 @@ def test_a_tree_of_links_builds_the_same_manifests(built_epic, tmp_path, capfd):
     capfd.readouterr()
     assert build_main([str(links), str(target), "--workers", "2", "--clips-per-shard", "8", "--quiet"]) == 0
     err = capfd.readouterr().err
-    for name in ("manifest.json", "clips.csv", "shards.csv", "recordings.csv", "splits.csv"):
+    for name in ("manifest.json", "clips.csv", "shards.csv", "recordings.csv", "splits.csv", "README.md"):
         assert (target / name).read_bytes() == (out / name).read_bytes(), name
     recs = pd.read_csv(target / "recordings.csv", keep_default_na=False)
     ok = recs[recs.status == "ok"]
@@ -324,8 +325,9 @@ def test_empty_outcomes_write_every_rejection_and_the_corrected_build_reruns(epi
     acc = m.summary["accounting"]
     assert acc["written"] == 0 and acc["input"] == n_rows == sum(acc["rejected_by_reason"].values()) == len(m.clips)
     assert set(m.clips.reason) == {"no_video_file", "bad_timestamp"} and "no clip survived" in m.summary["failed"]
-    assert sorted(p.name for p in out.iterdir()) == ["clips.csv", "manifest.json", "recordings.csv", "shards.csv",
-                                                     "splits.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "clips.csv", "manifest.json", "recordings.csv",
+                                                     "shards.csv", "splits.csv"]
+    assert "- FAILED build (no clip written): no clip survived planning" in (out / "README.md").read_text()
 
     no_train = tmp_path / "split.csv"
     no_train.write_text("participant_id,split\nP01,validation\nP02,test\n")

@@ -162,3 +162,35 @@ def test_dashboard_address(tmp_path, options, dashboard):
     from egoimu.pipeline.build_args import dashboard_of
 
     assert dashboard_of(parse_args([str(tmp_path), str(tmp_path / "out"), *options])) == dashboard
+
+
+def _printed_build_config(capsys, *argv: str) -> str:
+    from egoimu.pipeline.build import main
+
+    assert main(["--print-config", *argv]) == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [[], ["--encoding", "jpeg", "--ssl-windows", "1.0", "--clips-per-shard", "8",
+                                       "--sync", "auto", "--ratio", "3:1:1"]])
+def test_print_config_round_trips_without_root_or_out(tmp_path, capsys, argv):
+    text = _printed_build_config(capsys, *argv)
+    path = tmp_path / "build.yaml"
+    path.write_text(text)
+    assert _printed_build_config(capsys, "--config", str(path)) == text
+    cfg = make_config(parse_args(["R", "O", *argv]))
+    assert BuildConfig.load(path) == cfg and f"config {cfg.sha256()[:12]}" in text.splitlines()[0]
+
+
+def test_root_and_out_are_needed_to_build(capsys):
+    with pytest.raises(SystemExit) as exc:
+        parse_args(["ROOT"])
+    assert exc.value.code == 2
+    assert "required: out" in capsys.readouterr().err
+
+
+def test_the_example_build_config_loads_as_it_is(capsys):
+    path = Path(__file__).resolve().parents[2] / "configs" / "build.yaml"
+    assert BuildConfig.load(path) == make_config(parse_args(["R", "O"]))
+    printed = _printed_build_config(capsys)
+    assert path.read_text().endswith(printed)  # the file is --print-config's output under its comment

@@ -18,8 +18,10 @@ from egoimu.pipeline.imu_timing import prepare_stream, sync_for_video
 from egoimu.pipeline.recordings import IMU_NOT_SPANNING, RecordingTask, probe_recording
 from egoimu.pipeline.sync_estimate import (
     NO_MOTION,
+    SYNC_DECODE_THREADS,
     TOO_FEW_WINDOWS,
     Window,
+    block_mean,
     decode_windows,
     estimate_offset,
     window_starts,
@@ -114,3 +116,28 @@ def test_auto_at_the_ends_of_the_range(epic_sync_ends, planted_ms) -> None:
         assert rec.ok and rec.sync_fallback == "" and rec.sync_confidence >= 0.8, rec
         assert rec.align_ms[0] <= 10.0 and rec.align_ms[2] <= 40.0, (vid, rec.align_ms)
         assert abs(rec.sync_offset_ms - planted_ms) <= 40.0, (vid, rec.sync_offset_ms)
+
+
+def test_block_mean_is_the_rounded_float_mean() -> None:
+    rng = np.random.default_rng(5)
+    frames = rng.integers(0, 256, (5, 66, 71, 3), dtype=np.uint8)  # sizes with leftover rows and columns
+    frames[0, :4, :4] = [[0], [1]] * 2  # block sums of 8: means of exactly 0.5, rounded to 0 (half to even)
+    frames[1, :4, :4] = [[255], [254]] * 2  # 254.5 -> 254
+    for d in (1, 2, 4, 5):
+        t, h, w, _ = frames.shape
+        expected = frames[:, : h // d * d, : w // d * d].reshape(t, h // d, d, w // d, d, 3).mean(axis=(2, 4))
+        assert np.array_equal(block_mean(frames, d), np.rint(expected).astype(np.uint8))
+    assert block_mean(frames, 4)[0, 0, 0].tolist() == [0, 0, 0]
+    assert block_mean(frames, 4)[1, 0, 0].tolist() == [254, 254, 254]
+
+
+def test_windows_are_the_same_frames_at_any_decoder_thread_count(gopro_karma) -> None:
+    """``measure_sync`` decodes with SYNC_DECODE_THREADS threads: the windows of the real HERO5 file are
+    bit-identical to a one-thread decode (so the estimate, and the shards, stay deterministic)."""
+    info = probe_video(gopro_karma)
+    starts = window_starts(info.n_frames / float(info.fps), 3)
+    one = decode_windows(gopro_karma, info, starts, VideoConfig(threads=1))
+    many = decode_windows(gopro_karma, info, starts, VideoConfig(threads=SYNC_DECODE_THREADS))
+    assert SYNC_DECODE_THREADS > 1 and len(one) == len(many) == 3
+    assert all(np.array_equal(a.frames, b.frames) and np.array_equal(a.times_s, b.times_s)
+               for a, b in zip(one, many))

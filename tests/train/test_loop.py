@@ -264,7 +264,8 @@ def test_overrides_types_and_errors():
     with pytest.raises(ConfigError, match="model must be one of"):
         TrainConfig().with_overrides(["model=huge"])
     with pytest.raises(ConfigError, match="warmup_steps"):
-        TrainConfig().with_overrides(["steps=10"])  # default warm-up 500 > 10
+        TrainConfig().with_overrides(["steps=10", "warmup_steps=11"])
+    assert TrainConfig().with_overrides(["steps=10"]).warmup() == 0  # the default warm-up follows the schedule
     with pytest.raises(ConfigError, match="batch_size must be int, got bool"):
         TrainConfig().replace({"batch_size": True})
     assert TrainConfig().replace({"lr": 1}).lr == 1.0  # int widens to float

@@ -55,8 +55,9 @@ from typing import Any
 
 import numpy as np
 
+from egoimu.manifests.card import class_names as _class_names
 from egoimu.manifests.files import atomic_write_text
-from egoimu.manifests.schema import SUMMARY_FILENAME
+from egoimu.manifests.schema import SUMMARY_FILENAME, read_table
 
 RESULT_SCHEMA = "egoimu.eval/1"
 EVALUATIONS = ("corr", "probe", "supervised", "dogcentric")
@@ -176,18 +177,9 @@ def find_results(*dirs: str | Path) -> list[Path]:
 
 
 def class_names(data_root: str | Path) -> dict[int, str]:
-    """verb_class -> name, from manifest.json's ``source.class_names`` (EPIC's class keys, DogCentric's
-    activities); for a build without them, the most frequent raw ``verb`` of each class in clips.csv."""
-    import pandas as pd
-
+    """verb_class -> name, as the audit and the dataset card name them (:func:`egoimu.manifests.card.class_names`:
+    manifest.json's ``source.class_names``, EPIC's class keys or DogCentric's activities; for a build without them,
+    the most frequent raw ``verb`` of each class in clips.csv)."""
     root = Path(data_root)
-    names = (json.loads((root / SUMMARY_FILENAME).read_text(encoding="utf-8")).get("source") or {}).get("class_names")
-    if names:
-        return {int(k): str(v) for k, v in names.items()}
-    clips = pd.read_csv(root / "clips.csv", usecols=["verb", "verb_class"], dtype={"verb": str})
-    clips = clips[clips.verb_class >= 0].dropna()
-    if clips.empty:
-        return {}
-    top = clips.groupby(["verb_class", "verb"]).size().reset_index(name="n")
-    top = top.sort_values(["verb_class", "n", "verb"], ascending=[True, False, True]).drop_duplicates("verb_class")
-    return {int(c): str(v) for c, v in zip(top.verb_class, top.verb)}
+    summary = json.loads((root / SUMMARY_FILENAME).read_text(encoding="utf-8"))
+    return _class_names(summary, read_table(root / "clips.csv", "clips"))
