@@ -123,7 +123,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Train the video and head-motion encoders with the contrastive loss of arXiv 2110.01680 "
                     "(eq. 1), or a supervised verb classifier on one of them (--objective), on a build's train "
                     "split. Run under torchrun for DDP.",
-        epilog="key=value words override any config field, e.g. lr=1e-3 batch_size=8 temperature=1.0; "
+        epilog="key=value words override any config field, e.g. lr=1e-3 batch_size=8 temperature=1.0;\n"
                "--help-config lists every field with its default and whether it is the paper's or ours.\n"
                "Order: the preset, then --config FILE, then the flags, then key=value words.\n\n" + examples(
                    "egoimu train OUT --run-dir runs/a --model small --steps 30",
