@@ -13,14 +13,13 @@ axis pairing found. Exit status: 0 when every video peaks within one output fram
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from egoimu.manifests import audit
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, build_problem, write_json
 from egoimu.manifests.shardfmt import ShardFormatError
 from egoimu.manifests.sync_check import DEFAULT_MAX_LAG_S, JpegDecoder, SyncCheckError, VideoSync, check_sync
 
@@ -47,17 +46,22 @@ def aligned(result: VideoSync, min_r: float) -> bool:
 
 def sync_main(argv: list[str]) -> int:
     """``egoimu audit --sync OUT``; returns the exit status."""
-    p = argparse.ArgumentParser(prog="egoimu audit --sync", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(prog="egoimu audit --sync", description=__doc__,
+                                formatter_class=HelpFormatter)
     p.add_argument("out", type=Path, help="a build output folder (shards/)")
     p.add_argument("--max-lag-s", type=float, default=DEFAULT_MAX_LAG_S,
-                   help=f"search lags in [-S, S] seconds (default {DEFAULT_MAX_LAG_S})")
+                   help=f"search lags in [-S, S] seconds (default: {DEFAULT_MAX_LAG_S})")
     p.add_argument("--min-r", type=float, default=DEFAULT_MIN_R,
-                   help=f"the correlation a video needs to pass (default {DEFAULT_MIN_R})")
-    p.add_argument("--json", type=Path, metavar="FILE", help="also write the per-video results as JSON")
+                   help=f"the correlation a video needs to pass (default: {DEFAULT_MIN_R})")
+    p.add_argument("--json", metavar="FILE", help="also write the per-video results as JSON (-: to stdout, the "
+                   "text then goes to stderr)")
     args = p.parse_args(argv)
     if not 0 < args.max_lag_s <= 10:
         p.error(f"--max-lag-s must be in (0, 10], got {args.max_lag_s}")
+    if not (args.out / "shards").is_dir() and (problem := build_problem(args.out, "OUT")):  # shards alone do
+        print(f"egoimu audit --sync: {problem}", file=sys.stderr)
+        return 2
+    text = sys.stderr if args.json == "-" else sys.stdout
     try:
         results = check_sync(args.out, _jpeg_decoder(), args.max_lag_s)
     except (SyncCheckError, ShardFormatError, OSError) as exc:
@@ -67,13 +71,13 @@ def sync_main(argv: list[str]) -> int:
         verdict = "aligned" if aligned(res, args.min_r) else "NOT ALIGNED"
         pairs = ", ".join(f"{ax}~{g} (r {res.r_by_axis[ax]:.3f})" for ax, g in res.pairing.items())
         print(f"{res.video_id}: lag {1000 * res.lag_s:+.1f} ms ({res.lag_frames:+.2f} frames), r {res.r:.3f}, "
-              f"{res.clips} clips / {res.pairs} frame pairs; {pairs}: {verdict}")
+              f"{res.clips} clips / {res.pairs} frame pairs; {pairs}: {verdict}", file=text)
     bad = [r.video_id for r in results if not aligned(r, args.min_r)]
     print(f"sync: {len(results) - len(bad)} of {len(results)} videos aligned" + (f"; not: {', '.join(bad)}"
-                                                                                  if bad else ""))
+                                                                                  if bad else ""), file=text)
     if args.json:
-        args.json.write_text(json.dumps({"videos": [r.to_json() for r in results], "min_r": args.min_r,
-                                         "max_lag_s": args.max_lag_s}, indent=1) + "\n", encoding="utf-8")
+        write_json(args.json, {"videos": [r.to_json() for r in results], "min_r": args.min_r,
+                               "max_lag_s": args.max_lag_s}, indent=1)
     return 1 if bad else 0
 
 

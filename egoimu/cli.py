@@ -3,6 +3,8 @@
 Each command lives in its own module as ``main(argv: list[str] | None) -> int``. The dispatcher
 imports that module only when its command runs, so a trainer's install (``egoimu[train]``, no dask,
 decord or ffmpeg) can run ``egoimu train`` and a data engineer's can run ``egoimu build`` without torch.
+A command whose extra is not installed is refused in one line naming it (egoimu.extras) before its module is
+imported; ``demo`` needs every extra, so it is refused before it starts anything.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import importlib
 import sys
 from dataclasses import dataclass
+
+from egoimu.extras import missing_extra
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     cmd = COMMANDS.get(name)
     if cmd is None:
-        print(f"egoimu: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        print(f"egoimu: unknown command {name!r}; choose from {', '.join(COMMANDS)} (egoimu --help)", file=sys.stderr)
+        return 2
+    if problem := missing_extra(name):  # demo: every extra, before it starts anything
+        print(problem, file=sys.stderr)
         return 2
     try:
         module = importlib.import_module(cmd.module)

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, out_folder_problem
+
 
 @dataclass(frozen=True)
 class DemoConfig:
@@ -57,14 +59,14 @@ PRESETS: dict[str, DemoConfig] = {
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="egoimu demo", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="smoke", help="scale (default smoke)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
+    p = OneLineParser(prog="egoimu demo", description=__doc__,
+                                formatter_class=HelpFormatter)
+    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default: runs/demo)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="smoke", help="scale (default: smoke)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default: 0)")
     p.add_argument("--seeds", type=int, help="repeat every training with seeds 0..K-1 (default: the preset's)")
     p.add_argument("--model", choices=("small", "full"), help="encoders (default: the preset's, small)")
-    p.add_argument("--workers", type=int, help="Dask workers of the builds (default 2)")
+    p.add_argument("--workers", type=int, help="Dask workers of the builds (default: 2)")
     return p.parse_args(argv)
 
 
@@ -164,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         print("egoimu demo: error: --seeds must be >= 1", file=sys.stderr)
         return 2
     out: Path = args.out
+    if problem := out_folder_problem(out, "--out"):
+        print(f"egoimu demo: error: {problem}", file=sys.stderr)
+        return 2
     out.mkdir(parents=True, exist_ok=True)
     record = {"preset": args.preset, "data_seed": args.seed, "config": dataclasses.asdict(cfg)}
     (out / "demo.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

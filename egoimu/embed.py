@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser
 from egoimu.manifests.shardfmt import SPLITS
 from egoimu.train.encode import encode_batch, frozen
 from egoimu.train.eval.embed import TABLE_COLUMNS, FeatureSet, embed_data, representation_attrs, write_features
@@ -106,7 +107,8 @@ def embed_videos(rep: Representation, paths: list[str | Path], *, progress: bool
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
+        formatter_class=HelpFormatter,
         prog="egoimu embed", description="Frozen video (and head-motion) backbone features of a representation, "
         "for every clip of a build's split or for video files, written to one HDF5 file.",
         epilog="examples: egoimu embed runs/ssl --data shards --split test --out ssl-test.h5 --imu | "
@@ -116,7 +118,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="RUN (a run directory; unless --random or --checkpoint), then VIDEO files (unless --data)")
     add_representation_args(p, positional_run=False)
     p.add_argument("--data", help="a build's output: embed the clips of --split")
-    p.add_argument("--split", default="test", choices=SPLITS, help="default: test")
+    p.add_argument("--split", default="test", choices=SPLITS, help="the split to use")
     p.add_argument("--labelled-only", action="store_true", help="only clips with a verb label (verb_class >= 0)")
     p.add_argument("--imu", action="store_true", help="also the head-motion encoder's features (--data only)")
     p.add_argument("--out", required=True, help="the HDF5 file to write")

@@ -90,10 +90,18 @@ def install_line(extras: tuple[str, ...], source: str = ".") -> str:
     return f"pip install {TORCH_PIN} && {target}" if needs_torch else target
 
 
+def _absent(module: str) -> bool:
+    """Whether ``module`` cannot be found (an import hook that refuses it counts as absent)."""
+    try:
+        return importlib.util.find_spec(module) is None
+    except (ImportError, ValueError):  # a meta-path finder raising ModuleNotFoundError; a broken __spec__
+        return True
+
+
 def missing_modules(command: str) -> list[str]:
     """The modules that ``command`` needs and that cannot be found here (sorted; [] when all are)."""
     needs = NEEDS[command]
-    return sorted(m for m in needs.modules if importlib.util.find_spec(m) is None)
+    return sorted(m for m in needs.modules if _absent(m))
 
 
 def missing_extra(command: str) -> str | None:

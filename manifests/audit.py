@@ -14,7 +14,6 @@ Exit status: 0 when every check passes, 1 when any fails, 2 on a usage error.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections import Counter, defaultdict
@@ -47,6 +46,14 @@ from egoimu.manifests.audit_shards import (
     check_shard_files,
     check_shard_format,
     scan_shards,
+)
+from egoimu.manifests.clihelp import (
+    HelpFormatter,
+    OneLineParser,
+    build_problem,
+    examples,
+    os_error_line,
+    write_json,
 )
 from egoimu.manifests.schema import (
     FILENAMES,
@@ -311,28 +318,31 @@ def audit(out: Path, deep: bool = False, progress: bool = True) -> AuditResult:
 
 def main(argv: list[str] | None = None) -> int:
     """``egoimu audit OUT [--deep] [--json FILE] [--quiet]``; 0 = pass, 1 = a check failed, 2 = usage."""
-    p = argparse.ArgumentParser(prog="egoimu audit", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = OneLineParser(prog="egoimu audit", description=__doc__,
+                                formatter_class=HelpFormatter,
                                 epilog="checks:\n" + "\n".join(f"  {k:<17} {v}" for k, v in CHECKS.items())
                                 + "\n\negoimu audit --sync OUT: the sync check from the shards alone "
                                 "(egoimu audit --sync --help)\n"
                                 f"what each check and each column means: {Path(__file__).with_name('README.md')} "
-                                "(installed with egoimu); a build's own summary: egoimu info OUT")
+                                "(installed with egoimu); a build's own summary: egoimu info OUT\n\n" + examples(
+                                    "egoimu audit out/epic", "egoimu audit out/epic --deep --json audit.json",
+                                    "egoimu audit out/epic --json - --quiet", "egoimu audit --sync out/epic"))
     p.add_argument("out", type=Path, help="a build output folder (manifest.json, *.csv, shards/)")
     p.add_argument("--deep", action="store_true", help="also read every chunk of every shard (slow)")
-    p.add_argument("--json", type=Path, metavar="FILE", help="also write the report and findings as JSON")
+    p.add_argument("--json", metavar="FILE", help="also write the report and findings as JSON (-: to stdout, "
+                   "the text report then goes to stderr)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
-    if not args.out.is_dir():
-        print(f"egoimu audit: {args.out} is not a folder", file=sys.stderr)
+    if problem := build_problem(args.out, "OUT"):
+        print(f"egoimu audit: {problem}", file=sys.stderr)
         return 2
     result = audit(args.out, deep=args.deep, progress=not args.quiet)
-    print(result.text())
+    print(result.text(), file=sys.stderr if args.json == "-" else sys.stdout)
     if args.json:
         try:
-            args.json.write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            write_json(args.json, result.to_json(), ensure_ascii=False)
         except OSError as exc:
-            print(f"egoimu audit: cannot write {args.json}: {exc}", file=sys.stderr)
+            print(f"egoimu audit: cannot write --json {os_error_line(exc)}", file=sys.stderr)
             return 2
     return 1 if result.failed else 0
 

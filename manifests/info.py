@@ -12,12 +12,12 @@ example:
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 from egoimu.manifests.card import build_info, info_markdown
+from egoimu.manifests.clihelp import OneLineParser
 from egoimu.manifests.outputs import CARD_FILENAME
 from egoimu.manifests.schema import SUMMARY_FILENAME, Manifest, ManifestError
 from egoimu.manifests.shardfmt import ShardFormatError
@@ -39,7 +39,7 @@ def not_a_build(out: Path) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``egoimu info``; returns 0, or 2 with one line on stderr."""
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(prog=PROG, description=__doc__)
     p.add_argument("out", type=Path, help="a build's output folder (manifest.json, the tables, shards/)")
     p.add_argument("--json", metavar="FILE", help="write the summary as JSON to FILE ('-': stdout, instead of the "
                                                   "text)")

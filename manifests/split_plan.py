@@ -53,6 +53,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser
 from egoimu.manifests.shardfmt import SPLITS
 
 PAPER_RATIO: tuple[int, int, int] = (30044, 3032, 4379)  # paper: train:validation:test clips
@@ -379,7 +380,8 @@ def _ratio(text: str) -> tuple[Fraction, Fraction, Fraction]:
 
 def main(argv: list[str] | None = None) -> int:
     """``egoimu split-plan``: plan a subject-disjoint split from EPIC-100 annotations; returns 0 or 2."""
-    ap = argparse.ArgumentParser(
+    ap = OneLineParser(
+        formatter_class=HelpFormatter,
         prog="egoimu split-plan",
         description="Plan a subject-disjoint train/validation/test split of EPIC-100 participants whose "
                     "clip shares come closest to --ratio (exact optimum; see manifests/README.md).")
@@ -389,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--video-info", type=Path, help="EPIC_100_video_info.csv (for --estimate-missing)")
     ap.add_argument("--splits", type=Path, help="epic_100_splits.csv (official split flags)")
     ap.add_argument("--ratio", type=_ratio, default=PAPER_RATIO, help="train:validation:test (30044:3032:4379)")
-    ap.add_argument("--seed", type=int, default=0, help="picks among exactly tied optima (default 0)")
+    ap.add_argument("--seed", type=int, default=0, help="picks among exactly tied optima (default: 0)")
     ap.add_argument("--out", type=Path, help="write participant_id,split here")
     ap.add_argument("--estimate-missing", default="", metavar="VIDEO,...|all",
                     help="videos without segments whose count is estimated from their duration")

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from egoimu import __version__
+from egoimu.manifests.clihelp import out_folder_problem
 from egoimu.manifests.shardfmt import SPLITS, ShardLayout
 from egoimu.pipeline.build_args import (
     PROG,
@@ -124,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     root, out = args.root.resolve(), args.out.resolve()
     if not root.is_dir():
-        return one_line_error(f"dataset root {root} is not a folder")
+        return one_line_error(f"dataset root {root} is not a folder" if not root.exists() else
+                              f"dataset root {root} is a file: pass the dataset's folder (PXX/videos, annotation CSVs)")
+    if problem := out_folder_problem(out, "OUT"):
+        return one_line_error(problem)
     if not args.dry_run and not args.resume and earlier_build(out):
         return one_line_error(f"{out} holds an earlier build (files under {out / 'shards'}); pass --resume to continue "
                            f"it (shards whose plan and sha256 match are kept) or choose an empty folder")

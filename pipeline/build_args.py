@@ -16,10 +16,11 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, examples
 from egoimu.manifests.split_plan import read_plan_csv
 from egoimu.manifests.tables import SYNC_MODES
 from egoimu.pipeline.config import BuildConfig, read_config_file
@@ -33,13 +34,12 @@ SPLIT_MODES = ("planned", "canonical")  # besides a participant_id,split CSV fil
 T = TypeVar("T")
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """An argument parser whose usage errors are one line on stderr (exit status 2), naming the option."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
+EXAMPLES = examples(
+    "egoimu synth epic data/synth && egoimu build data/synth out/synth",
+    "egoimu build /data/EPIC-KITCHENS out/epic --split canonical --workers 4 --encoding jpeg",
+    "egoimu build /data/EPIC-KITCHENS out/epic --dry-run",
+    "egoimu build /data/gopro out/gopro --source gopro --sync auto",
+)
 GOPRO_SSL_STRIDE_S = 2.0  # ours: --source gopro without --ssl-windows tiles non-overlapping 2 s windows
 
 def _positive_int(text: str) -> int:
@@ -63,11 +63,12 @@ def _address(text: str) -> str:
 
 def parse_args(argv: list[str] | None, description: str = "") -> argparse.Namespace:
     """The parsed command line (argparse checks types and choices; :func:`make_config` the values)."""
-    p = OneLineParser(prog=PROG, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(prog=PROG, description=description, formatter_class=HelpFormatter,
+                      epilog=EXAMPLES)
     p.add_argument("root", type=Path, nargs="?", help="dataset root (EPIC layout: PXX/videos, PXX/meta_data, CSVs)")
     p.add_argument("out", type=Path, nargs="?", help="output folder for shards and manifests")
     p.add_argument("--source", choices=("epic", "dogcentric", "gopro"), default="epic",
-                   help="dataset kind (default epic; dogcentric: video-only, label and dog from file names; gopro: "
+                   help="dataset kind (default: epic; dogcentric: video-only, label and dog from file names; gopro: "
                         "ROOT/<participant>/*.MP4 (or --participants) with their GPMF IMU; labels from "
                         "--annotations, else unlabelled windows)")
     p.add_argument("--participants", type=Path, metavar="CSV",
@@ -77,14 +78,14 @@ def parse_args(argv: list[str] | None, description: str = "") -> argparse.Namesp
                    help="annotation files (default: ROOT/EPIC_100_train.csv and EPIC_100_validation.csv; gopro: "
                         "EPIC-100's format or video_id,start_s,stop_s,verb_class, none by default)")
     p.add_argument("--split", default=None, metavar="planned|canonical|FILE",
-                   help="planned (default; exact search for the paper's ratio), canonical (the committed "
-                        "EPIC-100 head-motion split) or a participant_id,split CSV")
+                   help="planned (exact search for the paper's ratio), canonical (the committed EPIC-100 "
+                        "head-motion split) or a participant_id,split CSV (default: planned)")
     p.add_argument("--ratio", default=None, metavar="A:B:C", help="target train:validation:test clip ratio "
-                   "for --split planned: three integers >= 0, positive sum (default the paper's 30044:3032:4379)")
+                   "for --split planned: three integers >= 0, positive sum (default: the paper's 30044:3032:4379)")
     p.add_argument("--config", type=Path, help="YAML config (sections clip, video, imu, spec, shard, split)")
     p.add_argument("--encoding", choices=("raw", "lossless", "jpeg"), help="video storage in the shards")
-    p.add_argument("--clips-per-shard", type=int, metavar="N", help="clips per shard file, >= 1 (default 64)")
-    p.add_argument("--backend", choices=("ffmpeg", "decord"), help="video decoder (default ffmpeg)")
+    p.add_argument("--clips-per-shard", type=int, metavar="N", help="clips per shard file, >= 1 (default: 64)")
+    p.add_argument("--backend", choices=("ffmpeg", "decord"), help="video decoder (default: ffmpeg)")
     p.add_argument("--ssl-windows", type=float, metavar="STRIDE_S",
                    help="also tile unlabelled 2 s windows every STRIDE_S seconds over the train videos "
                         "(finite, at least one step of the clip grid: 1/24 s)")
@@ -92,9 +93,9 @@ def parse_args(argv: list[str] | None, description: str = "") -> argparse.Namesp
                    help="IMU->video sync: assumed (the source's prior model), auto (that prior corrected by a "
                         "measurement of image motion vs gyroscope, kept below a confidence), or a CSV "
                         "video_id,offset_s,scale overriding it for those videos (--sync-table: the former "
-                        "spelling). Default per source, printed at the start: " + "; ".join(
+                        "spelling; README: why) (default: per source, printed at the start: " + "; ".join(
                             f"{k} {d.mode} (prior {d.prior})" for k, d in SYNC_DEFAULTS.items() if k != "dogcentric")
-                   + " (README: why)")
+                   + ")")
     p.add_argument("--verb-map", type=Path, metavar="CSV", help="EPIC-55 labels: raw_verb,verb_class or "
                    "epic55_class,epic100_class rows, tried before EPIC_100_verb_classes.csv's instances (README)")
     p.add_argument("--video-only", action="store_true",
@@ -105,7 +106,7 @@ def parse_args(argv: list[str] | None, description: str = "") -> argparse.Namesp
     g.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://127.0.0.1:8786")
     d = p.add_mutually_exclusive_group()
     d.add_argument("--dashboard", type=_address, metavar="HOST:PORT",
-                   help=f"where the LocalCluster's Dask dashboard listens (default {DEFAULT_DASHBOARD}: this "
+                   help=f"where the LocalCluster's Dask dashboard listens (default: {DEFAULT_DASHBOARD}: this "
                         f"machine only; 0.0.0.0:8787 exposes it on every interface)")
     d.add_argument("--no-dashboard", action="store_true", help="start the LocalCluster without a dashboard")
     p.add_argument("--resume", action="store_true",

@@ -10,13 +10,13 @@ significant digits, so a reader gets back the same float64 numbers.
 
 from __future__ import annotations
 
-import argparse
 import io
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser
 from egoimu.manifests.files import atomic_write_text
 from egoimu.pipeline.gpmf import GpmfError, GpmfStream, read_gpmf_imu
 from egoimu.pipeline.imu import HEADERS
@@ -45,7 +45,8 @@ def extract(video: str | Path, out: str | Path) -> tuple[Path, Path]:
 
 def main(argv: list[str] | None = None) -> int:
     """``egoimu extract-imu``: 0 when every video was written, 2 for bad input (one line on stderr each)."""
-    ap = argparse.ArgumentParser(prog="egoimu extract-imu", description=__doc__.split("\n\n")[0])
+    ap = OneLineParser(prog="egoimu extract-imu", description=__doc__.split("\n\n")[0],
+                                 formatter_class=HelpFormatter)
     ap.add_argument("videos", nargs="+", type=Path, metavar="VIDEO.MP4", help="GoPro MP4s with a GPMF track")
     ap.add_argument("--out", required=True, type=Path, help="folder for the CSVs (created if missing)")
     args = ap.parse_args(argv)

@@ -39,6 +39,9 @@ WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THRE
 LOOPBACK = "127.0.0.1"
 #: The dashboard's default address: a free port on the loopback interface.
 DEFAULT_DASHBOARD = f"{LOOPBACK}:0"
+#: How long ``--scheduler`` waits for the scheduler to answer: a scheduler that runs answers within a second; an
+#: unreachable one is reported after this (Dask's own default waits 30 s).
+SCHEDULER_CONNECT_TIMEOUT_S = 5
 
 
 class ClusterError(RuntimeError):
@@ -69,9 +72,10 @@ def dask_client(workers: int | None = None, scheduler: str | None = None, quiet:
     saved_environ = dict(os.environ)
     if scheduler:
         try:
-            client = Client(scheduler, timeout="30s")
+            client = Client(scheduler, timeout=f"{SCHEDULER_CONNECT_TIMEOUT_S}s")
         except (OSError, ValueError, TypeError) as exc:
-            raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+            raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}; check that it runs and "
+                               f"listens there, or leave --scheduler out to start a LocalCluster") from None
         cluster = None
     else:
         n = workers or max(1, min(4, os.cpu_count() or 1))

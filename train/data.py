@@ -75,6 +75,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from egoimu.manifests.clihelp import build_problem
 from egoimu.manifests.geometry import ClipGeometry
 from egoimu.manifests.paths import PathEscapeError, resolve_inside
 from egoimu.manifests.schema import SUMMARY_FILENAME, Manifest, ManifestError, summary_geometry
@@ -150,6 +151,8 @@ class SplitIndex:
         root = Path(root)
         if split not in SPLITS:
             raise DataError(f"{root}: unknown split {split!r}; choose from {list(SPLITS)}", file=root, split=split)
+        if problem := build_problem(root, "DATA"):  # a raw dataset, a file, a run directory: one line, the fix
+            raise DataError(problem, file=root, split=split)
         try:
             manifest = Manifest.load(root)
         except ManifestError as exc:

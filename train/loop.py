@@ -58,6 +58,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, examples, os_error_line
 from egoimu.manifests.memory import set_mmap_threshold, trim_heap
 from egoimu.train import config as tc
 from egoimu.train.checkpoint import (
@@ -116,17 +117,20 @@ def lr_factor(s: int, cfg: TrainConfig) -> float:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
+        formatter_class=HelpFormatter,
         prog="egoimu train",
         description="Train the video and head-motion encoders with the contrastive loss of arXiv 2110.01680 "
                     "(eq. 1), or a supervised verb classifier on one of them (--objective), on a build's train "
                     "split. Run under torchrun for DDP.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="key=value words override any config field, e.g. lr=1e-3 batch_size=8 temperature=1.0; "
+        epilog="key=value words override any config field, e.g. lr=1e-3 batch_size=8 temperature=1.0;\n"
                "--help-config lists every field with its default and whether it is the paper's or ours.\n"
-               "Order: the preset, then --config FILE, then the flags, then key=value words.\n"
-               "example: egoimu train OUT --run-dir runs/a --model small --steps 30\n"
-               "         egoimu train --print-config --preset paper > paper.yaml   (reads back with --config)")
+               "Order: the preset, then --config FILE, then the flags, then key=value words.\n\n" + examples(
+                   "egoimu train OUT --run-dir runs/a --model small --steps 30",
+                   "egoimu train out/epic --run-dir runs/verb --objective verb_video",
+                   "egoimu train out/epic --run-dir runs/ssl --resume",
+                   "egoimu train --print-config --preset paper > paper.yaml   (reads back with --config)",
+                   "torchrun --nproc_per_node 4 -m egoimu.cli train out/epic --run-dir runs/ddp"))
     default = PRESETS["default"]
     p.add_argument("data_root", nargs="?", help="a build's output directory (manifest.json, shards/)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
@@ -138,17 +142,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, help=f"schedule length in optimiser steps (default: {default.steps}; "
                                              f"the warm-up follows: {100 * tc.WARMUP_SHARE:g} %% of it unless "
                                              f"warmup_steps=N)")
-    p.add_argument("--objective", choices=OBJECTIVES, help="contrastive (default) or a supervised verb classifier "
-                                                           "on the video (verb_video) or head-motion (verb_imu) CNN")
+    p.add_argument("--objective", choices=OBJECTIVES, help="contrastive or a supervised verb classifier "
+                                                           "on the video (verb_video) or head-motion (verb_imu) CNN "
+                                                           "(default: contrastive)")
     p.add_argument("--stop-at", type=int, help="stop after this step (default: --steps; a later --resume "
                                                "continues the schedule)")
     p.add_argument("--resume", action="store_true", help="continue RUN/last.pt exactly")
-    p.add_argument("--config", help="YAML/JSON file of config fields (or a run's config.json; default: none)")
+    p.add_argument("--config", help="YAML/JSON file of config fields (or a run's config.json) (default: none)")
     p.add_argument("--freeze-video", action="store_true", help="freeze the video backbone (paper Table 3)")
     p.add_argument("--init-video", help="pytorchvideo Kinetics checkpoint or egoimu checkpoint for the video CNN "
                                         "(default: none, random initialisation)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: auto (CUDA if "
-                                                                                     "available)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA if available")
     p.add_argument("--print-config", action="store_true",
                    help="print the resolved config as YAML (what --config reads back) and exit; no DATA needed")
     p.add_argument("--help-config", action="store_true",
@@ -292,8 +296,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{who}: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # the run directory cannot be created or written (read-only, full disk, ...)
-        print(f"{who}: error: {exc.filename or args.run_dir}: {exc.strerror or exc} (errno {exc.errno})",
-              file=sys.stderr)
+        if exc.filename is None:
+            exc.filename = args.run_dir
+        print(f"{who}: error: {os_error_line(exc)}", file=sys.stderr)
         return 2
     except NonFiniteLoss as exc:
         print(f"{who}: stopped: {exc}", file=sys.stderr)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
-import json
 import math
 import os
 import platform
@@ -41,6 +40,7 @@ from pathlib import Path
 
 from egoimu.bench import fig_build, fig_decode, fig_load, fig_sync, fig_sync_cost, fig_train
 from egoimu.bench.common import SIZES, load_average
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, write_json
 
 #: measurement name -> function(cache, sizes) -> dict of figures and details
 MEASUREMENTS: dict[str, Callable[..., dict]] = {
@@ -157,16 +157,16 @@ def selected(what: list[str]) -> list[str]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     choices = [*GROUPS, "all", *MEASUREMENTS]
-    p = argparse.ArgumentParser(prog="egoimu bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(prog="egoimu bench", description=__doc__,
+                                formatter_class=HelpFormatter)
     p.add_argument("what", nargs="*", default=["all"], choices=choices, metavar="GROUP",
-                   help=f"groups: {', '.join(GROUPS)} or all (default: every group but "
-                        f"{', '.join(OPT_IN_GROUPS)}); or single measurements: "
-                        f"{', '.join(MEASUREMENTS)}")
-    p.add_argument("--json", type=Path, help="write the results here")
-    p.add_argument("--cache", type=Path, default=Path(".bench"), help="generated data, reused (default .bench)")
+                   help=f"groups: {', '.join(GROUPS)} or all (every group but {', '.join(OPT_IN_GROUPS)}); or "
+                        f"single measurements: {', '.join(MEASUREMENTS)} (default: all)")
+    p.add_argument("--json", metavar="FILE", help="write the results here (-: to stdout, the table then "
+                                                  "goes to stderr)")
+    p.add_argument("--cache", type=Path, default=Path(".bench"), help="generated data, reused (default: .bench)")
     p.add_argument("--size", choices=sorted(SIZES), default="full",
-                   help="data sizes: full (default, the figures) or tiny (seconds-long smoke run)")
+                   help="data sizes: full (the figures) or tiny (seconds-long smoke run)")
     return p.parse_args(argv)
 
 
@@ -174,12 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the chosen groups, print the table and the measurement details; ``--json FILE`` writes them."""
     args = parse_args(argv)
     results = run(selected(args.what), args.cache, args.size)
-    print(table(results))
-    print("\n".join(notes(results)))
+    text = sys.stderr if args.json == "-" else sys.stdout  # --json -: stdout holds the JSON alone
+    print(table(results), file=text)
+    print("\n".join(notes(results)), file=text)
     cond = results["conditions"]
     print(f"conditions: {cond['cpus']} CPUs, load averages {cond['load_average_start']} at the start; "
-          f"sizes '{args.size}'; seconds per measurement {results['seconds']}")
+          f"sizes '{args.size}'; seconds per measurement {results['seconds']}", file=text)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2, sort_keys=True, default=str) + "\n")
+        write_json(args.json, results, sort_keys=True, default=str)
     return 0

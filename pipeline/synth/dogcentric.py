@@ -20,7 +20,6 @@ This module plans, encodes and writes the clips; the scenes and the renderer are
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import json
@@ -36,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, out_folder_problem
 from egoimu.manifests.files import atomic_write
 from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
 from egoimu.pipeline.sources.dogcentric import ACTIVITIES, DOGS, HEAD_MOTION_ACTIVITIES
@@ -243,8 +243,8 @@ def generate_dogcentric(out: Path, cfg: SynthDogConfig, workers: int = 1, progre
 
 def main(argv: list[str] | None = None) -> int:
     """``egoimu synth dogcentric OUT [options]``; returns the exit status."""
-    ap = argparse.ArgumentParser(prog="egoimu synth dogcentric", description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap = OneLineParser(prog="egoimu synth dogcentric", description=__doc__.split("\n\n")[0],
+                                 formatter_class=HelpFormatter)
     d = SynthDogConfig()
     ap.add_argument("out", type=Path, help="output folder (the dataset root)")
     ap.add_argument("--clips-per-activity", type=int, default=d.clips_per_activity,
@@ -264,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="rendering processes")
     ap.add_argument("--quiet", action="store_true", help="no per-clip progress on stderr")
     args = ap.parse_args(argv)
+    if problem := out_folder_problem(args.out):
+        ap.error(problem)
     try:
         w, h = (int(x) for x in args.resolution.lower().split("x"))
         cfg = SynthDogConfig(seed=args.seed, clips_per_activity=args.clips_per_activity, width=w, height=h,

@@ -81,6 +81,7 @@ import numpy as np
 from tqdm import tqdm
 
 from egoimu import __version__
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, out_folder_problem
 from egoimu.pipeline.synth import annotations as A
 from egoimu.pipeline.synth import classes as C
 from egoimu.pipeline.synth import faults as F
@@ -394,17 +395,17 @@ def _faults(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="egoimu synth epic", description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(prog="egoimu synth epic", description=__doc__.split("\n")[0],
+                                formatter_class=HelpFormatter)
     p.add_argument("out", type=Path, help="output folder (absent, empty, or an earlier synth epic output)")
-    p.add_argument("--participants", type=_positive_int, default=3, help="participants P01.. (default 3)")
+    p.add_argument("--participants", type=_positive_int, default=3, help="participants P01.. (default: 3)")
     p.add_argument("--videos-per-participant", type=_positive_int, default=2, metavar="M",
-                   help="IMU videos PXX_101.. per participant (default 2)")
-    p.add_argument("--seconds", type=float, default=60.0, help="length of each IMU video (default 60)")
+                   help="IMU videos PXX_101.. per participant (default: 2)")
+    p.add_argument("--seconds", type=float, default=60.0, help="length of each IMU video (default: 60)")
     p.add_argument("--resolution", type=_resolution, default=(456, 256), metavar="WxH",
-                   help="frame size (default 456x256; EPIC's own is 1920x1080)")
+                   help="frame size (default: 456x256; EPIC's own is 1920x1080)")
     p.add_argument("--fps", choices=list(FPS_CHOICES), default="50",
-                   help="frame rate of the IMU videos: 50 (default), 59.94 = 60000/1001, 29.97 = 30000/1001")
+                   help="frame rate of the IMU videos: 50, 59.94 = 60000/1001, 29.97 = 30000/1001")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed -> identical files)")
     p.add_argument("--faults", nargs="?", const=True, default=False, type=_faults, metavar="all",
                    help="plant realistic damage, listed in OUT/faults.json (the generator's nine kinds; --faults all: "
@@ -415,8 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-range", action="store_true", help="yuvj420p (full range) like GoPro files")
     p.add_argument("--no-audio", action="store_true", help="no AAC audio track")
     p.add_argument("--imu-offset-ms", type=float, default=0.0,
-                   help="plant a known IMU start offset (default 0: telemetry starts with the recording)")
-    p.add_argument("--workers", type=_positive_int, default=None, help="processes (default min(2, cpus))")
+                   help="plant a known IMU start offset (default: 0: telemetry starts with the recording)")
+    p.add_argument("--workers", type=_positive_int, default=None, help="processes (default: min(2, cpus))")
     p.add_argument("--classes-dir", metavar="DIR", help="copy the real EPIC_100_{verb,noun}_classes.csv from DIR")
     return p
 
@@ -427,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.like_videos and not a.like:
         p.error("--like-videos needs --like CSV")
+    if problem := out_folder_problem(a.out):
+        p.error(problem)
     cfg = SynthEpicConfig(
         participants=a.participants, videos_per_participant=a.videos_per_participant, seconds=a.seconds,
         width=a.resolution[0], height=a.resolution[1], fps=a.fps, seed=a.seed, faults=a.faults,

@@ -107,8 +107,8 @@ def test_embed_video_files_in_two_second_windows(tmp_path, capsys):
 def test_bad_inputs_exit_2_naming_the_file(built_epic, tmp_path, capsys):
     _, data = built_epic
     out = ["--out", str(tmp_path / "x.h5")]
-    assert main([str(tmp_path), "--data", str(data), *out]) == 2  # a run without last.pt
-    assert f"{tmp_path / 'last.pt'}: checkpoint not found" in capsys.readouterr().err
+    assert main([str(tmp_path), "--data", str(data), *out]) == 2  # a folder that is not a run
+    assert f"RUN {tmp_path} is not a training run (no config.json, no last.pt)" in capsys.readouterr().err
     pv = tmp_path / "small.pyth"  # a pytorchvideo-format checkpoint of the small SlowFast
     torch.save(SlowFastSmall().state_dict(), pv)
     assert main(["--checkpoint", str(pv), "--data", str(data), *out]) == 2  # default --model full

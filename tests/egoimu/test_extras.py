@@ -207,7 +207,8 @@ def test_missing_extra_names_the_extra_and_the_install_line() -> None:
     check = subprocess.run([sys.executable, "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
                             "from egoimu.extras import main; sys.exit(main(['train']))", str(ROOT)],
                            capture_output=True, text=True, timeout=60)
-    assert check.returncode == 1 and check.stderr.count("egoimu ") == 5, check.stderr  # train, embed, eval, report, view
+    # refused: train, embed, eval, report, view
+    assert check.returncode == 1 and check.stderr.count("egoimu ") == 5, check.stderr
     assert check.stdout.strip() == "egoimu extras train: 3 command(s) can run: audit, split-plan, info"
 
 

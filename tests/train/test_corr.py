@@ -100,7 +100,8 @@ def test_eval_corr_command(built_epic, tmp_path, capsys):
 
 def test_eval_corr_errors(tmp_path, capsys):
     assert eval_main(["corr", str(tmp_path)]) == 2
-    assert "config.json not found" in capsys.readouterr().err
+    assert f"RUN {tmp_path} is not a training run (no config.json, no last.pt)" in capsys.readouterr().err
+    (tmp_path / "config.json").write_text("{}")  # a run that never saved a checkpoint
     assert eval_main(["corr", str(tmp_path), "--data", str(tmp_path)]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
     assert eval_main(["nope"]) == 2

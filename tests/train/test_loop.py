@@ -222,7 +222,8 @@ def test_resume_refuses_other_settings_and_fresh_run_refuses_existing_run(runs, 
 
 def test_bad_data_root_fails_before_training(tmp_path, capsys):
     assert train(tmp_path / "nowhere", tmp_path / "run", "--steps", "2") == 2
-    assert "clips.csv" in capsys.readouterr().err
+    assert f"DATA {tmp_path / 'nowhere'} does not exist: pass the folder an `egoimu build ROOT OUT` wrote" in \
+        capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
 

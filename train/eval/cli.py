@@ -21,6 +21,12 @@ USAGE = """usage: egoimu eval <evaluation> [options]   (egoimu eval <evaluation>
 
 evaluations:
 {listing}
+
+examples:
+  egoimu eval corr runs/ssl
+  egoimu eval probe runs/ssl --data out/epic
+  egoimu eval supervised runs/verb-video runs/verb-imu
+  egoimu eval dogcentric runs/ssl --data out/dogcentric
 """
 
 
@@ -38,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     if name not in EVALUATIONS:
-        print(f"egoimu eval: unknown evaluation {name!r}\n\n{_usage()}", file=sys.stderr)
+        print(f"egoimu eval: unknown evaluation {name!r}; choose from {', '.join(EVALUATIONS)} (egoimu eval --help)",
+              file=sys.stderr)
         return 2
     return int(importlib.import_module(EVALUATIONS[name][0]).main(rest) or 0)
 

@@ -36,7 +36,6 @@ Cost at the paper's test split (N = 4379, 19 M pairs): a few (N, N) matrices (~1
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -45,8 +44,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, examples
 from egoimu.manifests.shardfmt import SPLITS
-from egoimu.train.config import ConfigError, TrainConfig
+from egoimu.train.config import TrainConfig
 from egoimu.train.data import SplitIndex
 from egoimu.train.encode import encode_split
 from egoimu.train.eval.metrics import (
@@ -63,6 +63,7 @@ from egoimu.train.eval.representations import (
     RepresentationError,
     add_result_args,
     checkpoint_objective,
+    data_root_of,
     load_representation,
     out_dir,
     run_command,
@@ -209,36 +210,26 @@ def variant_label(v: dict[str, str]) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
+        formatter_class=HelpFormatter,
         prog="egoimu eval corr",
         description="Correspondence of video and head motion (paper Table 3): embed every clip of a split with "
                     "a trained run's two encoders, score all N² pairs by cosine similarity; ROC-AUC (all pairs, "
                     "within batches, shifted in time), retrieval recall@1/@5 and MRR, bootstrap 95% CIs, ROC "
-                    "curve; writes eval-corr-<label>.json.")
+                    "curve; writes eval-corr-<label>.json.",
+        epilog=examples("egoimu eval corr runs/ssl", "egoimu eval corr runs/ssl --split validation --json -"))
     p.add_argument("run", help="run directory (holds config.json and last.pt)")
-    p.add_argument("--split", default="test", choices=SPLITS, help="default: test")
-    p.add_argument("--data", help="data root (a build's output); default: the one in RUN/config.json")
-    p.add_argument("--checkpoint", help="egoimu checkpoint to evaluate; default: RUN/last.pt")
+    p.add_argument("--split", default="test", choices=SPLITS, help="the split to use")
+    p.add_argument("--data", help="data root (a build's output) (default: the one in RUN/config.json)")
+    p.add_argument("--checkpoint", help="egoimu checkpoint to evaluate (default: RUN/last.pt)")
     p.add_argument("--batch-size", type=int, help="clips per embedding batch (default: the run's)")
     p.add_argument("--num-workers", type=int, help="DataLoader workers (default: the run's)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: CUDA if available")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA if available")
     p.add_argument("--batch-size-auc", type=int, help="B of the within-batch ROC-AUC (default: the run's global "
                                                       "training batch)")
-    p.add_argument("--seed", type=int, default=0, help="seeds the batch permutation and the bootstrap (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the batch permutation and the bootstrap (default: 0)")
     add_result_args(p, n_boot=200)
     return p.parse_args(argv)
-
-
-def _data_root(args: argparse.Namespace) -> str:
-    if args.data is not None:
-        return args.data
-    record = Path(args.run) / "config.json"
-    if not record.is_file():
-        raise ConfigError(f"{record} not found: pass --data DATA_ROOT")
-    data = json.loads(record.read_text(encoding="utf-8")).get("data_root")
-    if not data:
-        raise ConfigError(f"{record} names no data_root: pass --data DATA_ROOT")
-    return data
 
 
 def _load(args: argparse.Namespace) -> Representation:
@@ -261,7 +252,7 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
     if args.n_boot < 0 or (args.batch_size_auc is not None and args.batch_size_auc < 2):
         raise RepresentationError(f"need --n-boot >= 0 and --batch-size-auc >= 2, got {args.n_boot} and "
                                   f"{args.batch_size_auc}")
-    data = _data_root(args)
+    data = args.data if args.data is not None else data_root_of(args.run)
     rep = _load(args)
     index = SplitIndex.open(data, args.split)
     if index.manifest_sha256 != rep.trained_manifest_sha256:
@@ -317,4 +308,4 @@ def _main(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """``egoimu eval corr``: prints the metrics, writes the result file; 0 on success, 2 on bad input."""
     args = parse_args(argv)
-    return run_command("egoimu eval corr", lambda: _main(args))
+    return run_command("egoimu eval corr", lambda: _main(args), args.json)

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from egoimu.manifests.clihelp import examples
 from egoimu.train.eval.dogcentric import DOGS, HEAD_MOTION_ACTIVITIES, head_motion_mask, pairings_summary
 from egoimu.train.eval.embed import features_for
 from egoimu.train.eval.metrics import bootstrap_ci
@@ -138,7 +139,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = probe_parser(
         "egoimu eval dogcentric", "Linear probe on a representation's frozen video features of DogCentric's "
         "head-motion activities (Walk, Shake, LookLeft, LookRight), 2-fold cross-validation by dog for each of the "
-        "three dog pairings (paper Table 5); writes eval-dogcentric-<label>.json.")
+        "three dog pairings (paper Table 5); writes eval-dogcentric-<label>.json.",
+        examples("egoimu eval dogcentric runs/ssl --data out/dogcentric",
+                 "egoimu eval dogcentric --random small --data out/dogcentric"))
     p.add_argument("--split", default="test", help="the build's split holding the clips (default: test, where "
                                                    "--source dogcentric puts them)")
     p.add_argument("--C", type=float, help="fixed C (default: chosen by leave-one-dog-out among --Cs)")
@@ -147,4 +150,5 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """``egoimu eval dogcentric``: 0 on success, 2 on bad input (message on stderr)."""
-    return run_command("egoimu eval dogcentric", lambda: _main(parse_args(argv)))
+    args = parse_args(argv)
+    return run_command("egoimu eval dogcentric", lambda: _main(args), args.json)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, examples
 from egoimu.manifests.shardfmt import SPLITS
 from egoimu.train.eval.embed import features_for
 from egoimu.train.eval.probe import DEFAULT_CS, evaluate_probe, fit_linear_probe
@@ -42,17 +43,18 @@ from egoimu.train.eval.results import ci, class_names, data_conditions, make_res
 from egoimu.train.eval.supervised import class_label, named_confusion
 
 
-def probe_parser(prog: str, description: str) -> argparse.ArgumentParser:
+def probe_parser(prog: str, description: str, epilog: str = "") -> argparse.ArgumentParser:
     """The options probe and dogcentric share: the representation's, --data, --representation, --cache, --Cs,
     and the result file's (--label, --out-dir, --json, --n-boot 1000)."""
-    p = argparse.ArgumentParser(prog=prog, description=description)
+    p = OneLineParser(prog=prog, description=description, epilog=epilog or None,
+                                formatter_class=HelpFormatter)
     add_representation_args(p)
     p.add_argument("--data", required=True, help="a build's output directory")
     p.add_argument("--representation", choices=NAMES,
                    help="the representation's name in the result (default: detected from the source)")
     p.add_argument("--cache", help="features cache folder (default: OUT_DIR/features)")
     p.add_argument("--Cs", type=float, nargs="+", default=list(DEFAULT_CS), metavar="C",
-                   help=f"inverse regularisation strengths to choose from (default {' '.join(map(str, DEFAULT_CS))})")
+                   help=f"inverse regularisation strengths to choose from (default: {' '.join(map(str, DEFAULT_CS))})")
     add_result_args(p, n_boot=1000)
     return p
 
@@ -131,9 +133,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return probe_parser(
         "egoimu eval probe", "Linear probe (multinomial logistic regression) on a representation's frozen video "
         "features: train split to fit, validation to choose C, test top-1 with a bootstrap 95% CI (paper Table 4); "
-        "writes eval-probe-<label>.json.").parse_args(argv)
+        "writes eval-probe-<label>.json.",
+        examples("egoimu eval probe runs/ssl --data out/epic", "egoimu eval probe --random small --data out/epic",
+                 "egoimu eval probe --checkpoint SLOWFAST_8x8_R50.pyth --data out/epic")).parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``egoimu eval probe``: 0 on success, 2 on bad input (message on stderr)."""
-    return run_command("egoimu eval probe", lambda: _main(parse_args(argv)))
+    args = parse_args(argv)
+    return run_command("egoimu eval probe", lambda: _main(args), args.json)

@@ -30,13 +30,16 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext, redirect_stdout
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import torch
 from torch import nn
 
+from egoimu.manifests.clihelp import build_problem, os_error_line, write_json
 from egoimu.manifests.files import sha256_file
 from egoimu.manifests.geometry import DEFAULT_GEOMETRY, ClipGeometry
 from egoimu.train.checkpoint import is_egoimu_checkpoint, load_file, load_model_state, read_checkpoint
@@ -150,6 +153,38 @@ def _from_egoimu(ckpt: dict[str, Any], path: Path, overrides: dict[str, Any], de
         config_sha256=ckpt.get("config_sha256") or TrainConfig.from_dict(ckpt["config"]).sha256())
 
 
+def run_problem(run: str | Path, role: str = "RUN") -> str | None:
+    """Why ``run`` is not a training run directory (one line naming the fix), None when it holds config.json or
+    last.pt. ``role``: the argument's name in the message."""
+    run = Path(run)
+    trained = "pass the --run-dir of an `egoimu train DATA --run-dir RUN`"
+    if not run.exists():
+        return f"{role} {run} does not exist: {trained}"
+    if run.is_file():
+        if run.name in ("last.pt", "config.json", "metrics.jsonl"):
+            return f"{role} {run} is a file: pass the run directory that holds it ({run.parent})"
+        return f"{role} {run} is a file, not a training run directory: {trained} (a checkpoint file: --checkpoint)"
+    if (run / "config.json").is_file() or (run / "last.pt").is_file():
+        return None
+    if build_problem(run) is None:
+        return f"{role} {run} is a build output, not a training run (no config.json, no last.pt): {trained}"
+    return f"{role} {run} is not a training run (no config.json, no last.pt): {trained}"
+
+
+def data_root_of(run: str | Path, role: str = "RUN") -> str:
+    """The data root a run trained on, from RUN/config.json; RepresentationError naming the run or the file
+    otherwise."""
+    if problem := run_problem(run, role):
+        raise RepresentationError(problem)
+    record = Path(run) / "config.json"
+    if not record.is_file():
+        raise ConfigError(f"{record} not found: pass --data DATA_ROOT")
+    data = json.loads(record.read_text(encoding="utf-8")).get("data_root")
+    if not data:
+        raise ConfigError(f"{record} names no data_root: pass --data DATA_ROOT")
+    return str(data)
+
+
 def load_representation(
     run: str | Path | None = None, *, random: str | None = None, checkpoint: str | Path | None = None,
     model: str = "full", seed: int = 0, batch_size: int | None = None, num_workers: int | None = None,
@@ -167,6 +202,8 @@ def load_representation(
     dev = device if isinstance(device, torch.device) else pick_device(device)
     overrides = {k: v for k, v in (("batch_size", batch_size), ("num_workers", num_workers)) if v is not None}
     if run:
+        if problem := run_problem(run):
+            raise RepresentationError(problem)
         path = Path(run) / "last.pt"
         return _from_egoimu(read_checkpoint(path), path, overrides, dev)
     chosen = str(random or model)
@@ -221,12 +258,12 @@ def add_representation_args(p: argparse.ArgumentParser, *, positional_run: bool 
                    help="a pytorchvideo SlowFast checkpoint (e.g. Kinetics-400 SLOWFAST_8x8_R50.pyth) for --model, "
                         "or an egoimu checkpoint file")
     g.add_argument("--model", choices=("full", "small"), default="full",
-                   help="architecture of a pytorchvideo --checkpoint (default full: SlowFast-R50)")
+                   help="architecture of a pytorchvideo --checkpoint (default: full: SlowFast-R50)")
     p.add_argument("--seed", type=int, default=0, help="random-init seed of --random; also seeds the evaluation "
-                                                       "(default 0)")
+                                                       "(default: 0)")
     p.add_argument("--batch-size", type=int, help="clips per batch (default: the run's, else 16)")
     p.add_argument("--num-workers", type=int, help="DataLoader workers (default: the run's, else 2)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: CUDA if available")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA if available")
 
 
 def representation_from_args(args: argparse.Namespace, run: str | None = None) -> Representation:
@@ -242,8 +279,9 @@ def add_result_args(p: argparse.ArgumentParser, *, n_boot: int) -> None:
     p.add_argument("--label", help="the result's row label (default: derived from the representation/variant)")
     p.add_argument("--out-dir", help="where the result file eval-<evaluation>-<label>.json goes (default: RUN, "
                                      "else the current folder)")
-    p.add_argument("--json", metavar="FILE", help="also write a short JSON summary to FILE")
-    p.add_argument("--n-boot", type=int, default=n_boot, help=f"bootstrap resamples for the 95%% CIs (default "
+    p.add_argument("--json", metavar="FILE",
+                   help="also write a short JSON summary to FILE (-: to stdout, the text then goes to stderr)")
+    p.add_argument("--n-boot", type=int, default=n_boot, help=f"bootstrap resamples for the 95%% CIs (default: "
                                                               f"{n_boot}; 0: no interval)")
 
 
@@ -254,17 +292,31 @@ def out_dir(args: argparse.Namespace, rep: Representation | None = None) -> Path
     return rep.run if rep is not None and rep.run is not None else Path(".")
 
 
+#: the command's stdout while :func:`run_command` sends its text to stderr (``--json -``: stdout holds the JSON)
+_JSON_STDOUT: ContextVar[TextIO | None] = ContextVar("json_stdout", default=None)
+
+
 def write_summary(path: str | Path | None, summary: dict[str, Any]) -> None:
-    """``--json FILE``: the summary dict as indented JSON (nothing without a path)."""
+    """``--json FILE``: the summary dict as indented JSON (``-``: stdout; nothing without a path)."""
     if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+        write_json(path, summary, stdout=_JSON_STDOUT.get(), default=str)
 
 
-def run_command(prog: str, body: Callable[[], int]) -> int:
-    """``body()``; an input error (:data:`INPUT_ERRORS`) prints ``prog: error: message`` and gives 2."""
+def run_command(prog: str, body: Callable[[], int], json_target: str | None = None) -> int:
+    """``body()``; an input error (:data:`INPUT_ERRORS`) or an OSError on a named path prints ``prog: error:
+    message`` (one line) and gives 2. With ``json_target`` ``-`` (``--json -``) the command's text goes to stderr
+    and stdout holds the JSON summary alone."""
+    token = _JSON_STDOUT.set(sys.stdout)
     try:
-        return body()
+        with redirect_stdout(sys.stderr) if json_target == "-" else nullcontext():
+            return body()
     except INPUT_ERRORS as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # an output path the user gave that cannot be written (a file in the way, no space)
+        if exc.filename is None:
+            raise
+        print(f"{prog}: error: {os_error_line(exc)}", file=sys.stderr)
+        return 2
+    finally:
+        _JSON_STDOUT.reset(token)

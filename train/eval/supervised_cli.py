@@ -26,7 +26,6 @@ message names the file and the reason).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, examples
 from egoimu.manifests.files import sha256_file
 from egoimu.manifests.shardfmt import SPLITS
 from egoimu.train.checkpoint import load_model_state, read_checkpoint
@@ -42,9 +42,12 @@ from egoimu.train.data import DataError, SplitIndex
 from egoimu.train.encode import classify_split
 from egoimu.train.eval.metrics import bootstrap_ci
 from egoimu.train.eval.representations import (
+    RepresentationError,
     add_result_args,
+    data_root_of,
     pick_device,
     run_command,
+    run_problem,
     write_summary,
 )
 from egoimu.train.eval.results import ci, class_names, data_conditions, make_result, result_name, write_result
@@ -66,33 +69,24 @@ SIDE_NAMES = {"video": "video", "imu": "head motion", "ensemble": "ensemble"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
+        formatter_class=HelpFormatter,
         prog=PROG,
         description="Paper Tables 1 and 2: a video-only and a head-motion-only verb classifier (runs trained "
                     "with --objective verb_video / verb_imu) and their ensemble on a split's labelled clips.",
         epilog=f"The result file goes to VIDEO_RUN unless --out-dir is given; its label is {LABEL!r} unless --label "
-               f"is given.")
+               f"is given.\n\n" + examples("egoimu eval supervised runs/verb-video runs/verb-imu",
+                                             "egoimu eval supervised runs/verb-video runs/verb-imu --split validation"))
     p.add_argument("video_run", help="run directory of an objective=verb_video run (holds last.pt, config.json)")
     p.add_argument("imu_run", help="run directory of an objective=verb_imu run")
-    p.add_argument("--data", help="data root (a build's output); default: the one in VIDEO_RUN/config.json")
-    p.add_argument("--split", default="test", choices=SPLITS, help="default: test")
+    p.add_argument("--data", help="data root (a build's output) (default: the one in VIDEO_RUN/config.json)")
+    p.add_argument("--split", default="test", choices=SPLITS, help="the split to use")
     add_result_args(p, n_boot=1000)
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: CUDA if available")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA if available")
     p.add_argument("--batch-size", type=int, help="clips per batch (default: each run's)")
     p.add_argument("--num-workers", type=int, help="DataLoader workers (default: each run's)")
     return p.parse_args(argv)
-
-
-def data_root_of(run: Path) -> str:
-    """The data root a run trained on, from RUN/config.json; ConfigError naming the file otherwise."""
-    record = run / "config.json"
-    if not record.is_file():
-        raise ConfigError(f"{record} not found: pass --data DATA_ROOT")
-    data = json.loads(record.read_text(encoding="utf-8")).get("data_root")
-    if not data:
-        raise ConfigError(f"{record} names no data_root: pass --data DATA_ROOT")
-    return str(data)
 
 
 def load_classifier(run: Path, objective: str, args: argparse.Namespace, device: torch.device
@@ -133,7 +127,10 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
     if args.n_boot < 0:
         raise ConfigError(f"--n-boot must be >= 0, got {args.n_boot}")
     runs = {"video": Path(args.video_run), "imu": Path(args.imu_run)}
-    data = args.data or data_root_of(runs["video"])
+    for role, run in (("VIDEO_RUN", runs["video"]), ("IMU_RUN", runs["imu"])):
+        if problem := run_problem(run, role):
+            raise RepresentationError(problem)
+    data = args.data or data_root_of(runs["video"], "VIDEO_RUN")
     device = pick_device(args.device)
     manifest = SplitIndex.open(data, args.split).manifest_sha256
     probs, conditions, verbs = {}, {}, np.empty(0, dtype=np.int64)
@@ -223,4 +220,4 @@ def _main(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """``egoimu eval supervised``: writes the result file and prints the tables; 0, or 2 on bad input."""
     args = parse_args(argv)
-    return run_command(PROG, lambda: _main(args))
+    return run_command(PROG, lambda: _main(args), args.json)

@@ -12,6 +12,7 @@ import argparse
 import sys
 from typing import Any
 
+from egoimu.manifests.clihelp import HelpFormatter, OneLineParser
 from egoimu.train.report import fmt, paper
 from egoimu.train.report.build import DEFAULT_TITLE, Report, write_report
 from egoimu.train.report.collect import ReportError
@@ -19,7 +20,8 @@ from egoimu.train.report.collect import ReportError
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
+        formatter_class=HelpFormatter,
         prog="egoimu report",
         description="Report the paper's Tables 1-5 and claims from `egoimu eval` results (eval-*.json) and "
                     "training runs found under RUN_DIR..., beside the paper's numbers.")

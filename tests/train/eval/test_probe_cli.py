@@ -74,6 +74,6 @@ def test_probe_random_and_runs_give_valid_result_files(eval_tiny_run, eval_verb_
 def test_probe_bad_inputs(built_epic, tmp_path, capsys):
     _, data = built_epic
     assert main([str(tmp_path), "--data", str(data)]) == 2
-    assert "last.pt: checkpoint not found" in capsys.readouterr().err
+    assert f"RUN {tmp_path} is not a training run (no config.json, no last.pt)" in capsys.readouterr().err
     assert main(["--random", "small", "--data", str(data), "--Cs", "0", "--out-dir", str(tmp_path)]) == 2
     assert "--Cs must be > 0" in capsys.readouterr().err

@@ -89,7 +89,7 @@ def test_eval_supervised_refuses_wrong_runs(classifier_runs, tmp_path, capsys):
     err = capsys.readouterr().err
     assert str(imu / "last.pt") in err and "objective='verb_imu'" in err and "objective='verb_video' run" in err
     assert eval_main(["supervised", str(video), str(tmp_path), "--n-boot", "5"]) == 2
-    assert "checkpoint not found" in capsys.readouterr().err
+    assert f"IMU_RUN {tmp_path} is not a training run (no config.json, no last.pt)" in capsys.readouterr().err
     assert eval_main(["supervised", str(tmp_path), str(imu)]) == 2
-    assert "config.json not found" in capsys.readouterr().err
+    assert f"VIDEO_RUN {tmp_path} is not a training run (no config.json, no last.pt)" in capsys.readouterr().err
     assert not list(tmp_path.glob("eval-*.json"))
