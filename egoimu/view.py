@@ -25,7 +25,7 @@ import h5py
 import numpy as np
 
 from egoimu.audit_cmd import _jpeg_decoder
-from egoimu.manifests.clihelp import OneLineParser
+from egoimu.manifests.clihelp import OneLineParser, examples
 from egoimu.manifests.paths import PathEscapeError, resolve_inside
 from egoimu.manifests.schema import SUMMARY_FILENAME, Manifest, ManifestError
 from egoimu.manifests.shardfmt import IMU_CHANNELS, ShardFormatError, read_clip, validate_shard_attrs
@@ -246,7 +246,9 @@ def _missing_extra() -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     """``egoimu view OUT (CLIP_ID | --video VIDEO_ID) --out PAGE.html`` or ``egoimu view OUT --list``."""
-    p = OneLineParser(prog=PROG, description=__doc__)
+    p = OneLineParser(prog=PROG, description=__doc__, epilog=examples(
+        "egoimu view runs/shards --list | head", "egoimu view runs/shards P01_101_w0000048 --out clip.html",
+        "egoimu view runs/shards --video P01_101 --out video.html"))
     p.add_argument("out_dir", type=Path, metavar="OUT", help="a build output folder")
     p.add_argument("clip_id", nargs="?", metavar="CLIP_ID", help="a written clip's id (clips.csv clip_id)")
     p.add_argument("--video", metavar="VIDEO_ID", help="a video's page instead of a clip's")

@@ -4,10 +4,6 @@ Prints what the build is and its source, the config hash, the clip geometry, cou
 rejections by reason and the verb classes by their class key; ``--json FILE`` (``--json -``: stdout) writes the
 same as JSON (:func:`egoimu.manifests.card.build_info`). Needs the base install only. Exit status 0, or 2 with one
 line for a folder that is not a build (missing, a file, no manifest.json, manifests that do not load).
-
-example:
-  egoimu info runs/shards
-  egoimu info runs/shards --json - | python -m json.tool
 """
 
 from __future__ import annotations
@@ -17,34 +13,24 @@ import sys
 from pathlib import Path
 
 from egoimu.manifests.card import build_info, info_markdown
-from egoimu.manifests.clihelp import OneLineParser
+from egoimu.manifests.clihelp import OneLineParser, build_problem, examples
 from egoimu.manifests.outputs import CARD_FILENAME
-from egoimu.manifests.schema import SUMMARY_FILENAME, Manifest, ManifestError
+from egoimu.manifests.schema import Manifest, ManifestError
 from egoimu.manifests.shardfmt import ShardFormatError
 
 PROG = "egoimu info"
 
 
-def not_a_build(out: Path) -> str | None:
-    """Why ``out`` is not a build's output folder (one line), or None when it has a manifest.json."""
-    if not out.exists():
-        return f"{out}: no such folder"
-    if not out.is_dir():
-        return f"{out}: is a file, not a build's output folder (the folder that holds {SUMMARY_FILENAME})"
-    if not (out / SUMMARY_FILENAME).is_file():
-        return (f"{out}: not a build (no {SUMMARY_FILENAME}); pass the OUT folder of `egoimu build ROOT OUT`, not "
-                f"the dataset or a subfolder")
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``egoimu info``; returns 0, or 2 with one line on stderr."""
-    p = OneLineParser(prog=PROG, description=__doc__)
+    p = OneLineParser(prog=PROG, description=__doc__,
+                      epilog=examples("egoimu info runs/shards",
+                                      "egoimu info runs/shards --json - | python -m json.tool"))
     p.add_argument("out", type=Path, help="a build's output folder (manifest.json, the tables, shards/)")
     p.add_argument("--json", metavar="FILE", help="write the summary as JSON to FILE ('-': stdout, instead of the "
                                                   "text)")
     args = p.parse_args(argv)
-    problem = not_a_build(args.out)
+    problem = build_problem(args.out, "OUT")
     if problem is None:
         try:
             info = build_info(Manifest.load(args.out))

@@ -18,7 +18,8 @@ from egoimu.train.eval.cli import EVALUATIONS
 HELPS = [[name] for name in cli.COMMANDS if name not in ("eval", "synth")] + \
         [["eval", name] for name in EVALUATIONS] + [["synth", "epic"], ["synth", "dogcentric"], ["audit", "--sync"]]
 #: the commands whose help shows an example (issue 14; ``info``'s is its own module's)
-WITH_EXAMPLES = [["build"], ["train"], ["audit"], ["eval"], *[["eval", name] for name in EVALUATIONS]]
+WITH_EXAMPLES = [["build"], ["train"], ["audit"], ["eval"], ["info"], ["view"],
+                 *[["eval", name] for name in EVALUATIONS]]
 MARKUP = re.compile(r"`|:(mod|func|class|meth|attr|data|ref|doc):")
 #: a default stated otherwise than "(default: X)": "(default X", "(default;", "(default)", "default: X" bare
 OTHER_DEFAULT = re.compile(r"\(default(?!: )|(?<!\()\bdefaults?\b\s*[:=]")

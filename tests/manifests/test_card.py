@@ -122,15 +122,15 @@ def test_egoimu_info_refuses_what_is_not_a_build_in_one_line(built_epic, capsys,
     broken.mkdir()
     (broken / "manifest.json").write_text("{}")
     (tmp_path / "file").write_text("x")
-    cases = {tmp_path / "nope": "no such folder", tmp_path / "file": "is a file",
-             root: "not a build (no manifest.json)", broken: "not a valid build"}
+    cases = {tmp_path / "nope": "does not exist", tmp_path / "file": "is a file",
+             root: "this is not a build output (no manifest.json", broken: "not a valid build"}
     for path, words in cases.items():
         assert info_main([str(path)]) == 2
         err = capsys.readouterr().err
         assert len(err.splitlines()) == 1 and words in err and str(path) in err, err
     proc = subprocess.run([str(Path(sys.executable).with_name("egoimu")), "info", "--help"], capture_output=True,
                           text=True, timeout=60)
-    assert proc.returncode == 0 and "example:" in proc.stdout and "--json -" in proc.stdout
+    assert proc.returncode == 0 and "examples:" in proc.stdout and "--json -" in proc.stdout
 
 
 def test_audit_help_points_to_the_installed_documentation(capsys):
