@@ -10,10 +10,11 @@ imported; ``demo`` needs every extra, so it is refused before it starts anything
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from dataclasses import dataclass
 
-from egoimu.extras import missing_extra
+from egoimu.extras import install_line, missing_extra
 
 
 @dataclass(frozen=True)
@@ -94,11 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         missing = exc.name or str(exc)
         if missing.split(".")[0] == "egoimu":
             raise
-        print(
-            f"egoimu {name}: needs the python package {missing!r}, which is not installed.\n"
-            f"Install the extra it belongs to: pip install 'egoimu[{cmd.extra}]'",
-            file=sys.stderr,
-        )
+        line = install_line(tuple(e for e in cmd.extra.split(",") if e))
+        print(f"egoimu {name}: needs the python package {missing!r}, which is not installed; install the extra it "
+              f"belongs to from a clone of egoimu: {line}", file=sys.stderr)
         return 2
     try:
         return int(module.main(rest) or 0)
@@ -108,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"egoimu {name}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `egoimu audit OUT | head`: the reader left; say nothing more (Python's own advice)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a process that a closed pipe ended
 
 
 if __name__ == "__main__":

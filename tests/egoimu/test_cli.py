@@ -76,3 +76,14 @@ def test_import_isolation(packages, blocked):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().endswith("ok")
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(built_epic):
+    """``egoimu info OUT | head -0``: stdout is closed before the command writes; it ends quietly (status 141,
+    128 + SIGPIPE), with no BrokenPipeError traceback."""
+    _, out = built_epic
+    proc = subprocess.Popen([sys.executable, "-m", "egoimu", "info", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first write
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141 and "Traceback" not in err and "BrokenPipe" not in err, err
