@@ -50,7 +50,7 @@ def test_help_shows_every_default_and_help_config_every_field(capsys):
     with pytest.raises(SystemExit):
         parse_args(["--help"])
     text = capsys.readouterr().out
-    assert "default: 20000" in text and "default: full" in text and "--help-config" in text and "example:" in text
+    assert "default: 20000" in text and "default: full" in text and "--help-config" in text and "examples:" in text
     assert main(["--help-config"]) == 0
     listing = capsys.readouterr().out
     for f in dataclasses.fields(TrainConfig):
