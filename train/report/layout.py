@@ -123,6 +123,13 @@ def probe_blocks(title: str, t: dict[str, Any]) -> list[Block]:
             *_conditions([(r["name"], r["run"]) for r in t["rows"]])]
 
 
+def basis_text(claim: dict[str, Any]) -> str:
+    """"paper", or "substitute for (a)" for egoimu's stand-in."""
+    if claim.get("substitute_for"):
+        return f"substitute for ({claim['substitute_for']})"
+    return str(claim.get("basis", "paper"))
+
+
 def claims_blocks(claims: list[dict[str, Any]]) -> list[Block]:
     """The claims: a verdict table, then each claim's comparisons in words."""
     rows: list[list[Cell]] = []
@@ -130,15 +137,19 @@ def claims_blocks(claims: list[dict[str, Any]]) -> list[Block]:
     for c in claims:
         sig = {True: "yes", False: "no: intervals overlap", None: "—"}[c["significant"]]
         verdict = c["verdict"] if c["verdict"] != "does not hold" else "**does not hold**"
-        rows.append([f"({c['id']})", f"Table {c['table']}", c["statement"], verdict, sig])
+        rows.append([f"({c['id']})", f"Table {c['table']}", c["statement"], basis_text(c), verdict, sig])
         for comp in c["comparisons"]:
             prefix = f"({c['id']}) " + ("**does not hold** — " if comp["holds"] is False else "")
             detail.append(prefix + comp["text"])
     return [Heading("Claims"),
             Para("Each of the paper's claims checked on the run's numbers (means over seeds; 95 % intervals). "
                  "A claim holds when every comparison holds; overlapping intervals mean the difference is not "
-                 "significant at this size."),
-            Table(["", "Table", "Claim", "Verdict", "Significant"], rows), Bullets(detail)]
+                 "significant at this size. Basis \"paper\": the paper's own comparison (Tables 4-5: "
+                 "self-supervised vs Kinetics-supervised; Table 3: update vs freeze from a Kinetics init), "
+                 "\"not checked\" when the inputs hold no Kinetics result (a checkpoint counts as Kinetics only "
+                 "when the user named it so, --init-name). \"Substitute\": egoimu's stand-in against random init "
+                 "or the supervised EPIC-KITCHENS init — not the paper's claim."),
+            Table(["", "Table", "Claim", "Basis", "Verdict", "Significant"], rows), Bullets(detail)]
 
 
 def plots_blocks(plots: list[dict[str, Any]], kinds: tuple[str, ...], title: str) -> list[Block]:

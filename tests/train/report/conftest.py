@@ -37,11 +37,19 @@ def put(root: Path, result: dict[str, Any], seed: int = 0) -> Path:
     return write_result(root / f"seed{seed}" / result_name(result["evaluation"], result["label"]), result)
 
 
-def corr(root: Path, synthetic: bool | None, video_cnn: str, auc: tuple[float, float, float], seed: int = 0) -> Path:
-    """A Table 3 result with a short ROC curve."""
-    result = make_result("corr", 3, f"{video_cnn} video CNN (supervised init)", conditions(synthetic, seed),
+def corr(root: Path, synthetic: bool | None, video_cnn: str, auc: tuple[float, float, float], seed: int = 0,
+         init: str = "supervised") -> Path:
+    """A Table 3 result with a short ROC curve; ``init`` "kinetics": from a pytorchvideo checkpoint the user
+    named kinetics400 (as ``egoimu eval corr`` records it)."""
+    variant = {"video_cnn": video_cnn, "pretrained_on": init}
+    over = {}
+    if init == "kinetics":
+        variant["provenance"] = over["init_provenance"] = "kinetics400"
+        over["init_video"] = "/ckpt/SLOWFAST_8x8_R50.pyth"
+    result = make_result("corr", 3, f"{video_cnn} video CNN ({variant.get('provenance', init)} init)",
+                         conditions(synthetic, seed, **over),
                          {"roc_auc": ci(*auc), "v2i_recall@1": ci(0.2, 0.1, 0.3), "v2i_mrr": ci(0.4)},
-                         variant={"video_cnn": video_cnn, "pretrained_on": "supervised"},
+                         variant=variant,
                          roc_curve={"fpr": [0.0, 0.1, 0.4, 1.0], "tpr": [0.0, 0.6, 0.9, 1.0]},
                          batch_size=16, n_pairs=1600, n_excluded=0)
     return put(root, result, seed)
