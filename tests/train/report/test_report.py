@@ -93,6 +93,25 @@ def test_claims_with_kinetics_results(tmp_path: Path, builders: SimpleNamespace)
     assert cells[("update", "kinetics")]["run"][0]["metric"]["value"] == 93.0
 
 
+def test_epic_verb_metrics_beside_top1(report: Path) -> None:
+    """Top-5 and mean class accuracy (EPIC's verb metrics) in Table 1 and Table 4, from the result files."""
+    data = _json(report)
+    (group,) = data["tables"]["table1"]["run"]
+    assert group["overall_top5"]["ensemble"]["value"] == pytest.approx(91.0)
+    assert group["mean_class"]["imu"]["value"] == pytest.approx(25.0)
+    row = next(r for r in data["tables"]["table4"]["rows"] if r["representation"] == "self-supervised")
+    assert row["run"][0]["more"]["top5"]["value"] == pytest.approx(70.0)
+    assert row["run"][0]["more"]["mean_class"]["value"] == pytest.approx(30.0)
+    md = (report / "report.md").read_text()
+    assert "| **Overall top-5 accuracy** | — | 90.00 [85.00, 95.00] | — | 70.00 [60.00, 80.00] |" in md
+    assert "| **Mean class accuracy** | — | 55.00 [45.00, 65.00] |" in md
+    assert "| Representation | Paper | Run top-1 | Run top-5 | Run mean class acc. |" in md
+    assert ("| Self-supervised on EPIC-KITCHENS (ours) | 41.94 | 40.00 [35.00, 45.00] | 70.00 [65.00, 75.00] | "
+            "30.00 |") in md
+    table5 = md[md.index("## Table 5"):]
+    assert "Run top-5" not in table5[:table5.index("\n## ")]  # DogCentric results have no top-5
+
+
 def test_seed_aggregation(report: Path) -> None:
     row = next(r for r in _json(report)["tables"]["table5"]["rows"] if r["representation"] == "self-supervised")
     (group,) = row["run"]
@@ -193,4 +212,9 @@ def test_dispatcher_and_stdout(tmp_path: Path, builders: SimpleNamespace, capsys
     assert str(tmp_path / "out" / "report.md") in out
     assert "Table 3" in out and "Table 4" in out and "Table 5" in out and "90.00 [88.00, 92.00]" in out
     assert "(a-sub) NOT RUN" in out and "(a) NOT CHECKED" in out and "SYNTHETIC" not in out
+    # no supervised result: Tables 1 and 2 still show the paper's per-verb numbers beside "not run"
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "| Take | 74.73 | not run | 52.75 | not run | 76.92 | not run |" in md
+    assert "| Close | 47.21 | not run | 18.78 | not run | 42.13 | not run |" in md
+    assert "| Open | 161 | not run | 5 | not run | 20 | not run | 75 | not run |" in md
     assert (tmp_path / "out" / "report.md").read_text().startswith("# T\n")
