@@ -153,8 +153,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--init-video", help="pytorchvideo Kinetics checkpoint or egoimu checkpoint for the video CNN "
                                         "(default: none, random initialisation)")
     p.add_argument("--init-name", metavar="NAME",
-                   help="what the pytorchvideo --init-video checkpoint was trained on, recorded as its provenance "
-                        "(e.g. kinetics400: a name starting 'kinetics' fills Table 3's Kinetics column; default: "
+                   help="what the pytorchvideo --init-video checkpoint was trained on, recorded as its provenance; "
+                        "a name starting 'kinetics' (e.g. kinetics400) fills Table 3's Kinetics column (default: "
                         "'pytorchvideo checkpoint (unnamed)')")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA if available")
     p.add_argument("--print-config", action="store_true",

@@ -276,9 +276,9 @@ def add_representation_args(p: argparse.ArgumentParser, *, positional_run: bool 
                    help="a pytorchvideo SlowFast checkpoint (e.g. Kinetics-400 SLOWFAST_8x8_R50.pyth) for --model, "
                         "or an egoimu checkpoint file")
     g.add_argument("--init-name", metavar="NAME",
-                   help="what the pytorchvideo --checkpoint was trained on, recorded as its provenance (e.g. "
-                        "kinetics400: a name starting 'kinetics' fills the paper's Kinetics row; default: "
-                        f"'{UNNAMED}', row 'checkpoint')")
+                   help="what the pytorchvideo --checkpoint was trained on, recorded as its provenance; a name "
+                        "starting 'kinetics' (e.g. kinetics400) fills the paper's Kinetics row, any other the row "
+                        f"'checkpoint' (default: '{UNNAMED}')")
     g.add_argument("--model", choices=("full", "small"), default="full",
                    help="architecture of a pytorchvideo --checkpoint (default: full: SlowFast-R50)")
     p.add_argument("--seed", type=int, default=0, help="random-init seed of --random; also seeds the evaluation "

@@ -197,6 +197,10 @@ def format_tables(result: dict[str, Any]) -> str:
     lines += ["", f"overall top-1 (95 % CI: {result['ci_method']}):"]
     lines += [f"  {SIDE_NAMES[side]:<12} {pct(m[f'top1_{side}']['value'])}  [{pct(m[f'top1_{side}']['low'])}, "
               f"{pct(m[f'top1_{side}']['high'])}]" for side in SIDE_NAMES]
+    if all(f"{k}_{side}" in m for k in ("top5", "mean_class") for side in SIDE_NAMES):
+        lines.append("top-5 accuracy / mean class accuracy (EPIC's verb metrics):")
+        lines += [f"  {SIDE_NAMES[side]:<12} {pct(m[f'top5_{side}']['value'])} / "
+                  f"{pct(m[f'mean_class_{side}']['value'])}" for side in SIDE_NAMES]
     return "\n".join(lines)
 
 

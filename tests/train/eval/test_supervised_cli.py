@@ -32,7 +32,7 @@ def test_eval_supervised_writes_tables_1_and_2(classifier_runs, capsys):
     capsys.readouterr()
     assert eval_main(["supervised", str(video), str(imu), "--n-boot", "50"]) == 0
     out = capsys.readouterr().out
-    assert "Table 1" in out and "Table 2" in out and "head motion only" in out
+    assert "Table 1" in out and "Table 2" in out and "head motion only" in out and "mean class accuracy" in out
 
     path = video / result_name("supervised", LABEL)
     assert f"result: {path}" in out
