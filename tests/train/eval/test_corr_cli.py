@@ -32,6 +32,7 @@ from egoimu.train.eval.metrics import (
     shifted_negatives,
 )
 from egoimu.train.eval.results import read_result
+from egoimu.train.loop import combined_config, parse_args
 from egoimu.train.models.slowfast import SlowFastSmall
 
 NAMES = ("roc_auc", "roc_auc_batch", "roc_auc_shifted", "v2i_recall@1", "v2i_recall@5", "v2i_mrr", "i2v_recall@1",
@@ -148,6 +149,9 @@ def test_variant_detection(eval_tiny_run, tmp_path, capsys):
     assert variant_label(named) == "update video CNN (ssv2 init)"
     with pytest.raises(ConfigError, match="init_video_name names the checkpoint of init_video"):
         TrainConfig(model="small", init_video_name="kinetics400")
+    # egoimu train --init-video PATH --init-name NAME records it in the run's config (what variant reads back)
+    args = parse_args(["DATA", "--run-dir", "R", "--init-video", str(pv), "--init-name", "kinetics400"])
+    assert combined_config(args, None).init_video_name == "kinetics400"
 
 
 @pytest.mark.slow
