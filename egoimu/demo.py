@@ -33,6 +33,9 @@ class DemoConfig:
     participants: int = 4  # ours: synthetic EPIC participants (>= 3 so that every split gets one)
     videos_per_participant: int = 2  # ours
     seconds: float = 60.0  # ours: length of each synthetic IMU video
+    #: ours: participants per split (train, validation, test), P01.. in order, as a ``--split FILE``; None: the
+    #: build's planned split (the paper's clip ratio, which gives a small set one test participant)
+    split: tuple[int, int, int] | None = None
     ssl_windows: float = 1.0  # ours: --ssl-windows stride (s): unlabelled 2 s windows for the SSL objective
     encoding: str = "raw"  # ours: the shards' video encoding (raw: 9.4 MB a clip; jpeg: ~1.2 MB, ~39 dB)
     dog_clips_per_activity: int = 3  # ours: DogCentric-style clips per dog and head-motion activity
@@ -47,11 +50,13 @@ class DemoConfig:
 
 
 PRESETS: dict[str, DemoConfig] = {
-    "smoke": DemoConfig(),
+    # 6 participants x 2 videos x 40 s: the same 480 s of video as 4 x 2 x 60 s, train 3 participants (240 s, as
+    # before), validation 1, test 2 (so that the test split's verdicts rest on more than one person)
+    "smoke": DemoConfig(participants=6, seconds=40.0, split=(3, 1, 2)),
     # the chain at the smallest scale that exercises every step (the test suite runs it); numbers meaningless
     "tiny": DemoConfig(participants=3, videos_per_participant=1, seconds=16.0, ssl_windows=2.0,
                        dog_clips_per_activity=1, batch_size=4, ssl_steps=3, sup_steps=3, corr_steps=2,
-                       num_workers=0),
+                       num_workers=0, split=(1, 1, 1)),
     "large": DemoConfig(participants=8, videos_per_participant=2, seconds=120.0, ssl_windows=0.5,
                         dog_clips_per_activity=6, ssl_steps=300, sup_steps=120, corr_steps=100, seeds=2,
                         encoding="jpeg"),
@@ -83,6 +88,16 @@ def _run(command: str, main: Callable[[list[str]], int], argv: list[str]) -> Non
         raise StepFailed(f"failed (exit {rc}): {line}")
 
 
+def write_split(path: Path, counts: tuple[int, int, int]) -> Path:
+    """A ``participant_id,split`` CSV (``egoimu build --split FILE``): the synthetic participants P01.. in order,
+    ``counts`` = (train, validation, test) of them; returns ``path``."""
+    names = [name for name, k in zip(("train", "validation", "test"), counts) for _ in range(k)]
+    rows = [f"P{i:02d},{name}" for i, name in enumerate(names, start=1)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("participant_id,split\n" + "".join(r + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
 def _data(out: Path, cfg: DemoConfig, seed: int) -> tuple[Path, Path]:
     """Synthesise and build the EPIC-style and the DogCentric-style sets; returns their build outputs."""
     from egoimu.pipeline.build import main as build
@@ -94,9 +109,12 @@ def _data(out: Path, cfg: DemoConfig, seed: int) -> tuple[Path, Path]:
         _run("synth", synth, ["epic", str(epic), "--participants", str(cfg.participants),
                               "--videos-per-participant", str(cfg.videos_per_participant),
                               "--seconds", str(cfg.seconds), "--seed", str(seed)])
+    split = []
+    if cfg.split is not None:
+        split = ["--split", str(write_split(out / "data" / "split.csv", cfg.split))]
     if not (shards / "manifest.json").exists():
         _run("build", build, [str(epic), str(shards), "--workers", str(cfg.workers), "--ssl-windows",
-                              str(cfg.ssl_windows), "--encoding", cfg.encoding,
+                              str(cfg.ssl_windows), "--encoding", cfg.encoding, *split,
                               *(["--resume"] if shards.exists() else [])])
     if not (dog / "synth_truth.json").exists():
         _run("synth", synth, ["dogcentric", str(dog), "--clips-per-activity",
@@ -164,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
                                                          ("workers", args.workers)) if v is not None})
     if cfg.seeds < 1:
         print("egoimu demo: error: --seeds must be >= 1", file=sys.stderr)
+        return 2
+    if cfg.split is not None and sum(cfg.split) != cfg.participants:
+        print(f"egoimu demo: error: split {cfg.split} does not cover the {cfg.participants} participants",
+              file=sys.stderr)
         return 2
     out: Path = args.out
     if problem := out_folder_problem(out, "--out"):

@@ -94,6 +94,8 @@ class TrainConfig:
     #   updates its BatchNorm statistics; ours: the video projection head still learns (see loop.py)
     init_video: str = ""  # paper (Table 3): pretrained video CNN, a pytorchvideo Kinetics checkpoint or an
     #   egoimu checkpoint (its video backbone); "" = random initialisation
+    init_video_name: str = ""  # ours: what a pytorchvideo init_video was trained on, as the user names it
+    #   (e.g. "kinetics400": Table 3's Kinetics column); "" = "pytorchvideo checkpoint (unnamed)"
     # --- optimisation (the paper states none of these)
     lr: float = 1e-3  # ours (measured on the small model: 3e-4 reached test AUC 0.77, 1e-3 0.89)
     min_lr_ratio: float = 0.1  # ours: cosine decays to lr x min_lr_ratio at the last step
@@ -145,6 +147,8 @@ class TrainConfig:
             (self.num_verbs >= 2, f"num_verbs must be >= 2, got {self.num_verbs}"),
             (self.objective != "verb_imu" or not (self.freeze_video or self.init_video),
              "freeze_video and init_video concern the video CNN, which objective 'verb_imu' does not have"),
+            (self.init_video or not self.init_video_name,
+             "init_video_name names the checkpoint of init_video, which is not set"),
         ) if not ok]
         if problems:
             raise ConfigError("; ".join(problems))

@@ -2,7 +2,7 @@
 
     egoimu train DATA_ROOT --run-dir RUN [--preset paper|default] [--model full|small] [--steps N]
                  [--objective contrastive|verb_video|verb_imu] [--stop-at K] [--resume] [--config FILE]
-                 [--freeze-video] [--init-video PATH] [key=value ...]
+                 [--freeze-video] [--init-video PATH [--init-name NAME]] [key=value ...]
     torchrun --nproc_per_node 8 -m egoimu.cli train DATA_ROOT --run-dir RUN ...     (DDP, same code path)
 
 Read top to bottom: config, data, model, optimiser, resume, then one ``while step < stop`` loop. Every
@@ -152,6 +152,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--freeze-video", action="store_true", help="freeze the video backbone (paper Table 3)")
     p.add_argument("--init-video", help="pytorchvideo Kinetics checkpoint or egoimu checkpoint for the video CNN "
                                         "(default: none, random initialisation)")
+    p.add_argument("--init-name", metavar="NAME",
+                   help="what the pytorchvideo --init-video checkpoint was trained on, recorded as its provenance; "
+                        "a name starting 'kinetics' (e.g. kinetics400) fills Table 3's Kinetics column (default: "
+                        "'pytorchvideo checkpoint (unnamed)')")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA if available")
     p.add_argument("--print-config", action="store_true",
                    help="print the resolved config as YAML (what --config reads back) and exit; no DATA needed")
@@ -179,6 +183,7 @@ def combined_config(args: argparse.Namespace, saved: dict[str, Any] | None) -> T
         cfg = PRESETS["default"]
     from_file = tc.checked(tc.read_config_file(args.config), args.config) if args.config else {}
     flags = {"model": args.model, "steps": args.steps, "objective": args.objective, "init_video": args.init_video,
+             "init_video_name": args.init_name,
              "freeze_video": True if args.freeze_video else None}
     changes = {**from_file, **{k: v for k, v in flags.items() if v is not None}, **tc.parse_overrides(args.overrides)}
     return cfg.replace(changes, "command line" if not args.config else f"{args.config} + command line")

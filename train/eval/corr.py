@@ -64,8 +64,10 @@ from egoimu.train.eval.representations import (
     add_result_args,
     checkpoint_objective,
     data_root_of,
+    is_kinetics,
     load_representation,
     out_dir,
+    provenance,
     run_command,
     write_summary,
 )
@@ -185,8 +187,11 @@ def correspondence_report(
 
 def variant(cfg: TrainConfig) -> dict[str, str]:
     """Table 3's cell of a run: {"video_cnn": "freeze" | "update", "pretrained_on": "supervised" (init_video
-    is an egoimu verb_video checkpoint) | "kinetics" (a pytorchvideo checkpoint) | "other" (another egoimu
-    checkpoint, or one no longer readable: noted on stderr) | "none" (no init_video)}."""
+    is an egoimu verb_video checkpoint) | "kinetics" (a pytorchvideo checkpoint the user named Kinetics:
+    ``--init-name kinetics400``, :func:`~egoimu.train.eval.representations.is_kinetics`) | "other" (another
+    egoimu checkpoint, one no longer readable: noted on stderr, or a pytorchvideo checkpoint named otherwise or
+    not at all) | "none" (no init_video)}; for a pytorchvideo init also "provenance": the user's name, else
+    "pytorchvideo checkpoint (unnamed)" — recorded, never guessed from the file."""
     video_cnn = "freeze" if cfg.freeze_video else "update"
     if not cfg.init_video:
         return {"video_cnn": video_cnn, "pretrained_on": "none"}
@@ -196,13 +201,17 @@ def variant(cfg: TrainConfig) -> dict[str, str]:
         print(f"egoimu eval corr: note: cannot tell what init_video was pretrained on ({exc}); 'other'",
               file=sys.stderr)
         return {"video_cnn": video_cnn, "pretrained_on": "other"}
-    pretrained = "kinetics" if objective is None else "supervised" if objective == "verb_video" else "other"
-    return {"video_cnn": video_cnn, "pretrained_on": pretrained}
+    if objective is None:
+        name = cfg.init_video_name
+        return {"video_cnn": video_cnn, "pretrained_on": "kinetics" if is_kinetics(name) else "other",
+                "provenance": provenance(name)}
+    return {"video_cnn": video_cnn, "pretrained_on": "supervised" if objective == "verb_video" else "other"}
 
 
 def variant_label(v: dict[str, str]) -> str:
-    """E.g. "update video CNN (supervised init)", "freeze video CNN (random init)"."""
-    init = "random" if v["pretrained_on"] == "none" else v["pretrained_on"]
+    """E.g. "update video CNN (supervised init)", "freeze video CNN (random init)", "update video CNN
+    (kinetics400 init)" (a pytorchvideo init: its provenance)."""
+    init = v.get("provenance") or ("random" if v["pretrained_on"] == "none" else v["pretrained_on"])
     return f"{v['video_cnn']} video CNN ({init} init)"
 
 
@@ -270,7 +279,8 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
                                             seed=args.seed, n_boot=args.n_boot, progress=True)
     v = variant(rep.cfg)
     label = args.label or variant_label(v)
-    conditions = {**data_conditions(data, args.split), "n": len(ids), **rep.conditions(), "eval_seed": args.seed}
+    conditions = {**data_conditions(data, args.split), "n": len(ids), **rep.conditions(), "eval_seed": args.seed,
+                  "init_provenance": v.get("provenance")}
     result = make_result("corr", 3, label, conditions, {k: ci(*m) for k, m in metrics.items()}, variant=v,
                          **extras, ci_method=f"percentile bootstrap over clips, {args.n_boot} resamples")
     return result, write_result(out_dir(args, rep) / result_name("corr", label), result)

@@ -18,6 +18,8 @@ on the same (N, N) score matrix ``scores[i, j] = sim(video_i, imu_j)``:
 - **shifted negatives** (ours, harder): each clip's negatives are only the other clips *of the same video*
   whose windows do not overlap (optionally only those starting within ``max_shift_s``): the same person,
   scene and kitchen, the head motion of another moment. See :func:`shifted_negatives`.
+- **classification** (Tables 1, 2, 4): EPIC-KITCHENS' standard verb metrics, top-1, top-5 accuracy and mean
+  class accuracy (:func:`classification_metrics`), for the verb classifiers and the linear probe.
 - **bootstrap** percentile intervals; for pair metrics the resampling draws clips (rows and columns
   together) and never counts a drawn clip's copy as its own negative (:func:`bootstrap_pairs_ci`).
 
@@ -304,3 +306,50 @@ def bootstrap_pairs_ci(
         except ValueError:
             continue
     return _interval(values, float(fn(s, ex)), alpha, n_boot)
+
+
+# ------------------------------------------------------------------------ classification (EPIC's verb metrics)
+
+#: EPIC-KITCHENS' standard verb metrics beside top-1: top-5 accuracy and mean class accuracy.
+CLASSIFICATION_METRICS = ("top1", "top5", "mean_class")
+
+
+def top_k_correct(y: Any, probs: Any, k: int = 5, classes: Any | None = None) -> np.ndarray:
+    """Per item (N,) bool: whether label ``y[i]`` is among the ``k`` highest-scoring columns of ``probs`` (N, C).
+    Column j is class ``classes[j]`` (default: j); a label with no column counts as wrong. k >= C: every
+    label that has a column is correct. Ties: the lower column first (a stable sort)."""
+    p = np.asarray(probs, dtype=np.float64)
+    ya = np.asarray(y)
+    if p.ndim != 2 or ya.shape != (len(p),):
+        raise ValueError(f"probs {p.shape} must be (N, C) and y {ya.shape} (N,)")
+    cols = np.arange(p.shape[1]) if classes is None else np.asarray(classes)
+    top = cols[np.argsort(-p, axis=1, kind="stable")[:, :k]]
+    return (top == ya[:, None]).any(axis=1)
+
+
+def mean_class_accuracy(y: Any, pred: Any) -> float:
+    """The mean over the labels present in ``y`` of each label's accuracy (its recall): every class counts the
+    same, however many items it has."""
+    ya, pa = np.asarray(y), np.asarray(pred)
+    if ya.shape != pa.shape or ya.ndim != 1 or len(ya) == 0:
+        raise ValueError(f"y {ya.shape} and pred {pa.shape} must be the same non-empty (N,)")
+    return float(np.mean([np.mean(pa[ya == c] == c) for c in np.unique(ya)]))
+
+
+def classification_metrics(y: Any, probs: Any, classes: Any | None = None, *, k: int = 5, n_boot: int = 1000,
+                           seed: int = 0) -> dict[str, tuple[float, float | None, float | None]]:
+    """{"top1", "top5" (top-``k``), "mean_class"}: (value, low, high) with percentile-bootstrap 95 % intervals
+    over items (the same ``seed`` for the three; no interval when ``n_boot`` is 0). ``probs`` (N, C) as
+    :func:`top_k_correct`; the prediction is the argmax column."""
+    p = np.asarray(probs, dtype=np.float64)
+    cols = np.arange(p.shape[1]) if classes is None else np.asarray(classes)
+    ya = np.asarray(y)
+    pred = cols[p.argmax(axis=1)]
+    values = {"top1": (np.mean, ((pred == ya).astype(np.float64),)),
+              "top5": (np.mean, (top_k_correct(ya, p, k, cols).astype(np.float64),)),
+              "mean_class": (mean_class_accuracy, (ya, pred))}
+    out: dict[str, tuple[float, float | None, float | None]] = {}
+    for name, (fn, arrays) in values.items():
+        out[name] = (bootstrap_ci(fn, *arrays, n_boot=n_boot, seed=seed) if n_boot > 0
+                     else (float(fn(*arrays)), None, None))
+    return out

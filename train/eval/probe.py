@@ -30,7 +30,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix
 from sklearn.preprocessing import StandardScaler
 
-from egoimu.train.eval.metrics import bootstrap_ci
+from egoimu.train.eval.metrics import bootstrap_ci, classification_metrics
 from egoimu.train.eval.supervised import per_class_accuracy
 
 DEFAULT_CS: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0)  # ours: the paper gives no grid
@@ -130,7 +130,9 @@ def evaluate_probe(
     the N clips, :func:`egoimu.train.eval.metrics.bootstrap_ci`), ``n``, ``classes`` (K,) (sorted union of the
     training labels and y's labels: the confusion matrix's order), ``confusion`` (K, K) int64 (rows: true,
     columns: predicted), ``per_class`` {label: accuracy} for every label present in y, ``predictions`` (N,),
-    ``unseen_classes`` (labels of y the probe never saw in training) and ``n_unseen`` (clips with such labels).
+    ``unseen_classes`` (labels of y the probe never saw in training) and ``n_unseen`` (clips with such labels);
+    EPIC's other verb metrics with the same bootstrap: ``top5`` (the label among the probe's 5 most probable
+    classes), ``mean_class`` (mean over y's labels of their accuracy), with ``top5_ci``, ``mean_class_ci``.
     """
     xa, ya = _xy(x, y, "evaluation")
     pred = predict(result, xa)
@@ -138,7 +140,10 @@ def evaluate_probe(
     top1, low, high = bootstrap_ci(np.mean, correct, n_boot=n_boot, seed=seed, alpha=alpha)
     classes = np.unique(np.concatenate([result.classes, ya]))
     unseen = np.setdiff1d(np.unique(ya), result.classes)
+    more = classification_metrics(ya, predict_proba(result, xa), result.classes, n_boot=n_boot, seed=seed)
     return {"top1": top1, "top1_ci": (low, high), "n": len(ya), "classes": classes,
+            **{k: more[k][0] for k in ("top5", "mean_class")},
+            **{f"{k}_ci": more[k][1:] for k in ("top5", "mean_class")},
             "confusion": confusion_matrix(ya, pred, labels=classes).astype(np.int64),
             "per_class": per_class_accuracy(ya, pred, np.unique(ya)), "predictions": pred,
             "unseen_classes": unseen.tolist(), "n_unseen": int(np.isin(ya, unseen).sum())}

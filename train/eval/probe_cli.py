@@ -7,10 +7,12 @@
 The representation's video backbone features (:mod:`egoimu.train.eval.embed`, cached in ``--cache``, default
 ``OUT_DIR/features``) of the labelled clips (verb_class >= 0) of the build's train, validation and test
 splits; :func:`egoimu.train.eval.probe.fit_linear_probe` on train with C chosen on validation (grid ``--Cs``),
-:func:`egoimu.train.eval.probe.evaluate_probe` on test: top-1 with a percentile-bootstrap 95 % CI over the test
-clips (``--n-boot`` resamples, ``--seed``). The result file (``egoimu.train.eval.results``, evaluation "probe",
+:func:`egoimu.train.eval.probe.evaluate_probe` on test: metrics ``top1``, ``top5`` and ``mean_class`` (EPIC's
+verb metrics) with percentile-bootstrap 95 % CIs over the test clips (``--n-boot`` resamples, ``--seed``).
+The result file (``egoimu.train.eval.results``, evaluation "probe",
 table 4) adds the representation ("random" | "self-supervised" | "supervised" | "kinetics" | "checkpoint",
-detected from the source, ``--representation`` overrides), per-class accuracy by class name, the confusion
+from the source: "kinetics" only for a checkpoint the user named so with ``--init-name``, ``--representation``
+overrides), per-class accuracy by class name, the confusion
 matrix of the 10 most frequent test classes (the rest pooled as "other"), C and the validation accuracy of
 every C, the clip counts, the classes the probe never saw in training, and the majority-class baseline.
 """
@@ -27,6 +29,7 @@ import numpy as np
 from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, examples
 from egoimu.manifests.shardfmt import SPLITS
 from egoimu.train.eval.embed import features_for
+from egoimu.train.eval.metrics import CLASSIFICATION_METRICS
 from egoimu.train.eval.probe import DEFAULT_CS, evaluate_probe, fit_linear_probe
 from egoimu.train.eval.representations import (
     NAMES,
@@ -70,10 +73,11 @@ def probe_setup(args: argparse.Namespace) -> tuple[Representation, Path, Path, s
     return rep, folder, Path(args.cache) if args.cache else folder / "features", args.representation or rep.name
 
 
-def accuracy_ci(result: dict[str, Any], n_boot: int) -> tuple[float, float | None, float | None]:
-    """(top1, low, high) of :func:`egoimu.train.eval.probe.evaluate_probe`'s dict; no interval when n_boot is 0."""
-    low, high = result["top1_ci"]
-    return (result["top1"], low, high) if n_boot > 0 else (result["top1"], None, None)
+def accuracy_ci(result: dict[str, Any], n_boot: int, name: str = "top1") -> tuple[float, float | None, float | None]:
+    """(value, low, high) of metric ``name`` ("top1", "top5", "mean_class") of
+    :func:`egoimu.train.eval.probe.evaluate_probe`'s dict; no interval when n_boot is 0."""
+    low, high = result[f"{name}_ci"]
+    return (result[name], low, high) if n_boot > 0 else (result[name], None, None)
 
 
 def run_probe(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
@@ -97,7 +101,8 @@ def run_probe(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
     conditions = {**data_conditions(args.data, "test"), "n": len(y_test), **rep.conditions(),
                   "eval_seed": args.seed, "feature_dim": int(xs["test"].shape[1])}
     result = make_result(
-        "probe", 4, label, conditions, {"top1": ci(*accuracy_ci(ev, args.n_boot))}, representation=name,
+        "probe", 4, label, conditions, {m: ci(*accuracy_ci(ev, args.n_boot, m)) for m in CLASSIFICATION_METRICS},
+        representation=name,
         per_class={class_label(c, names): a for c, a in ev["per_class"].items()},
         per_class_n={class_label(c, names): int(n) for c, n in counts.items()},
         confusion=named_confusion(y_test, ev["predictions"], names), C=probe.C,

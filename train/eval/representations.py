@@ -10,9 +10,11 @@ A *representation* is a video encoder (and, where there is one, a head-motion en
   caller's global random state. Name "random".
 - ``pytorchvideo``: a pytorchvideo SlowFast checkpoint (``--checkpoint PATH``, e.g. Kinetics-400's
   ``SLOWFAST_8x8_R50.pyth`` for ``--model full``) in the video backbone (strict: a checkpoint of another
-  architecture is a :class:`CheckpointError` naming the file); no head-motion encoder. Name "kinetics" when
-  the file holds a 400-way classifier (``blocks.6.proj.weight`` of 400 rows: Kinetics-400), else
-  "checkpoint". ``--checkpoint`` also takes an egoimu checkpoint file, which is then a ``run``.
+  architecture is a :class:`CheckpointError` naming the file); no head-motion encoder. Its provenance is
+  recorded, not guessed: what the user names it (``--init-name kinetics400``), else :data:`UNNAMED`. Name
+  "kinetics" (the paper's Kinetics row) when that name starts with "kinetics" (:func:`is_kinetics`), else
+  "checkpoint" — a 400-way head is not taken as proof. ``--checkpoint`` also takes an egoimu checkpoint file,
+  which is then a ``run``.
 
 Features (:func:`egoimu.train.encode.encode_split` with :func:`feature_encoders`): the encoders run in eval
 mode without gradients on the inputs the trainer gives them (:func:`egoimu.train.inputs.model_inputs`: for
@@ -51,7 +53,18 @@ from egoimu.train.models.slowfast import CheckpointError, load_pytorchvideo_chec
 
 KINDS = ("run", "random", "pytorchvideo")
 NAMES = ("random", "self-supervised", "supervised", "kinetics", "checkpoint")
-KINETICS_CLASSES = 400  # a pytorchvideo checkpoint with this many outputs is taken as Kinetics-400's
+#: The provenance of a pytorchvideo checkpoint the user did not name (``--init-name``).
+UNNAMED = "pytorchvideo checkpoint (unnamed)"
+
+
+def is_kinetics(init_name: str | None) -> bool:
+    """Whether a user-given checkpoint name (``--init-name``) says Kinetics (starts with "kinetics", any case)."""
+    return bool(init_name) and str(init_name).strip().lower().startswith("kinetics")
+
+
+def provenance(init_name: str | None) -> str:
+    """The recorded provenance of a pytorchvideo checkpoint: the user's name for it, else :data:`UNNAMED`."""
+    return str(init_name).strip() if init_name and str(init_name).strip() else UNNAMED
 
 
 class RepresentationError(ValueError):
@@ -86,6 +99,7 @@ class Representation:
     trained_manifest_sha256: str | None = None  # the build a run trained on
     config_sha256: str | None = None  # a run's config sha256 as trained (before command-line loader overrides)
     geometry: ClipGeometry = DEFAULT_GEOMETRY  # the clips a run trained on (its checkpoint's); else the paper's
+    provenance: str | None = None  # a pytorchvideo checkpoint's: the user's --init-name, else UNNAMED
 
     def identity(self) -> dict[str, Any]:
         """What determines this representation's features (weights and model inputs): the cache key's part.
@@ -99,7 +113,7 @@ class Representation:
         if self.kind == "random":
             return f"random init of model {self.cfg.model} (seed {self.seed})"
         if self.kind == "pytorchvideo":
-            return f"pytorchvideo checkpoint {self.source} (model {self.cfg.model})"
+            return f"pytorchvideo checkpoint {self.source} ({self.provenance}; model {self.cfg.model})"
         return f"{self.objective} run {self.run} (model {self.cfg.model}, step {self.step})"
 
     def conditions(self) -> dict[str, Any]:
@@ -110,7 +124,8 @@ class Representation:
                 "checkpoint_sha256": self.source_sha256, "step": self.step,
                 "seed": self.seed, "config_sha256": self.config_sha256,
                 "model": cfg.model, "objective": self.objective, "freeze_video": cfg.freeze_video,
-                "init_video": cfg.init_video, "trained_on_manifest_sha256": self.trained_manifest_sha256}
+                "init_video": cfg.init_video, "trained_on_manifest_sha256": self.trained_manifest_sha256,
+                "provenance": self.provenance}
 
 
 
@@ -188,11 +203,12 @@ def data_root_of(run: str | Path, role: str = "RUN") -> str:
 def load_representation(
     run: str | Path | None = None, *, random: str | None = None, checkpoint: str | Path | None = None,
     model: str = "full", seed: int = 0, batch_size: int | None = None, num_workers: int | None = None,
-    device: str | torch.device = "auto",
+    device: str | torch.device = "auto", init_name: str | None = None,
 ) -> Representation:
     """Load exactly one of: ``run`` (a run directory: its ``last.pt``), ``random`` (a model name: its random
     initialisation with ``seed``) or ``checkpoint`` (a pytorchvideo SlowFast checkpoint for ``model``, or an
-    egoimu checkpoint file). ``batch_size``/``num_workers`` override the loader settings (default: the run's,
+    egoimu checkpoint file; ``init_name``: what a pytorchvideo one was trained on, its recorded provenance).
+    ``batch_size``/``num_workers`` override the loader settings (default: the run's,
     or the config defaults). Raises CheckpointError (names the file), ConfigError or RepresentationError.
     """
     given = [name for name, v in (("RUN", run), ("--random", random), ("--checkpoint", checkpoint)) if v]
@@ -201,6 +217,8 @@ def load_representation(
                                   f"{' and '.join(given) or 'none'})")
     dev = device if isinstance(device, torch.device) else pick_device(device)
     overrides = {k: v for k, v in (("batch_size", batch_size), ("num_workers", num_workers)) if v is not None}
+    if init_name and not checkpoint:
+        raise RepresentationError("--init-name names a pytorchvideo --checkpoint; none was given")
     if run:
         if problem := run_problem(run):
             raise RepresentationError(problem)
@@ -215,16 +233,16 @@ def load_representation(
     path = Path(checkpoint)  # type: ignore[arg-type]
     obj = load_file(path)
     if is_egoimu_checkpoint(obj):
+        if init_name:
+            raise RepresentationError(f"--init-name: {path} is an egoimu checkpoint (its run records what it "
+                                      f"was trained on); --init-name names a pytorchvideo checkpoint")
         return _from_egoimu(obj, path, overrides, dev)
     net = seeded_model(cfg, seed)
     load_pytorchvideo_checkpoint(net.video.backbone, path, strict_backbone=True)  # type: ignore[arg-type]
-    state = obj.get("model_state", obj) if isinstance(obj, dict) else {}
-    head = state.get("blocks.6.proj.weight")
-    kinetics = isinstance(head, torch.Tensor) and head.shape[0] == KINETICS_CLASSES
     net.to(dev).eval()
-    return Representation(kind="pytorchvideo", name="kinetics" if kinetics else "checkpoint", cfg=cfg,
-                          video=net.video, imu=None, device=dev, source=str(path.resolve()),
-                          source_sha256=sha256_file(path), seed=int(seed))
+    return Representation(kind="pytorchvideo", name="kinetics" if is_kinetics(init_name) else "checkpoint",
+                          cfg=cfg, video=net.video, imu=None, device=dev, source=str(path.resolve()),
+                          source_sha256=sha256_file(path), seed=int(seed), provenance=provenance(init_name))
 
 
 # ------------------------------------------------------------------------------------------- features
@@ -257,6 +275,10 @@ def add_representation_args(p: argparse.ArgumentParser, *, positional_run: bool 
     g.add_argument("--checkpoint", metavar="PATH",
                    help="a pytorchvideo SlowFast checkpoint (e.g. Kinetics-400 SLOWFAST_8x8_R50.pyth) for --model, "
                         "or an egoimu checkpoint file")
+    g.add_argument("--init-name", metavar="NAME",
+                   help="what the pytorchvideo --checkpoint was trained on, recorded as its provenance; a name "
+                        "starting 'kinetics' (e.g. kinetics400) fills the paper's Kinetics row, any other the row "
+                        f"'checkpoint' (default: '{UNNAMED}')")
     g.add_argument("--model", choices=("full", "small"), default="full",
                    help="architecture of a pytorchvideo --checkpoint (default: full: SlowFast-R50)")
     p.add_argument("--seed", type=int, default=0, help="random-init seed of --random; also seeds the evaluation "
@@ -271,7 +293,8 @@ def representation_from_args(args: argparse.Namespace, run: str | None = None) -
     ``args.run``)."""
     return load_representation(run if run is not None else getattr(args, "run", None), random=args.random,
                                checkpoint=args.checkpoint, model=args.model, seed=args.seed,
-                               batch_size=args.batch_size, num_workers=args.num_workers, device=args.device)
+                               batch_size=args.batch_size, num_workers=args.num_workers, device=args.device,
+                               init_name=getattr(args, "init_name", None))
 
 
 def add_result_args(p: argparse.ArgumentParser, *, n_boot: int) -> None:

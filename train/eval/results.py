@@ -22,14 +22,20 @@ Per evaluation (the keys ``egoimu report`` relies on; more are allowed):
 - ``corr`` (table 3): metrics ``roc_auc`` (all N² pairs, same-video overlapping windows excluded),
   ``roc_auc_batch`` (within batches of B), ``roc_auc_shifted`` (negatives: the same video at other times),
   ``v2i_recall@1``, ``v2i_recall@5``, ``v2i_mrr``, ``i2v_recall@1``, ``i2v_recall@5``, ``i2v_mrr``;
-  extras ``variant`` {"video_cnn": "freeze"|"update", "pretrained_on": "supervised"|"kinetics"|"none"|"other"},
+  extras ``variant`` {"video_cnn": "freeze"|"update", "pretrained_on": "supervised"|"kinetics"|"none"|"other",
+  and for a pytorchvideo init "provenance": the user's ``--init-name``, else "pytorchvideo checkpoint (unnamed)";
+  "kinetics" only when that name starts with "kinetics"} (also ``conditions.init_provenance``),
   ``roc_curve`` {"fpr": [...], "tpr": [...]} (<= 201 points), ``batch_size``, ``n_pairs``, ``n_excluded``.
 - ``probe`` (table 4) and ``dogcentric`` (table 5): metric ``top1`` (test accuracy; dogcentric: the mean over
-  the three dog pairings, CI by bootstrap over clips); extras ``representation``
-  "random"|"self-supervised"|"supervised"|"kinetics"|"checkpoint", ``per_class`` {name: accuracy},
+  the three dog pairings, CI by bootstrap over clips); probe also ``top5`` and ``mean_class`` (EPIC's verb
+  metrics: the label among the 5 most probable classes; the mean of the per-class accuracies); extras ``representation``
+  "random"|"self-supervised"|"supervised"|"kinetics"|"checkpoint" ("kinetics": a pytorchvideo checkpoint the
+  user named so, ``--init-name``; ``conditions.provenance`` records the name, else "pytorchvideo checkpoint
+  (unnamed)"), ``per_class`` {name: accuracy},
   ``confusion`` {"labels": [names], "matrix": [[int]]} (rows true, columns predicted), ``C``;
   dogcentric also ``pairings`` (per pairing: dogs, mean, folds) and ``spread`` {"std", "min", "max"}.
-- ``supervised`` (tables 1 and 2): metrics ``top1_video``, ``top1_imu``, ``top1_ensemble``; extras
+- ``supervised`` (tables 1 and 2): metrics ``top1_video``, ``top1_imu``, ``top1_ensemble``, and the same
+  sides' ``top5_*`` and ``mean_class_*``; extras
   ``per_class`` [{"verb_class", "name", "n", "video", "imu", "ensemble"}] (the 5 most frequent test verbs),
   ``correct_by`` [{"verb_class", "name", "video_only", "imu_only", "both", "neither"}] (same verbs) and
   ``correct_by_all`` {"video_only", "imu_only", "both", "neither"} (all test clips), ``confusion`` as probe's

@@ -10,12 +10,14 @@ config rebuilds the model. Both classify every labelled clip (verb_class >= 0) o
 gradient, manifest order; :func:`egoimu.train.encode.classify_split`); their softmax probabilities and
 the ensemble (the mean of the two, paper section 3.2) give, via
 :func:`egoimu.train.eval.supervised.supervised_tables`, Table 1 (per-verb accuracy of the 5 most frequent verbs of
-the split) and Table 2 (clips correct by video only, head motion only, both, neither), and the three overall
-top-1 accuracies with 95 % percentile bootstrap intervals over clips (:func:`egoimu.train.eval.metrics.bootstrap_ci`,
-``--n-boot`` resamples, 0 = no interval; ``--seed``; the same resamples for all three).
+the split) and Table 2 (clips correct by video only, head motion only, both, neither), and the three sides'
+overall top-1, top-5 and mean class accuracy (EPIC's verb metrics) with 95 % percentile bootstrap intervals over
+clips (:func:`egoimu.train.eval.metrics.classification_metrics`, ``--n-boot`` resamples, 0 = no interval;
+``--seed``; the same resamples for all).
 
 Output: ONE result file (train/eval/results.py, evaluation "supervised", table 1; metrics ``top1_video``,
-``top1_imu``, ``top1_ensemble``; extras ``per_class``, ``correct_by``, ``correct_by_all`` and ``confusion``
+``top1_imu``, ``top1_ensemble``, ``top5_*``, ``mean_class_*``; extras ``per_class``, ``correct_by``,
+``correct_by_all`` and ``confusion``
 of the ensemble as ``egoimu eval probe`` gives it) named ``eval-supervised-<label>.json`` in ``--out-dir``
 (default: VIDEO_RUN); the conditions hold both runs' (``video_*``, ``imu_*``: run, checkpoint, step, seed,
 config sha256, model, ...), the split and n. ``--json FILE`` also writes a short summary, and the tables are
@@ -40,7 +42,7 @@ from egoimu.train.checkpoint import load_model_state, read_checkpoint
 from egoimu.train.config import VERB_OBJECTIVES, ConfigError, TrainConfig
 from egoimu.train.data import DataError, SplitIndex
 from egoimu.train.encode import classify_split
-from egoimu.train.eval.metrics import bootstrap_ci
+from egoimu.train.eval.metrics import classification_metrics
 from egoimu.train.eval.representations import (
     RepresentationError,
     add_result_args,
@@ -115,13 +117,6 @@ def load_classifier(run: Path, objective: str, args: argparse.Namespace, device:
     return model.to(device), cfg, conditions
 
 
-def top1_ci(correct: np.ndarray, n_boot: int, seed: int) -> dict[str, float | None]:
-    """Top-1 accuracy of ``correct`` (N,) bool with its percentile bootstrap CI (none when n_boot is 0)."""
-    if n_boot == 0:
-        return ci(float(np.mean(correct)))
-    return ci(*bootstrap_ci(np.mean, correct.astype(np.float64), n_boot=n_boot, seed=seed))
-
-
 def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
     """Both runs on the split, the tables, the result file; returns (result, its path)."""
     if args.n_boot < 0:
@@ -166,7 +161,8 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
         "supervised", 1, label,
         {**data_conditions(data, args.split), **common,
          **{f"{side}_{k}": v for side, c in conditions.items() for k, v in c.items()}},
-        {f"top1_{side}": top1_ci(pred == y, args.n_boot, args.seed) for side, pred in preds.items()},
+        {f"{m}_{side}": ci(*v) for side, p in probs.items()
+         for m, v in classification_metrics(y, p, n_boot=args.n_boot, seed=args.seed).items()},
         per_class=[{**verb(c), "n": int(np.sum(y == c)), **{side: tables["per_class"][side][c] for side in preds}}
                    for c in tables["classes"]],
         correct_by=[{**verb(c), **tables["correct_by"][c]} for c in tables["classes"]],
@@ -201,6 +197,10 @@ def format_tables(result: dict[str, Any]) -> str:
     lines += ["", f"overall top-1 (95 % CI: {result['ci_method']}):"]
     lines += [f"  {SIDE_NAMES[side]:<12} {pct(m[f'top1_{side}']['value'])}  [{pct(m[f'top1_{side}']['low'])}, "
               f"{pct(m[f'top1_{side}']['high'])}]" for side in SIDE_NAMES]
+    if all(f"{k}_{side}" in m for k in ("top5", "mean_class") for side in SIDE_NAMES):
+        lines.append("top-5 accuracy / mean class accuracy (EPIC's verb metrics):")
+        lines += [f"  {SIDE_NAMES[side]:<12} {pct(m[f'top5_{side}']['value'])} / "
+                  f"{pct(m[f'mean_class_{side}']['value'])}" for side in SIDE_NAMES]
     return "\n".join(lines)
 
 

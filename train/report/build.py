@@ -8,7 +8,8 @@ report.json (``REPORT_SCHEMA``) holds, sorted and without timestamps (same input
   ``signal_tables`` (what a synthetic generator builds in);
 - ``paper``: the paper's numbers (:func:`egoimu.train.report.paper.as_json`);
 - ``tables``: ``table1`` .. ``table5``, the run's numbers beside the paper's (:mod:`egoimu.train.report.tables`);
-- ``claims``: [{id, table, statement, verdict, significant, comparisons}] (:mod:`egoimu.train.report.claims`);
+- ``claims``: [{id, table, statement, basis, verdict, significant, comparisons}, substitute_for for a substitute]
+  (:mod:`egoimu.train.report.claims`);
 - ``metrics``: every metric of every condition group; ``runs``: the training runs' summaries;
 - ``plots``: [{file, kind, title, source}]; ``notes``.
 """

@@ -34,7 +34,8 @@ def is_per_seed(key: str) -> bool:
         base = base.removeprefix(prefix)
     return base in PER_SEED_KEYS or base.endswith("_seed")
 #: Conditions shown beside a cell, in this order.
-SHOWN_CONDITIONS = ("data", "split", "n", "step", "model", "objective", "freeze_video", "init_video", "synthetic")
+SHOWN_CONDITIONS = ("data", "split", "n", "step", "model", "objective", "freeze_video", "init_video", "init_provenance",
+                    "provenance", "synthetic")
 ENVELOPE_NOTE = ("Several seeds: mean ± sample std (ddof 1) over seeds; the interval used for overlap is the "
                  "envelope of the per-seed 95 % CIs.")
 #: The evaluation filling each table's cells (supervised fills Tables 1 and 2).

@@ -2,7 +2,12 @@
 
 Each claim is one or more comparisons of two run values (percent). A claim "holds" when every comparison
 holds on the values (the means over seeds), "does not hold" when one fails, and is "not run" when a value is
-missing. Each comparison also says whether the two 95 % intervals overlap: if they do, the difference is not
+missing — "not checked" for the paper's Kinetics comparisons (a, b, e) when the inputs hold no Kinetics result
+(a representation is Kinetics only when the user named it so, ``--init-name kinetics400``). Each claim carries
+its ``basis``: "paper" (the paper's own comparison) or "substitute" (egoimu's stand-in, ``<id>-sub``, against
+random init or the supervised EPIC-KITCHENS init) and, for a substitute, ``substitute_for``.
+
+Each comparison also says whether the two 95 % intervals overlap: if they do, the difference is not
 significant at this size, whichever way it goes.
 
 When a cell holds several condition groups (different data, steps), the pair compared is the one on the
@@ -15,7 +20,11 @@ from typing import Any
 
 from egoimu.train.report import fmt, paper
 
-HOLDS, FAILS, NOT_RUN = "holds", "does not hold", "not run"
+HOLDS, FAILS, NOT_RUN, NOT_CHECKED = "holds", "does not hold", "not run", "not checked"
+#: The paper's claims whose other side is a Kinetics-supervised result.
+KINETICS_CLAIMS = ("a", "b", "e")
+NO_KINETICS = ("not checked: no Kinetics-supervised result among the inputs (a pytorchvideo checkpoint counts as "
+               "Kinetics only when named so: --init-name kinetics400)")
 RELATIONS = {">": lambda a, b: a > b, "<": lambda a, b: a < b, ">=": lambda a, b: a >= b}
 
 
@@ -100,38 +109,51 @@ def _claim_d(t1: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def check_claims(tables: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The claims (a)-(e) of :data:`paper.CLAIMS` on ``tables`` (:func:`egoimu.train.report.tables.all_tables`)."""
+    """The claims of :data:`paper.CLAIMS` (the paper's a-e, the substitutes a-sub, b-sub, e-sub) on ``tables``
+    (:func:`egoimu.train.report.tables.all_tables`)."""
     t3 = tables["table3"]["cells"]
     t4, t5 = tables["table4"]["rows"], tables["table5"]["rows"]
 
-    def cell3(video_cnn: str) -> dict[str, Any]:
-        return next(c for c in t3 if c["video_cnn"] == video_cnn and c["pretrained_on"] == "supervised")
+    def cell3(video_cnn: str, pretrained_on: str) -> dict[str, Any]:
+        return next(c for c in t3 if c["video_cnn"] == video_cnn and c["pretrained_on"] == pretrained_on)
+
+    def table3_claim(init: str) -> list[dict[str, Any]]:
+        return [_cells("ROC-AUC", "update", cell3("update", init), ">", "freeze", cell3("freeze", init))]
+
+    def probe_claim(rows: list[dict[str, Any]], name: str, other: str, relation: str = ">") -> list[dict[str, Any]]:
+        label = {"kinetics": "Kinetics-supervised", "random": "random init", "supervised": "fully supervised"}
+        return [_cells(name, "self-supervised", _row(rows, rep, "self-supervised"), relation, label[other],
+                       _row(rows, rep, other))]
 
     rep = "representation"
     comparisons = {
-        "a": [_cells("ROC-AUC", "update", cell3("update"), ">", "freeze", cell3("freeze"))],
-        "b": [_cells("probe top-1", "self-supervised", _row(t4, rep, "self-supervised"), ">",
-                     "random init", _row(t4, rep, "random"))],
-        "c": [_cells("probe top-1", "self-supervised", _row(t4, rep, "self-supervised"), "<",
-                     "fully supervised", _row(t4, rep, "supervised"))],
+        "a": table3_claim("kinetics"), "a-sub": table3_claim("supervised"),
+        "b": probe_claim(t4, "probe top-1", "kinetics"), "b-sub": probe_claim(t4, "probe top-1", "random"),
+        "c": probe_claim(t4, "probe top-1", "supervised", "<"),
         "d": _claim_d(tables["table1"]),
-        "e": [_cells("DogCentric top-1", "self-supervised", _row(t5, rep, "self-supervised"), ">",
-                     "random init", _row(t5, rep, "random"))],
+        "e": probe_claim(t5, "DogCentric top-1", "kinetics"), "e-sub": probe_claim(t5, "DogCentric top-1", "random"),
     }
     out = []
-    for cid, (table, statement) in paper.CLAIMS.items():
+    for cid, (table, statement, basis) in paper.CLAIMS.items():
         comps = comparisons[cid]
         if any(c["holds"] is None for c in comps):
-            verdict = NOT_RUN
+            no_kinetics = cid in KINETICS_CLAIMS and any(c["b"]["value"] is None for c in comps)
+            verdict = NOT_CHECKED if no_kinetics else NOT_RUN
+            if no_kinetics:
+                for c in comps:
+                    c["text"] = f"{c['name']}: {NO_KINETICS}."
         else:
             verdict = HOLDS if all(c["holds"] for c in comps) else FAILS
-        out.append({"id": cid, "table": table, "statement": statement, "verdict": verdict,
-                    "significant": _significant(comps, verdict), "comparisons": comps})
+        claim = {"id": cid, "table": table, "statement": statement, "basis": basis, "verdict": verdict,
+                 "significant": _significant(comps, verdict), "comparisons": comps}
+        if basis == paper.SUBSTITUTE:
+            claim["substitute_for"] = cid.removesuffix("-sub")
+        out.append(claim)
     return out
 
 
 def _significant(comps: list[dict[str, Any]], verdict: str) -> bool | None:
     """True when every comparison's intervals are disjoint; False when one overlaps; None if unknown/not run."""
-    if verdict == NOT_RUN or any(c["ci_overlap"] is None for c in comps):
+    if verdict in (NOT_RUN, NOT_CHECKED) or any(c["ci_overlap"] is None for c in comps):
         return None
     return not any(c["ci_overlap"] for c in comps)

@@ -16,6 +16,7 @@ from egoimu.manifests.clihelp import HelpFormatter, OneLineParser
 from egoimu.train.report import fmt, paper
 from egoimu.train.report.build import DEFAULT_TITLE, Report, write_report
 from egoimu.train.report.collect import ReportError
+from egoimu.train.report.layout import basis_text
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -57,7 +58,7 @@ def summary(report: Report) -> str:
     lines.append("Claims")
     for c in data["claims"]:
         sig = {True: ", significant", False: ", intervals overlap", None: ""}[c["significant"]]
-        lines.append(f"  ({c['id']}) {c['verdict'].upper()}{sig}: {c['statement']}")
+        lines.append(f"  ({c['id']}) {c['verdict'].upper()}{sig}: {c['statement']} [{basis_text(c)}]")
     return "\n".join(lines)
 
 

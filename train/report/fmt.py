@@ -70,6 +70,9 @@ def conditions(cond: dict[str, Any]) -> str:
         parts.append("video CNN frozen" if cond["freeze_video"] else "video CNN updated")
     if cond.get("init_video"):
         parts.append(f"init `{cond['init_video']}`")
+    for key, what in (("init_provenance", "init provenance"), ("provenance", "provenance")):
+        if cond.get(key):
+            parts.append(f"{what}: {cond[key]}")
     synthetic = cond.get("synthetic")
     parts.append({True: "synthetic data", False: "real data"}.get(synthetic, "data source unknown"))
     return ", ".join(parts)

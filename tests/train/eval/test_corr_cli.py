@@ -12,7 +12,7 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from egoimu.train.config import TrainConfig
+from egoimu.train.config import ConfigError, TrainConfig
 from egoimu.train.eval.corr import (
     _auc,
     _batch_auc,
@@ -32,6 +32,7 @@ from egoimu.train.eval.metrics import (
     shifted_negatives,
 )
 from egoimu.train.eval.results import read_result
+from egoimu.train.loop import combined_config, parse_args
 from egoimu.train.models.slowfast import SlowFastSmall
 
 NAMES = ("roc_auc", "roc_auc_batch", "roc_auc_shifted", "v2i_recall@1", "v2i_recall@5", "v2i_mrr", "i2v_recall@1",
@@ -131,13 +132,26 @@ def test_variant_detection(eval_tiny_run, tmp_path, capsys):
     supervised = tmp_path / "sup.pt"
     ckpt = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     torch.save({**ckpt, "config": {**ckpt["config"], "objective": "verb_video"}}, supervised)
-    cases = {"": ("update", "none"), str(pv): ("freeze", "kinetics"), str(run / "last.pt"): ("freeze", "other"),
+    cases = {"": ("update", "none"), str(run / "last.pt"): ("freeze", "other"),
              str(supervised): ("update", "supervised"), str(tmp_path / "gone.pt"): ("update", "other")}
     for init, (cnn, pre) in cases.items():
         cfg = TrainConfig(model="small", init_video=init, freeze_video=cnn == "freeze")
         assert variant(cfg) == {"video_cnn": cnn, "pretrained_on": pre}, init
     assert "gone.pt" in capsys.readouterr().err
-    assert variant_label({"video_cnn": "freeze", "pretrained_on": "kinetics"}) == "freeze video CNN (kinetics init)"
+    # a pytorchvideo-format checkpoint: its provenance is what the user named it, never guessed from the file
+    unnamed = variant(TrainConfig(model="small", init_video=str(pv), freeze_video=True))
+    assert unnamed == {"video_cnn": "freeze", "pretrained_on": "other",
+                       "provenance": "pytorchvideo checkpoint (unnamed)"}
+    assert variant_label(unnamed) == "freeze video CNN (pytorchvideo checkpoint (unnamed) init)"
+    for name, pre in (("kinetics400", "kinetics"), ("Kinetics-600", "kinetics"), ("ssv2", "other")):
+        named = variant(TrainConfig(model="small", init_video=str(pv), init_video_name=name))
+        assert named == {"video_cnn": "update", "pretrained_on": pre, "provenance": name}, name
+    assert variant_label(named) == "update video CNN (ssv2 init)"
+    with pytest.raises(ConfigError, match="init_video_name names the checkpoint of init_video"):
+        TrainConfig(model="small", init_video_name="kinetics400")
+    # egoimu train --init-video PATH --init-name NAME records it in the run's config (what variant reads back)
+    args = parse_args(["DATA", "--run-dir", "R", "--init-video", str(pv), "--init-name", "kinetics400"])
+    assert combined_config(args, None).init_video_name == "kinetics400"
 
 
 @pytest.mark.slow

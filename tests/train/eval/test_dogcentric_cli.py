@@ -67,14 +67,17 @@ def test_dogcentric_three_pairings_and_a_valid_file(dog_build, tmp_path, capsys)
     assert result["conditions"]["n"] == 16 and result["conditions"]["split"] == "test"
     assert len(result["C_per_fold"]) == 6 and result["C"] is None
 
-    # a pytorchvideo-format checkpoint: "kinetics" with a 400-way head, else "checkpoint"; fixed C
-    for heads, name in ((400, "kinetics"), (None, "checkpoint")):
+    # a pytorchvideo-format checkpoint: "kinetics" only when the user names it so (--init-name), whatever its
+    # head; else "checkpoint" with provenance "pytorchvideo checkpoint (unnamed)"; fixed C
+    for heads, init_name, name in ((400, [], "checkpoint"), (None, ["--init-name", "kinetics400"], "kinetics")):
         pv = tmp_path / f"sf-{heads}.pyth"
         torch.save({"model_state": SlowFastSmall(num_classes=heads).state_dict()}, pv)
-        assert main(["--checkpoint", str(pv), "--model", "small", "--C", "1", *common]) == 0
+        assert main(["--checkpoint", str(pv), *init_name, "--model", "small", "--C", "1", *common]) == 0
         result = read_result(tmp_path / f"eval-dogcentric-{name}.json")
         assert result["representation"] == name and result["C"] == 1.0 and set(result["C_per_fold"]) == {1.0}
         assert result["conditions"]["checkpoint"] == str(pv.resolve())
+        assert result["conditions"]["provenance"] == (init_name[-1] if init_name else "pytorchvideo checkpoint "
+                                                                                      "(unnamed)")
 
 
 def test_dogcentric_bad_inputs(dog_build, built_epic, tmp_path, capsys):
@@ -87,3 +90,5 @@ def test_dogcentric_bad_inputs(dog_build, built_epic, tmp_path, capsys):
     assert "need clips of the four dogs" in capsys.readouterr().err
     assert main([*common, "--data", str(dog_build), "--split", "validation"]) == 2
     assert "'validation' has no written clips" in capsys.readouterr().err
+    assert main([*common, "--data", str(dog_build), "--init-name", "kinetics400"]) == 2  # names no checkpoint
+    assert "--init-name names a pytorchvideo --checkpoint; none was given" in capsys.readouterr().err

@@ -12,11 +12,14 @@ from egoimu.train.eval.metrics import (
     batch_blocks,
     bootstrap_ci,
     bootstrap_pairs_ci,
+    classification_metrics,
     correspondence_auc,
     correspondence_metrics,
+    mean_class_accuracy,
     overlap_mask,
     pair_scores,
     shifted_negatives,
+    top_k_correct,
 )
 
 # rows: video i, columns: head motion j; the diagonal is positive.
@@ -158,3 +161,27 @@ def test_bootstrap_pairs_never_counts_a_clip_copy_as_negative():
     assert bootstrap_pairs_ci(np.eye(6), "v2i_recall@1", n_boot=100) == (1.0, 1.0, 1.0)
     with pytest.raises(ValueError):
         bootstrap_pairs_ci(np.eye(3), "accuracy")
+
+
+def test_classification_metrics_epic_top5_and_mean_class():
+    """Top-1, top-5 and mean class accuracy on a hand-made case (7 classes, so top-5 can miss)."""
+    y = np.array([0, 0, 0, 1, 6])
+    probs = np.zeros((5, 7))
+    probs[0, 0] = probs[1, 0] = 1.0  # right
+    probs[2] = [0.1, 0.3, 0.2, 0.2, 0.15, 0.05, 0.0]  # true 0 is 5th by score: top-5 right, top-1 wrong
+    probs[3] = [0.0, 0.05, 0.3, 0.25, 0.2, 0.1, 0.1]  # true 1 is 7th: wrong in both
+    probs[4, 6] = 1.0  # right
+    np.testing.assert_array_equal(top_k_correct(y, probs, 5), [True, True, True, False, True])
+    np.testing.assert_array_equal(top_k_correct(y, probs, 1), [True, True, False, False, True])
+    # columns named by classes: a label without a column is wrong
+    np.testing.assert_array_equal(top_k_correct(np.array([7, 3]), np.eye(2), 5, classes=[3, 4]), [False, True])
+    assert mean_class_accuracy(y, probs.argmax(axis=1)) == pytest.approx((2 / 3 + 0 + 1) / 3)
+    got = classification_metrics(y, probs, n_boot=0)
+    assert got == {"top1": (0.6, None, None), "top5": (0.8, None, None),
+                   "mean_class": (pytest.approx(5 / 9), None, None)}
+    boot = classification_metrics(y, probs, n_boot=200, seed=3)
+    for name, (value, low, high) in boot.items():
+        assert low <= value <= high and value == pytest.approx(got[name][0]), name
+    assert boot == classification_metrics(y, probs, n_boot=200, seed=3)  # deterministic
+    with pytest.raises(ValueError, match="must be the same non-empty"):
+        mean_class_accuracy([], [])

@@ -66,6 +66,9 @@ def test_labels_absent_from_train_are_always_wrong():
     assert got["top1"] == pytest.approx(8 / 12)
     assert got["per_class"] == {0: 1.0, 1: 1.0, 2: 0.0}
     assert got["unseen_classes"] == [2] and got["n_unseen"] == 4
+    # EPIC's other verb metrics: an unseen label is never among the probe's classes; each class counts once
+    assert got["top5"] == pytest.approx(8 / 12) and got["mean_class"] == pytest.approx(2 / 3)
+    assert got["mean_class_ci"][0] <= got["mean_class"] <= got["mean_class_ci"][1]
     np.testing.assert_array_equal(got["classes"], [0, 1, 2])
     assert got["confusion"][2].sum() == 4 and got["confusion"][2, 2] == 0 and got["confusion"][:, 2].sum() == 0
     # unseen labels in validation also count as wrong

@@ -54,6 +54,9 @@ def test_probe_random_and_runs_give_valid_result_files(eval_tiny_run, eval_verb_
         assert len(result["confusion"]["labels"]) <= 11
         correct = sum(result["per_class"][k] * result["per_class_n"][k] for k in result["per_class"])
         assert correct == pytest.approx(top1["value"] * len(test))
+        top5, mean_class = result["metrics"]["top5"], result["metrics"]["mean_class"]
+        assert top1["value"] <= top5["value"] and top5["low"] <= top5["value"] <= top5["high"]
+        assert mean_class["value"] == pytest.approx(np.mean(list(result["per_class"].values())))
         assert result["C"] in (0.01, 0.1, 1.0, 10.0, 100.0) and set(result["val_accuracy"]) == {
             "0.01", "0.1", "1.0", "10.0", "100.0"}
         assert result["conditions"]["feature_dim"] == 320

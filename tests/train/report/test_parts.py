@@ -61,7 +61,7 @@ def test_condition_groups_stay_apart_and_claims_pair_same_data(tmp_path: Path, b
     update = next(c for c in tables["table3"]["cells"] if c["video_cnn"] == "update" and
                   c["pretrained_on"] == "supervised")
     assert len(update["run"]) == 2 and len(fmt.groups(update["run"])) == 2
-    (claim_a,) = [c for c in check_claims(tables) if c["id"] == "a"]
+    (claim_a,) = [c for c in check_claims(tables) if c["id"] == "a-sub"]
     comp = claim_a["comparisons"][0]
     assert comp["a"]["value"] == pytest.approx(70.0)  # same data as freeze, not the 99 on other data
     assert claim_a["verdict"] == "does not hold" and "several condition sets" in comp["text"]

@@ -48,15 +48,68 @@ def test_paper_numbers_appear(report: Path) -> None:
 
 def test_claims_verdicts(report: Path) -> None:
     claims = {c["id"]: c for c in _json(report)["claims"]}
-    assert claims["a"]["verdict"] == "holds" and claims["a"]["significant"] is True
-    assert claims["b"]["verdict"] == "does not hold" and claims["b"]["significant"] is False
+    assert claims["a-sub"]["verdict"] == "holds" and claims["a-sub"]["significant"] is True
+    assert claims["b-sub"]["verdict"] == "does not hold" and claims["b-sub"]["significant"] is False
     assert claims["c"]["verdict"] == "not run" and claims["c"]["significant"] is None
     assert claims["d"]["verdict"] == "holds" and len(claims["d"]["comparisons"]) == 2
-    assert claims["e"]["verdict"] == "holds"
-    a = claims["a"]["comparisons"][0]
+    assert claims["e-sub"]["verdict"] == "holds"
+    a = claims["a-sub"]["comparisons"][0]
     assert (a["a"]["value"], a["b"]["value"], a["ci_overlap"]) == (95.0, 85.0, False)
     md = (report / "report.md").read_text()
     assert "**does not hold**" in md and "not significant at this size" in md
+    # no Kinetics result among the inputs: the paper's own comparisons are "not checked", the substitutes labelled
+    for cid in ("a", "b", "e"):
+        assert claims[cid]["basis"] == "paper" and claims[cid]["verdict"] == "not checked", cid
+        assert claims[cid]["significant"] is None and "not checked" in claims[cid]["comparisons"][0]["text"]
+        sub = claims[f"{cid}-sub"]
+        assert sub["basis"] == "substitute" and sub["substitute_for"] == cid
+        assert f"| substitute for ({cid}) |" in md
+    assert "| paper | not checked |" in md and "Kinetics only when the user named it so" in md
+
+
+def test_claims_with_kinetics_results(tmp_path: Path, builders: SimpleNamespace) -> None:
+    """Result files with Kinetics rows (Table 3 from a kinetics400 init, Tables 4 and 5): the paper's own
+    comparisons get verdicts beside the substitutes."""
+    root = builders.build_inputs(tmp_path / "in")
+    builders.corr(root, True, "update", (0.93, 0.91, 0.95), init="kinetics")
+    builders.corr(root, True, "freeze", (0.88, 0.85, 0.92), init="kinetics")
+    builders.probe(root, True, "probe", "kinetics", (0.30, 0.25, 0.35), provenance="kinetics400",
+                   representation_kind="pytorchvideo")
+    builders.probe(root, True, "dogcentric", "kinetics", (0.58, 0.48, 0.68), provenance="kinetics400")
+    assert main([str(root), "--out", str(tmp_path / "out")]) == 0
+    data = _json(tmp_path / "out")
+    claims = {c["id"]: c for c in data["claims"]}
+    assert claims["a"]["verdict"] == "holds" and claims["a"]["significant"] is False  # 93 vs 88, overlapping
+    a = claims["a"]["comparisons"][0]
+    assert (a["a"]["value"], a["b"]["value"]) == (93.0, 88.0)
+    assert claims["b"]["verdict"] == "holds" and claims["b"]["comparisons"][0]["b"]["value"] == 30.0
+    assert claims["b"]["comparisons"][0]["b"]["label"] == "Kinetics-supervised"
+    assert claims["e"]["verdict"] == "does not hold"  # self-supervised mean 55 < Kinetics 58
+    assert claims["a-sub"]["verdict"] == "holds" and claims["b-sub"]["verdict"] == "does not hold"
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "| paper | holds |" in md and "| paper | **does not hold** |" in md
+    assert "init provenance: kinetics400" in md and "provenance: kinetics400" in md
+    cells = {(c["video_cnn"], c["pretrained_on"]): c for c in data["tables"]["table3"]["cells"]}
+    assert cells[("update", "kinetics")]["run"][0]["metric"]["value"] == 93.0
+
+
+def test_epic_verb_metrics_beside_top1(report: Path) -> None:
+    """Top-5 and mean class accuracy (EPIC's verb metrics) in Table 1 and Table 4, from the result files."""
+    data = _json(report)
+    (group,) = data["tables"]["table1"]["run"]
+    assert group["overall_top5"]["ensemble"]["value"] == pytest.approx(91.0)
+    assert group["mean_class"]["imu"]["value"] == pytest.approx(25.0)
+    row = next(r for r in data["tables"]["table4"]["rows"] if r["representation"] == "self-supervised")
+    assert row["run"][0]["more"]["top5"]["value"] == pytest.approx(70.0)
+    assert row["run"][0]["more"]["mean_class"]["value"] == pytest.approx(30.0)
+    md = (report / "report.md").read_text()
+    assert "| **Overall top-5 accuracy** | — | 90.00 [85.00, 95.00] | — | 70.00 [60.00, 80.00] |" in md
+    assert "| **Mean class accuracy** | — | 55.00 [45.00, 65.00] |" in md
+    assert "| Representation | Paper | Run top-1 | Run top-5 | Run mean class acc. |" in md
+    assert ("| Self-supervised on EPIC-KITCHENS (ours) | 41.94 | 40.00 [35.00, 45.00] | 70.00 [65.00, 75.00] | "
+            "30.00 |") in md
+    table5 = md[md.index("## Table 5"):]
+    assert "Run top-5" not in table5[:table5.index("\n## ")]  # DogCentric results have no top-5
 
 
 def test_seed_aggregation(report: Path) -> None:
@@ -158,5 +211,10 @@ def test_dispatcher_and_stdout(tmp_path: Path, builders: SimpleNamespace, capsys
     out = capsys.readouterr().out
     assert str(tmp_path / "out" / "report.md") in out
     assert "Table 3" in out and "Table 4" in out and "Table 5" in out and "90.00 [88.00, 92.00]" in out
-    assert "(a) NOT RUN" in out and "SYNTHETIC" not in out
+    assert "(a-sub) NOT RUN" in out and "(a) NOT CHECKED" in out and "SYNTHETIC" not in out
+    # no supervised result: Tables 1 and 2 still show the paper's per-verb numbers beside "not run"
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "| Take | 74.73 | not run | 52.75 | not run | 76.92 | not run |" in md
+    assert "| Close | 47.21 | not run | 18.78 | not run | 42.13 | not run |" in md
+    assert "| Open | 161 | not run | 5 | not run | 20 | not run | 75 | not run |" in md
     assert (tmp_path / "out" / "report.md").read_text().startswith("# T\n")
