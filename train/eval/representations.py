@@ -216,6 +216,7 @@ def load_representation(
     obj = load_file(path)
     if is_egoimu_checkpoint(obj):
         return _from_egoimu(obj, path, overrides, dev)
+    cfg = cfg.replace({"slow_pathway": "linspace"})  # the checkpoint's convention (pytorchvideo's PackPathway)
     net = seeded_model(cfg, seed)
     load_pytorchvideo_checkpoint(net.video.backbone, path, strict_backbone=True)  # type: ignore[arg-type]
     state = obj.get("model_state", obj) if isinstance(obj, dict) else {}
