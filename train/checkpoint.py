@@ -91,6 +91,17 @@ def init_video_weights(model: nn.Module, path: str) -> str:
     return f"video backbone from pytorchvideo checkpoint {path}"
 
 
+def init_slow_pathway(path: str) -> str:
+    """The slow-pathway convention of the video CNN in ``path`` (``init_video``): "linspace" for a pytorchvideo
+    checkpoint (how pytorchvideo/PySlowFast trained it), an egoimu checkpoint's own ``slow_pathway`` (one saved
+    before the field existed: "stride"). :class:`CheckpointError` when the file cannot be read."""
+    obj = load_file(path, f"--init-video {path}")
+    if not is_egoimu_checkpoint(obj):
+        return "linspace"
+    pathway = {"slow_pathway": "stride", **obj.get("config", {})}["slow_pathway"]
+    return "stride" if pathway == "auto" else str(pathway)
+
+
 class _Writes:
     """A file for ``torch.save`` that remembers the first OSError of a write: torch reports a failed write (a
     full disk) as ``RuntimeError: [enforce fail at inline_container.cc] unexpected pos``, this keeps the OS's

@@ -11,10 +11,12 @@ contrastive pair (default) or one of the supervised verb classifiers the paper c
 1-4); the embedding/head/temperature fields concern the contrastive objective only, ``num_verbs`` the
 supervised ones.
 
-Presets: ``paper`` sets every value the paper states and ours elsewhere; ``default`` is egoimu's choice
-and differs from ``paper`` only where we think we do better: the temperature (0.1 instead of the plain
-cosine's 1). Which of {1, 0.1, learnable} to use is decided by measurement (validation correspondence
-ROC-AUC of equal-length runs), and ``default`` records the current pick.
+Presets: ``paper`` sets every value the paper states (and, where it states none, ours); ``default`` is
+egoimu's choice and differs from ``paper`` where egoimu chose otherwise (each field's comment says why: measured,
+or kept from before). Which fields differ, and
+which are the paper's or ours, is not restated here: :func:`settings_table` generates it from the field
+comments and :data:`PRESETS` (README's "settings" table is that output, and a test fails when they drift;
+``python -m egoimu.train.config`` prints it).
 
 Sources, later ones win: the preset, ``--config FILE`` (YAML/JSON mapping of fields, or a run's
 ``config.json``), the command-line flags (``--model``, ``--steps``, ...), then ``key=value`` words.
@@ -41,13 +43,14 @@ import inspect
 import json
 import math
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from egoimu.manifests.geometry import FORMER_KEYS, ClipGeometry
+from egoimu.manifests.geometry import FORMER_KEYS, SLOWFAST_ALPHA, ClipGeometry
 from egoimu.manifests.schema import config_sha256
 from egoimu.train.data import DataConfig
 from egoimu.train.models.registry import MODELS
@@ -63,6 +66,11 @@ RUNTIME_KEYS = frozenset({"num_workers", "log_every", "ckpt_every", "eval_every_
 #: The largest seed: torch.manual_seed takes up to 2**64 - 1 and numpy's SeedSequence any integer >= 0; 2**63 - 1
 #: also fits every signed 64-bit column (pandas, HDF5 attributes) that records it.
 MAX_SEED = 2**63 - 1
+#: How the slow pathway picks its frames ("auto" resolves to one of the others, :meth:`TrainConfig.resolved`).
+SLOW_PATHWAYS = ("auto", "linspace", "stride")
+#: What a saved config (a checkpoint's or config.json's, :meth:`TrainConfig.from_dict`) that lacks a field ran
+#: with: the behaviour of egoimu before the field existed (BatchNorm in the VGG, the slow pathway's x[:, :, ::4]).
+LEGACY_VALUES: dict[str, Any] = {"imu_batchnorm": True, "slow_pathway": "stride"}
 #: ours: the warm-up's share of the schedule when ``warmup_steps`` is -1 (auto): 500 of 20000 steps.
 WARMUP_SHARE = 0.025
 AUTO = -1  # warmup_steps: follow the schedule
@@ -90,6 +98,11 @@ class TrainConfig:
     small_frames: int = 16  # ours: --model small sees the clip average-pooled to 16 frames ...
     small_motion: bool = True  # ours (measured): --model small sees frame differences instead of frames
     small_size: int = 64  # ours: ... of 64 x 64 (on the device, before the backbone); full sees 48 x 256²
+    imu_batchnorm: bool = True  # ours (measured, README): BatchNorm after every conv of the head-motion VGG
+    #   (vgg16_bn), which trains faster from scratch; paper: plain VGG16, none (paper preset: False)
+    slow_pathway: str = "auto"  # ours: the slow pathway's frames, linspace (pytorchvideo/PySlowFast's
+    #   linspace(0, T-1, T/4), the Kinetics checkpoint's convention) | stride (every 4th) | auto: linspace with a
+    #   pytorchvideo init_video, an egoimu init_video's own, else stride; a run's config.json records the choice
     freeze_video: bool = False  # paper (Table 3 "Freeze Video CNN"): the video backbone neither learns nor
     #   updates its BatchNorm statistics; ours: the video projection head still learns (see loop.py)
     init_video: str = ""  # paper (Table 3): pretrained video CNN, a pytorchvideo Kinetics checkpoint or an
@@ -143,6 +156,8 @@ class TrainConfig:
              "need log_every >= 1, ckpt_every >= 0, eval_every_epoch >= 0"),
             (self.small_frames >= 1 and self.small_size >= 32, "need small_frames >= 1 and small_size >= 32"),
             (self.embed_dim >= 1, "embed_dim must be >= 1"),
+            (self.slow_pathway in SLOW_PATHWAYS,
+             f"slow_pathway must be one of {SLOW_PATHWAYS}, not {self.slow_pathway!r}"),
             (self.objective in OBJECTIVES, f"objective must be one of {OBJECTIVES}, not {self.objective!r}"),
             (self.num_verbs >= 2, f"num_verbs must be >= 2, got {self.num_verbs}"),
             (self.objective != "verb_imu" or not (self.freeze_video or self.init_video),
@@ -157,9 +172,16 @@ class TrainConfig:
         """The warm-up's length in steps: ``warmup_steps``, or with -1 :data:`WARMUP_SHARE` of ``steps``."""
         return self.warmup_steps if self.warmup_steps != AUTO else round(WARMUP_SHARE * self.steps)
 
-    def resolved(self) -> TrainConfig:
-        """This config with every automatic value made explicit (``warmup_steps``), as a run records it."""
-        return dataclasses.replace(self, warmup_steps=self.warmup())
+    def resolved(self, init_slow_pathway: Callable[[str], str] | None = None) -> TrainConfig:
+        """This config with every automatic value made explicit, as a run records it: ``warmup_steps``, and
+        ``slow_pathway`` "auto": "stride" without ``init_video``, else ``init_slow_pathway(init_video)`` (the
+        init's convention, read from the file: train/checkpoint.py); without that reader it stays "auto"."""
+        pathway = self.slow_pathway
+        if pathway == "auto" and not self.init_video:
+            pathway = "stride"
+        elif pathway == "auto" and init_slow_pathway is not None:
+            pathway = init_slow_pathway(self.init_video)
+        return dataclasses.replace(self, warmup_steps=self.warmup(), slow_pathway=pathway)
 
     # ------------------------------------------------------------------ dict / hash / overrides
 
@@ -172,7 +194,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<config>") -> TrainConfig:
-        return cls().replace(data, source)
+        """A saved config (a checkpoint's or a run's config.json): a field it lacks takes its
+        :data:`LEGACY_VALUES` value (what such a run was trained with), else its default."""
+        return cls().replace({**LEGACY_VALUES, **data}, source)
 
     def replace(self, changes: dict[str, Any], source: str = "<config>") -> TrainConfig:
         """A copy with ``changes`` (field -> value) type-checked and applied."""
@@ -270,7 +294,7 @@ def _parse(key: str, text: str, typ: type) -> Any:
 
 PRESETS: dict[str, TrainConfig] = {
     "paper": TrainConfig(temperature=1.0, learnable_temperature=False, model="full", accl_dc=True,
-                         small_motion=False),
+                         small_motion=False, imu_batchnorm=False),
     "default": TrainConfig(),
 }
 
@@ -294,10 +318,13 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 def geometry_problems(cfg: TrainConfig, geometry: ClipGeometry) -> list[str]:
     """Why the model ``cfg`` describes cannot take clips of ``geometry`` (a build's), each naming the fields:
     the contract's encoder rules (SlowFast's alpha, the frame size, VGG16's poolings) and, for ``--model small``,
-    ``small_frames <= frames``. Empty when training can start."""
+    ``small_frames <= frames`` and divisible by SlowFast's alpha (both slow pathways then see small_frames / alpha
+    frames, as the fusion needs). Empty when training can start."""
     out = geometry.encoder_problems()
     if cfg.model == "small" and cfg.small_frames > geometry.frames:
         out.append(f"small_frames = {cfg.small_frames} > the build's {geometry.frames} frames a clip")
+    if cfg.model == "small" and cfg.small_frames % SLOWFAST_ALPHA:
+        out.append(f"small_frames = {cfg.small_frames} must be divisible by SlowFast's alpha = {SLOWFAST_ALPHA}")
     return out
 
 
@@ -355,3 +382,31 @@ def config_yaml(cfg: TrainConfig, header: str = "") -> str:
         auto = f"auto: {cfg.warmup()} at steps {cfg.steps}; " if name == "warmup_steps" and value == AUTO else ""
         lines.append(f"{text.removeprefix('{').removesuffix('}')}  # {auto}{field_docs()[name]}")
     return "\n".join(lines) + "\n"
+
+
+def field_source(name: str) -> str:
+    """"paper" or "ours": how a TrainConfig field's comment begins (a comment naming both, e.g. ``model``'s
+    "paper: ...; small is ours", counts as the paper's)."""
+    return "paper" if field_docs()[name].startswith("paper") else "ours"
+
+
+def settings_table() -> str:
+    """README's settings table (Markdown), generated from the field comments and :data:`PRESETS`: every
+    TrainConfig field with the ``default`` and ``paper`` presets' values (bold where they differ), paper/ours and
+    its description, then the list of fields in which the presets differ. ``python -m egoimu.train.config``
+    prints it; tests/train/test_config_table.py fails when README's copy drifts from it."""
+    default, paper = PRESETS["default"], PRESETS["paper"]
+    differ = default.diff(paper)
+    rows = ["| field | `default` preset | `paper` preset | source | what it is |", "|---|---|---|---|---|"]
+    for name in _field_types():
+        values = [f"`{json.dumps(getattr(cfg, name))}`" for cfg in (default, paper)]
+        if name in differ:
+            values = [f"**{v}**" for v in values]
+        doc = field_docs()[name].replace("|", "\\|")
+        rows.append(f"| `{name}` | {values[0]} | {values[1]} | {field_source(name)} | {doc} |")
+    listing = ", ".join(f"`{name}`" for name in differ)
+    return "\n".join([*rows, "", f"The presets differ in {len(differ)} fields: {listing}."]) + "\n"
+
+
+if __name__ == "__main__":
+    print(settings_table(), end="")

@@ -63,6 +63,7 @@ from egoimu.manifests.memory import set_mmap_threshold, trim_heap
 from egoimu.train import config as tc
 from egoimu.train.checkpoint import (
     CKPT_FORMAT,
+    init_slow_pathway,
     init_video_weights,
     load_model_state,
     read_checkpoint,
@@ -191,8 +192,8 @@ def combined_config(args: argparse.Namespace, saved: dict[str, Any] | None) -> T
 
 def resolve_config(args: argparse.Namespace, saved: dict[str, Any] | None) -> TrainConfig:
     """:func:`combined_config` with every automatic value resolved (as config.json records it); on resume only
-    RUNTIME_KEYS may differ from the checkpoint's config."""
-    cfg = combined_config(args, saved).resolved()
+    RUNTIME_KEYS may differ from the checkpoint's config. ``slow_pathway`` "auto" follows ``init_video``'s file."""
+    cfg = combined_config(args, saved).resolved(init_slow_pathway)
     if saved is not None:
         changed = {k: v for k, v in TrainConfig.from_dict(saved).diff(cfg).items() if k not in RUNTIME_KEYS}
         if changed:

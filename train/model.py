@@ -12,10 +12,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from egoimu.train.config import VERB_OBJECTIVES, TrainConfig
+from egoimu.train.config import VERB_OBJECTIVES, ConfigError, TrainConfig
 from egoimu.train.loss import ContrastiveLoss
 from egoimu.train.models.classifier import VerbClassifier
-from egoimu.train.models.registry import build_encoders
+from egoimu.train.models.registry import Variant, build_encoders
+
+
+def backbone_variant(cfg: TrainConfig) -> Variant:
+    """``cfg``'s backbone choices: ``imu_batchnorm`` and the slow pathway ("auto" without ``init_video`` is
+    "stride"; with one it must have been resolved from the file first, :meth:`TrainConfig.resolved`)."""
+    if cfg.slow_pathway == "auto" and cfg.init_video:
+        raise ConfigError("slow_pathway 'auto' with init_video: resolve it from the checkpoint first "
+                          "(TrainConfig.resolved(checkpoint.init_slow_pathway))")
+    return Variant(imu_batchnorm=cfg.imu_batchnorm,
+                   slow_pathway="stride" if cfg.slow_pathway == "auto" else cfg.slow_pathway)
 
 
 class ContrastivePair(nn.Module):
@@ -27,7 +37,8 @@ class ContrastivePair(nn.Module):
 
     def __init__(self, cfg: TrainConfig):
         super().__init__()
-        self.video, self.imu = build_encoders(cfg.model, cfg.embed_dim, head=cfg.head)  # type: ignore[arg-type]
+        self.video, self.imu = build_encoders(cfg.model, cfg.embed_dim, head=cfg.head,  # type: ignore[arg-type]
+                                              variant=backbone_variant(cfg))
         self.criterion = ContrastiveLoss(cfg.temperature, learnable=cfg.learnable_temperature)
 
     def forward(self, video: torch.Tensor, spec: torch.Tensor, verb: torch.Tensor | None = None) -> torch.Tensor:
@@ -43,7 +54,8 @@ def build_model(cfg: TrainConfig) -> Model:
     ``.imu``, the other None, and ``.classifier``), with ``freeze_video`` applied (the video backbone's
     parameters do not require gradients)."""
     if cfg.objective in VERB_OBJECTIVES:
-        model: Model = VerbClassifier(cfg.model, VERB_OBJECTIVES[cfg.objective], cfg.num_verbs)  # type: ignore[arg-type]
+        model: Model = VerbClassifier(cfg.model, VERB_OBJECTIVES[cfg.objective], cfg.num_verbs,  # type: ignore[arg-type]
+                                      backbone_variant(cfg))
     else:
         model = ContrastivePair(cfg)
     if model.video is not None:

@@ -32,7 +32,8 @@ def test_the_warmup_follows_the_schedule_and_the_run_records_its_count():
     auto = TrainConfig(steps=40)
     assert [lr_factor(s, auto) for s in range(3)] == [lr_factor(s, auto.resolved()) for s in range(3)]
     assert lr_factor(0, auto) == pytest.approx(0.5)  # one warm-up step: (0 + 1) / (1 + 1)
-    assert TrainConfig(steps=20000).resolved().sha256() == TrainConfig(steps=20000, warmup_steps=500).sha256()
+    assert (TrainConfig(steps=20000).resolved().sha256()
+            == TrainConfig(steps=20000, warmup_steps=500, slow_pathway="stride").sha256())
 
 
 def test_train_steps_30_runs(built_epic, tmp_path, capsys):

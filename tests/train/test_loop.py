@@ -236,7 +236,9 @@ def test_presets_paper_values():
     assert paper.temperature == 1.0 and not paper.learnable_temperature
     assert default.temperature == 0.1 and default.learnable_temperature
     assert paper.accl_dc and not default.accl_dc  # the paper feeds the whole spectrogram
-    assert {k for k in paper.diff(default)} == {"temperature", "learnable_temperature", "accl_dc", "small_motion"}
+    assert not paper.imu_batchnorm and default.imu_batchnorm  # the paper's plain VGG16
+    assert {k for k in paper.diff(default)} == {"temperature", "learnable_temperature", "accl_dc", "small_motion",
+                                                "imu_batchnorm"}
 
 
 def test_every_field_says_paper_or_ours():

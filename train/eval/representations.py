@@ -237,6 +237,7 @@ def load_representation(
             raise RepresentationError(f"--init-name: {path} is an egoimu checkpoint (its run records what it "
                                       f"was trained on); --init-name names a pytorchvideo checkpoint")
         return _from_egoimu(obj, path, overrides, dev)
+    cfg = cfg.replace({"slow_pathway": "linspace"})  # the checkpoint's convention (pytorchvideo's PackPathway)
     net = seeded_model(cfg, seed)
     load_pytorchvideo_checkpoint(net.video.backbone, path, strict_backbone=True)  # type: ignore[arg-type]
     net.to(dev).eval()

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from egoimu.train.models.heads import Encoder
-from egoimu.train.models.registry import SIDES, ModelName, Side, build_encoder
+from egoimu.train.models.registry import DEFAULT_VARIANT, SIDES, ModelName, Side, Variant, build_encoder
 
 
 def verb_loss(logits: torch.Tensor, verb: torch.Tensor) -> torch.Tensor:
@@ -42,18 +42,19 @@ class VerbClassifier(nn.Module):
         model: "full" (SlowFast-R50 / VGG16, paper) or "small" (ours).
         side: "video" (``.video`` is the encoder, ``.imu`` None) or "imu" (the reverse).
         num_verbs: number of verb classes K (EPIC-KITCHENS-100: 97).
+        variant: the backbone's BatchNorm (VGG) and slow-pathway choices (registry.Variant).
 
     ``forward(video (B,3,T,H,W), spec (B,6,33,50), verb (B,) int64)`` -> the scalar :func:`verb_loss`;
     ``logits(video, spec)`` -> (B, K). Only the side's input is used (the other may be anything).
     """
 
-    def __init__(self, model: ModelName, side: Side, num_verbs: int):
+    def __init__(self, model: ModelName, side: Side, num_verbs: int, variant: Variant = DEFAULT_VARIANT):
         super().__init__()
         if side not in SIDES:
             raise ValueError(f"unknown classifier side {side!r}; known: {SIDES}")
         if num_verbs < 2:
             raise ValueError(f"num_verbs must be >= 2, got {num_verbs}")
-        encoder = build_encoder(model, side, head=None)
+        encoder = build_encoder(model, side, head=None, variant=variant)
         self.side = side
         self.video: Encoder | None = encoder if side == "video" else None
         self.imu: Encoder | None = encoder if side == "imu" else None

@@ -8,8 +8,12 @@ block per stage, for CPU tests and the demo.
 
 Architecture (slow / fast pathway; alpha = 4 frame-rate ratio, beta = 1/8 channel ratio):
 
-- input x (B, 3, T, H, W) float, already normalised; fast = all T frames, slow = x[:, :, ::alpha]
-  (ceil(T / alpha) frames; the same frames the stride-alpha fusion convolution is centred on)
+- input x (B, 3, T, H, W) float, already normalised; fast = all T frames, slow = T / alpha of them
+  (:func:`slow_indices`, ``slow_pathway``): ``"stride"`` (ours, egoimu's default for a random init) takes
+  frames 0, alpha, 2 alpha, ... (the frames the stride-alpha fusion convolution is centred on);
+  ``"linspace"`` takes ``torch.linspace(0, T - 1, T // alpha).long()``, as pytorchvideo's PackPathway and
+  PySlowFast do, with which the public Kinetics checkpoints were trained (48 frames: 0, 4, 8, 12, 17, ...,
+  47). Both give T / alpha frames when alpha divides T, which the fusion shapes need (the geometry's rule)
 - blocks.0 stem: conv 1x7x7 (slow) / 5x7x7 (fast), stride 1x2x2, BN, ReLU, max-pool 1x3x3 stride 1x2x2
 - blocks.1..4 (res2..res5): ResNet-50 bottleneck stages with depths (3, 4, 6, 3); conv_a temporal kernel
   3 in res4/res5 of the slow pathway and in every fast stage (1 otherwise); conv_b 1x3x3 with spatial
@@ -42,6 +46,20 @@ Triple = tuple[int, int, int]
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1
 HEAD_PREFIX = "blocks.6."
+#: How the slow pathway picks its frames (:func:`slow_indices`).
+SLOW_PATHWAYS = ("linspace", "stride")
+
+
+def slow_indices(frames: int, alpha: int, slow_pathway: str) -> torch.Tensor:
+    """The indices (int64) of the frames the slow pathway sees: ``"stride"`` every alpha-th frame from 0
+    (``x[:, :, ::alpha]``, ceil(frames / alpha) of them), ``"linspace"`` pytorchvideo's/PySlowFast's
+    ``linspace(0, frames - 1, frames // alpha)`` truncated to integers (at least one). Both give frames / alpha
+    when alpha divides frames."""
+    if slow_pathway == "stride":
+        return torch.arange(0, frames, alpha, dtype=torch.long)
+    if slow_pathway == "linspace":
+        return torch.linspace(0, frames - 1, max(1, frames // alpha)).long()
+    raise ValueError(f"slow_pathway must be one of {SLOW_PATHWAYS}, not {slow_pathway!r}")
 
 
 def _pad(kernel: Triple) -> Triple:
@@ -205,6 +223,8 @@ class SlowFast(nn.Module):
         fusion_kernel: temporal kernel of the lateral convolution (7).
         num_classes: None -> no classifier (``blocks.6`` absent), `forward` returns features.
         dropout: classifier dropout (0.5 as in pytorchvideo), only with ``num_classes``.
+        slow_pathway: which frames the slow pathway sees, ``"stride"`` or ``"linspace"`` (:func:`slow_indices`);
+            no parameters depend on it, so it may be changed after construction.
 
     Attributes:
         out_dim: feature size 32 x width + 32 x width / beta_inv (R50: 2048 + 256 = 2304).
@@ -220,8 +240,11 @@ class SlowFast(nn.Module):
         fusion_kernel: int = 7,
         num_classes: int | None = None,
         dropout: float = 0.5,
+        slow_pathway: str = "stride",
     ):
         super().__init__()
+        slow_indices(alpha, alpha, slow_pathway)  # checks the name
+        self.slow_pathway = slow_pathway
         if len(stage_depths) != 4:
             raise ValueError(f"stage_depths must list 4 stages, got {stage_depths}")
         if width % beta_inv:
@@ -277,10 +300,15 @@ class SlowFast(nn.Module):
         """
         if x.ndim != 5 or x.shape[1] != 3:
             raise ValueError(f"expected video (B, 3, T, H, W), got {tuple(x.shape)}")
-        slow, fast = x[:, :, :: self.alpha], x
+        slow, fast = self.pathways(x)
         for stage in self.blocks[:5]:
             slow, fast = stage(slow, fast)
         return self.blocks[5](slow, fast)
+
+    def pathways(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(slow, fast) inputs of x (B, 3, T, H, W): the frames :func:`slow_indices` picks, and all of them."""
+        index = slow_indices(x.shape[2], self.alpha, self.slow_pathway).to(x.device)
+        return x.index_select(2, index), x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, 3, T, H, W) -> features (B, out_dim), or logits (B, num_classes) when built with a head."""
@@ -293,8 +321,9 @@ class SlowFast(nn.Module):
 class SlowFastR50(SlowFast):
     """pytorchvideo ``slowfast_r50``: out_dim 2304; 33,644,488 parameters (34,566,488 with the 400-way head)."""
 
-    def __init__(self, num_classes: int | None = None, dropout: float = 0.5):
-        super().__init__((3, 4, 6, 3), width=64, beta_inv=8, alpha=4, num_classes=num_classes, dropout=dropout)
+    def __init__(self, num_classes: int | None = None, dropout: float = 0.5, slow_pathway: str = "stride"):
+        super().__init__((3, 4, 6, 3), width=64, beta_inv=8, alpha=4, num_classes=num_classes, dropout=dropout,
+                         slow_pathway=slow_pathway)
 
 
 class SlowFastSmall(SlowFast):
@@ -303,8 +332,9 @@ class SlowFastSmall(SlowFast):
     216,482 parameters; the same module tree and strides as `SlowFastR50` (input contract unchanged).
     """
 
-    def __init__(self, num_classes: int | None = None, dropout: float = 0.5):
-        super().__init__((1, 1, 1, 1), width=8, beta_inv=4, alpha=4, num_classes=num_classes, dropout=dropout)
+    def __init__(self, num_classes: int | None = None, dropout: float = 0.5, slow_pathway: str = "stride"):
+        super().__init__((1, 1, 1, 1), width=8, beta_inv=4, alpha=4, num_classes=num_classes, dropout=dropout,
+                         slow_pathway=slow_pathway)
 
 
 # ----------------------------------------------------------------------------------------------- checkpoints

@@ -4,15 +4,21 @@ Input: (B, 6, 33, 50) float: 6 IMU channels (accelerometer XYZ, gyroscope XYZ) x
 (nfft = 64 -> 64 / 2 + 1) x 50 time frames of a 2 s, 198 Hz clip; the values (e.g. log magnitudes) are
 whatever the data side produces, normalised or not: with ``batch_norm`` the first BN absorbs the scale.
 
-VGG16 "features" (configuration D): 13 conv 3x3 (padding 1) + ReLU in five groups (64, 64 | 128, 128 |
-256 x 3 | 512 x 3 | 512 x 3), each group followed by a 2x2 max-pool; the first conv takes 6 channels.
-The fully connected classifier (fc6-fc8) is not used: the output is the global average of the last map,
-512-d (ours; the paper does not say how its VGG16 features are pooled).
+VGG16 "features" (configuration D, Simonyan & Zisserman 2015): 13 conv 3x3 (padding 1) + ReLU in five groups
+(64, 64 | 128, 128 | 256 x 3 | 512 x 3 | 512 x 3), each group followed by a 2x2 max-pool, stride 2; the first
+conv takes 6 channels. The paper says "VGG16" and no more: the ``paper`` preset builds exactly this stack
+(``imu_batchnorm=False``, 14,716,416 parameters); ``batch_norm=True`` (ours, the ``default`` preset) adds a
+BatchNorm after every conv (torchvision's ``vgg16_bn``). The fully connected classifier (fc6-fc8) is not used:
+the output is the global average of the last map, 512-d (ours; the paper does not say how its features are
+pooled).
 
-Small inputs (ours): the max-pools use ``ceil_mode=True`` so that no row or column is dropped; the map
-goes 33x50 -> 17x25 -> 9x13 -> 5x7 -> 3x4 -> 2x2 and is then averaged to 1x1 (adaptive pooling, so any
-input of at least 1x1 works). With floor pooling the last map would be 1x1 too, but rows/columns would be
-discarded at three of the five pools.
+Pooling on 33 x 50 (both presets): the max-pools round up (``ceil_mode=True``), as the original VGG16 did in
+Caffe, whose pooling layers round the output size up; torchvision's port rounds down (the same on 224² images,
+whose sides stay even). Rounding up keeps every row and column: 33x50 -> 17x25 -> 9x13 -> 5x7 -> 3x4 -> 2x2,
+then averaged (:func:`pooled_sizes`). Rounding down would end at 1x1 having dropped the last (Nyquist) frequency bin at
+the first pool and a time column at the second and fifth. Any side >= 1 fits ceil pooling; the clip geometry's
+rule "both spectrogram sides >= 32" (manifests/geometry.py) is what floor pooling would need, so it holds for
+either.
 """
 
 from __future__ import annotations
@@ -29,14 +35,22 @@ VGG16_CFG: tuple[int | str, ...] = (
 VGG_SMALL_CFG: tuple[int | str, ...] = (8, "M", 16, "M", 32, "M", 64, "M", 64, "M")  # ours, CPU tests/demo
 
 
+def pooled_sizes(height: int, width: int, pools: int = 5) -> list[tuple[int, int]]:
+    """The map's (height, width) before and after each of ``pools`` 2 x 2, stride-2 ceil-mode max-pools."""
+    sizes = [(height, width)]
+    for _ in range(pools):
+        sizes.append(tuple(-(-side // 2) for side in sizes[-1]))  # type: ignore[arg-type]
+    return sizes
+
+
 class VGG(nn.Module):
     """A VGG "features" stack + global average pooling.
 
     Args:
         cfg: conv widths and "M" (max-pool) markers.
         in_channels: input channels (6 IMU axes).
-        batch_norm: BatchNorm2d after every conv (ours: the paper does not say; BN makes from-scratch training
-            of a 13-layer plain net stable; torchvision calls this variant ``vgg16_bn``).
+        batch_norm: BatchNorm2d after every conv (ours, TrainConfig ``imu_batchnorm``: the paper's VGG16 has
+            none; torchvision calls this variant ``vgg16_bn``).
 
     Attributes:
         out_dim: channels of the last conv (VGG16: 512).
@@ -82,7 +96,7 @@ class VGG(nn.Module):
 class VGG16(VGG):
     """VGG16 features for (B, 6, 33, 50) spectrograms -> (B, 512).
 
-    Parameters: 14,716,416 without BN, 14,724,864 with BN (the default).
+    Parameters: 14,716,416 without BN (the paper's), 14,724,864 with BN (egoimu's default).
     """
 
     def __init__(self, in_channels: int = 6, batch_norm: bool = True):
@@ -90,9 +104,9 @@ class VGG16(VGG):
 
 
 class VGGSmall(VGG):
-    """Ours, for CPU tests and the demo: 5 convs (8, 16, 32, 64, 64) with BN, 5 max-pools -> (B, 64).
+    """Ours, for CPU tests and the demo: 5 convs (8, 16, 32, 64, 64), with BN by default, 5 max-pools -> (B, 64).
 
-    62,040 parameters.
+    62,040 parameters with BN.
     """
 
     def __init__(self, in_channels: int = 6, batch_norm: bool = True):
