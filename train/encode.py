@@ -79,15 +79,18 @@ def encode_split(index: SplitIndex, cfg: TrainConfig, device: torch.device, enco
 
 
 def embed_split(
-    video_enc: nn.Module, imu_enc: nn.Module, root: str | Path, split: str, cfg: TrainConfig, device: torch.device
+    video_enc: nn.Module, imu_enc: nn.Module, root: str | Path | SplitIndex, split: str, cfg: TrainConfig,
+    device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, list[str], torch.Tensor]:
     """Both projected embeddings of every clip of ``split`` under ``root`` (one process, manifest order).
 
+    ``root`` may be the split's opened :class:`SplitIndex` (its ``clips`` then describe the rows returned).
     Returns video_emb (N, D) float32 and imu_emb (N, D) float32 (CPU; unit rows from the encoders' heads),
     clip_ids (N strings) and verb_class int64 (N,) (-1 = unlabelled). Raises :class:`DataError` for a
     missing or empty split.
     """
-    out, ids, verbs = encode_split(SplitIndex.open(root, split), cfg, device,
+    index = root if isinstance(root, SplitIndex) else SplitIndex.open(root, split)
+    out, ids, verbs = encode_split(index, cfg, device,
                                    {"video": lambda v, s: video_enc(v), "imu": lambda v, s: imu_enc(s)},
                                    [video_enc, imu_enc])
     return out["video"], out["imu"], ids, verbs

@@ -9,7 +9,8 @@ Read top to bottom: config, data, model, optimiser, resume, then one ``while ste
 process runs the same code; rank 0 alone writes RUN/config.json, metrics.jsonl, TensorBoard (RUN/tb),
 the progress bar and checkpoints. AdamW (decay on conv/linear weights only), linear warm-up then cosine
 over ``steps``, gradient clipping, bf16 autocast on CUDA. At the end of every ``eval_every_epoch``-th
-epoch rank 0 logs the validation correspondence ROC-AUC (train/validate.py) or, for a verb objective,
+epoch rank 0 logs the validation correspondence ROC-AUC (train/validate.py: ``val_roc_auc``, overlapping
+same-video pairs excluded as in ``egoimu eval corr``, and ``val_roc_auc_all_pairs``) or, for a verb objective,
 ``val_top1``, the verb accuracy over the validation split's labelled clips.
 
 Objectives (``objective``, ours): ``contrastive`` trains :class:`ContrastivePair`; ``verb_video`` and

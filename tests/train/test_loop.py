@@ -15,6 +15,7 @@ import inspect
 import json
 import os
 import resource
+import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,9 +28,12 @@ from egoimu.manifests.geometry import ClipGeometry
 from egoimu.train import config as tc
 from egoimu.train.checkpoint import CKPT_FORMAT
 from egoimu.train.config import PRESETS, ConfigError, TrainConfig
+from egoimu.train.eval.corr import main as corr_main
+from egoimu.train.eval.metrics import overlap_mask
 from egoimu.train.loop import lr_factor, main, make_optimizer, parse_args, resolve_config
 from egoimu.train.model import build_model
 from egoimu.train.models.slowfast import SlowFastSmall
+from egoimu.train.report.collect import find_runs
 
 SMALL = ["--model", "small", "batch_size=4", "log_every=1", "warmup_steps=2", "ckpt_every=0"]
 TIMING = ("clips_per_s", "data_wait", "rss_mb", "rss_total_mb")  # measured, not deterministic
@@ -74,7 +78,7 @@ def test_run_writes_checkpoint_metrics_config_and_tensorboard(runs):
     assert all(r["clips_per_s"] > 0 and 0 <= r["data_wait"] <= 1 for r in raw if "loss" in r)
     vals = [r for r in records(whole) if "val_roc_auc" in r]
     assert [(r["step"], r["val_n"]) for r in vals] == [(3, 4), (6, 4)]
-    assert all(0.0 <= r["val_roc_auc"] <= 1.0 for r in vals)
+    assert all(0.0 <= r["val_roc_auc"] <= 1.0 and 0.0 <= r["val_roc_auc_all_pairs"] <= 1.0 for r in vals)
     assert list((whole / "tb").glob("events.out.tfevents.*"))
 
     ckpt = torch.load(whole / "last.pt", map_location="cpu", weights_only=True)
@@ -102,6 +106,49 @@ def test_resume_is_exact(runs):
     for pa, pb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
         assert all(torch.equal(pa[k], pb[k]) for k in pa)
     assert a["scheduler"] == b["scheduler"]
+
+
+@pytest.mark.slow
+def test_validation_and_eval_corr_report_the_same_headline(runs, tmp_path):
+    """The last epoch's validation (step 6, the weights of last.pt) and ``egoimu eval corr --split validation`` on
+    the run: the same headline (overlapping same-video pairs excluded) and all-pairs ROC-AUC, from one function."""
+    data, whole, _ = runs
+    (val,) = [r for r in records(whole) if r["step"] == 6 and "val_roc_auc" in r]
+    summary = tmp_path / "corr.json"
+    assert corr_main([str(whole), "--split", "validation", "--num-workers", "0", "--n-boot", "0", "--out-dir",
+                      str(tmp_path), "--json", str(summary)]) == 0
+    got = json.loads(summary.read_text())
+    clips = pd.read_csv(Path(data) / "clips.csv")
+    clips = clips[(clips.split == "validation") & (clips.status == "written")]
+    overlaps = int(overlap_mask(clips.video_id.to_numpy(), clips.start_s.to_numpy(), clips.end_s.to_numpy()).sum())
+    assert overlaps > 0  # the shared build's validation video has overlapping segment clips
+    assert (got["n"], got["n_excluded"]) == (val["val_n"], val["val_n_excluded"]) == (len(clips), overlaps)
+    assert got["roc_auc"] == pytest.approx(val["val_roc_auc"], abs=1e-12)
+    assert got["roc_auc_all_pairs"] == pytest.approx(val["val_roc_auc_all_pairs"], abs=1e-12)
+
+
+@pytest.mark.slow
+def test_resume_of_a_run_logged_before_the_headline(runs, tmp_path):
+    """A run whose metrics.jsonl predates the headline (its ``val_roc_auc`` counted all pairs, nothing beside it)
+    resumes, and the report reads that epoch's number as ``val_roc_auc_all_pairs``; the new epoch logs both."""
+    data, whole, split = runs
+    run = tmp_path / "runs" / "old"
+    shutil.copytree(split, run)
+    shutil.copyfile(split / "ckpt-0000003.pt", run / "last.pt")
+    old = []
+    for line in (run / "metrics.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row["step"] <= 3:
+            if "val_roc_auc" in row:  # as validation wrote it then
+                row = {"step": 3, "epoch": 0, "val_roc_auc": row["val_roc_auc_all_pairs"], "val_n": row["val_n"]}
+            old.append(row)
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old))
+    assert train(data, run, "--resume", "num_workers=0") == 0
+    (found,) = find_runs([tmp_path / "runs"])
+    vals = {r["step"]: r for r in records(whole) if "val_roc_auc" in r}
+    assert found.curve("val_roc_auc") == ([6], [vals[6]["val_roc_auc"]])
+    assert found.curve("val_roc_auc_all_pairs") == ([3, 6], [vals[3]["val_roc_auc_all_pairs"],
+                                                             vals[6]["val_roc_auc_all_pairs"]])
 
 
 @pytest.mark.slow

@@ -3,8 +3,9 @@
 Every clip of a split is embedded on both sides (video and head-motion encoder, eval mode, no gradient;
 the embeddings after the projection heads, which the loss compares) and all N x N (video i, head motion j)
 pairs are scored by cosine similarity (:func:`egoimu.train.eval.metrics.pair_scores`); the N pairs i = j are the
-positives. The paper reports the ROC-AUC over all pairs
-(:func:`egoimu.train.eval.metrics.correspondence_auc`, also the trainer's per-epoch validation number); chance is 0.5.
+positives. The paper reports the ROC-AUC over all pairs; egoimu's headline excludes overlapping same-video
+pairs, with the all-pairs value beside it (:func:`egoimu.train.eval.metrics.correspondence_headline`, the one
+definition, which the trainer's per-epoch validation reports too); chance is 0.5.
 
 Command (the result file of ``egoimu.train.eval.results``, evaluation "corr", table 3)::
 
@@ -15,9 +16,10 @@ RUN's ``config.json`` names the data root unless ``--data`` is given; the checkp
 unless ``--checkpoint`` (an egoimu checkpoint) is given. The run needs both encoders (a contrastive run).
 Metrics (:func:`correspondence_report`, all on the same score matrix):
 
-- ``roc_auc``: all N positives against every other pair, except pairs of clips of the same video whose
-  windows overlap (clips.csv ``start_s``/``end_s``; :func:`egoimu.train.eval.metrics.overlap_mask`): they share
-  head motion, so they are not negatives (ours; ``roc_auc_all_pairs`` is the paper's count with them);
+- ``roc_auc`` (the headline, = the trainer's ``val_roc_auc`` on the validation split): all N positives against
+  every other pair, except pairs of clips of the same video whose windows overlap (clips.csv ``start_s``/``end_s``;
+  :func:`egoimu.train.eval.metrics.overlap_mask`): they share head motion, so they are not negatives (ours;
+  ``roc_auc_all_pairs``, = ``val_roc_auc_all_pairs``, is the paper's count with them);
 - ``roc_auc_batch``: negatives only within blocks of B clips after a permutation seeded with ``--seed``
   (B: ``--batch-size-auc``, default the run's global training batch): what the loss sees;
 - ``roc_auc_shifted``: negatives only from the same video at non-overlapping times (null when no clip
@@ -53,6 +55,7 @@ from egoimu.train.eval.metrics import (
     PAIR_METRICS,
     batch_blocks,
     bootstrap_pairs_ci,
+    correspondence_headline,
     correspondence_metrics,
     overlap_mask,
     pair_scores,
@@ -148,6 +151,7 @@ def correspondence_report(
     """
     scores = pair_scores(video_emb, imu_emb)
     n = len(scores)
+    headline = correspondence_headline(scores, video_ids, start_s, end_s)
     overlap = overlap_mask(video_ids, start_s, end_s)
     cm = correspondence_metrics(scores, exclude=overlap, batch_size=batch_size, batch_seed=seed)
     same = np.unique(np.asarray(video_ids), return_inverse=True)[1]
@@ -156,7 +160,7 @@ def correspondence_report(
         shifted: dict[str, Any] | None = shifted_negatives(scores, video_ids, start_s, end_s)
     except ValueError:
         shifted = None  # no clip shares its video with a non-overlapping one
-    values = {name: cm[name] for name in ("roc_auc", "roc_auc_batch", *RETRIEVAL)}
+    values = {"roc_auc": headline["roc_auc"], **{name: cm[name] for name in ("roc_auc_batch", *RETRIEVAL)}}
     values["roc_auc_shifted"] = shifted["roc_auc"] if shifted else None
     plan: dict[str, tuple[Any, np.ndarray]] = {
         "roc_auc": (_auc, overlap), "roc_auc_batch": (_batch_auc(batch_size, seed), overlap),
@@ -176,7 +180,7 @@ def correspondence_report(
             if notes:
                 skipped[name] = notes[-1]
         metrics[name] = (values[name], low, high)
-    metrics["roc_auc_all_pairs"] = (_auc(scores, np.zeros_like(overlap)), None, None)
+    metrics["roc_auc_all_pairs"] = (headline["roc_auc_all_pairs"], None, None)
     extras = {"roc_curve": roc_points(scores, overlap), "n": n, "n_pairs": n + cm["n_negative"],
               "n_negative": cm["n_negative"], "n_excluded": cm["n_excluded"], "batch_size": batch_size,
               "batch_seed": seed, "n_negative_batch": cm["n_negative_batch"], "n_boot": n_boot,
@@ -223,7 +227,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=HelpFormatter,
         prog="egoimu eval corr",
         description="Correspondence of video and head motion (paper Table 3): embed every clip of a split with "
-                    "a trained run's two encoders, score all N² pairs by cosine similarity; ROC-AUC (all pairs, "
+                    "a trained run's two encoders, score all N² pairs by cosine similarity; ROC-AUC (headline: "
+                    "overlapping same-video pairs excluded, as the trainer's val_roc_auc; beside it all pairs, "
                     "within batches, shifted in time), retrieval recall@1/@5 and MRR, bootstrap 95% CIs, ROC "
                     "curve; writes eval-corr-<label>.json.",
         epilog=examples("egoimu eval corr runs/ssl", "egoimu eval corr runs/ssl --split validation --json -"))

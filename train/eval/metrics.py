@@ -1,8 +1,11 @@
 """Correspondence metrics (paper Table 3) beyond the plain ROC-AUC, with bootstrap confidence intervals.
 
 The paper scores every (video i, head motion j) pair of a split by cosine similarity and reports the ROC-AUC
-with positives i = j (:func:`correspondence_auc`, also the trainer's per-epoch validation). This module adds,
-on the same (N, N) score matrix ``scores[i, j] = sim(video_i, imu_j)``:
+with positives i = j. egoimu's headline ROC-AUC (:func:`correspondence_headline`: the one definition, reported by
+both the trainer's per-epoch validation, ``val_roc_auc``, and ``egoimu eval corr``, ``roc_auc``) counts every
+other pair as a negative except pairs of clips of the same video whose windows overlap; beside it, labelled
+``*_all_pairs``, the paper's count over all N² pairs (:func:`correspondence_auc`). This module adds, on the same
+(N, N) score matrix ``scores[i, j] = sim(video_i, imu_j)``:
 
 - **exclusions**: pairs (i, j), i != j, that must not count as negatives, e.g. two clips whose windows overlap
   in the same video (:func:`overlap_mask`): their head motion is partly the same, so calling them
@@ -58,14 +61,39 @@ def pair_scores(video_emb: Any, imu_emb: Any) -> np.ndarray:
 
 
 def correspondence_auc(video_emb: Any, imu_emb: Any) -> float:
-    """The paper's correspondence ROC-AUC: cosine similarity over all N² (video i, head motion j) pairs,
-    positives i = j, every other pair a negative.
+    """The paper's count of the correspondence ROC-AUC: cosine similarity over all N² (video i, head motion j)
+    pairs, positives i = j, every other pair a negative (overlapping windows included: the ``*_all_pairs``
+    value beside egoimu's headline, :func:`correspondence_headline`).
 
     video_emb, imu_emb: (N, D) float arrays or CPU tensors (any row scale), N >= 2. Returns a float in [0, 1]
     (0.5 = chance). ValueError for other shapes or non-finite scores.
     """
     scores = _check_scores(pair_scores(video_emb, imu_emb))
     return _pooled_auc(scores, _negatives(len(scores), None))
+
+
+def correspondence_headline(scores: Any, video_ids: Any, start_s: Any, end_s: Any) -> dict[str, Any]:
+    """The headline correspondence ROC-AUC and the all-pairs value beside it: the one definition that the
+    trainer's per-epoch validation (``val_roc_auc``, ``val_roc_auc_all_pairs``) and ``egoimu eval corr``
+    (``roc_auc``, ``roc_auc_all_pairs``) both report.
+
+    scores: (N, N) as in :func:`correspondence_metrics` (e.g. :func:`pair_scores`); video_ids, start_s, end_s:
+    (N,) the clips' videos and windows in the same order, as in :func:`overlap_mask`.
+
+    Returns {"roc_auc": the N positives against every off-diagonal pair except the same-video pairs whose
+    windows overlap (they share head motion, so they are not negatives), None when no negative is left (every
+    pair overlaps); "roc_auc_all_pairs": against every off-diagonal pair (the paper's count); "n": N;
+    "n_excluded": the ordered pairs left out of the headline}. ValueError for mismatched shapes, N < 2 or
+    non-finite scores.
+    """
+    s = _check_scores(scores)
+    n = s.shape[0]
+    if np.asarray(video_ids).shape != (n,):
+        raise ValueError(f"video_ids must be ({n},) for ({n}, {n}) scores, got {np.asarray(video_ids).shape}")
+    neg = _negatives(n, overlap_mask(video_ids, start_s, end_s))
+    return {"roc_auc": _pooled_auc(s, neg) if neg.any() else None,
+            "roc_auc_all_pairs": _pooled_auc(s, _negatives(n, None)), "n": n,
+            "n_excluded": int(n * (n - 1) - neg.sum())}
 
 
 def _check_scores(scores: Any) -> np.ndarray:

@@ -19,8 +19,9 @@ One JSON object per evaluation (``RESULT_SCHEMA``), written with :func:`write_re
 
 Per evaluation (the keys ``egoimu report`` relies on; more are allowed):
 
-- ``corr`` (table 3): metrics ``roc_auc`` (all N² pairs, same-video overlapping windows excluded),
-  ``roc_auc_batch`` (within batches of B), ``roc_auc_shifted`` (negatives: the same video at other times),
+- ``corr`` (table 3): metrics ``roc_auc`` (the headline: all N² pairs, same-video overlapping windows
+  excluded; as the trainer's ``val_roc_auc``), ``roc_auc_all_pairs`` (every pair counted: the paper's count, no
+  interval), ``roc_auc_batch`` (within batches of B), ``roc_auc_shifted`` (negatives: the same video at other times),
   ``v2i_recall@1``, ``v2i_recall@5``, ``v2i_mrr``, ``i2v_recall@1``, ``i2v_recall@5``, ``i2v_mrr``;
   extras ``variant`` {"video_cnn": "freeze"|"update", "pretrained_on": "supervised"|"kinetics"|"none"|"other",
   and for a pytorchvideo init "provenance": the user's ``--init-name``, else "pytorchvideo checkpoint (unnamed)";

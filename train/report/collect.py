@@ -16,6 +16,9 @@ from egoimu.train.eval.results import ResultError, find_results, read_result
 
 RUN_CONFIG = "config.json"
 RUN_METRICS = "metrics.jsonl"
+#: The per-epoch validation metrics a run logs: the headline correspondence ROC-AUC (overlapping same-video pairs
+#: excluded), the all-pairs value beside it, and a verb objective's top-1.
+VAL_METRICS = ("val_roc_auc", "val_roc_auc_all_pairs", "val_top1")
 
 
 class ReportError(Exception):
@@ -68,8 +71,8 @@ class RunLog:
         return steps, values
 
     def val_keys(self) -> list[str]:
-        """The validation metrics it logged (``val_roc_auc``, ``val_top1``), sorted."""
-        return sorted({k for row in self.rows for k in row if k in ("val_roc_auc", "val_top1")})
+        """The validation metrics it logged (of :data:`VAL_METRICS`), sorted."""
+        return sorted({k for row in self.rows for k in row if k in VAL_METRICS})
 
     def summary(self) -> dict[str, Any]:
         """The run's settings and last numbers for report.json and the runs table."""
@@ -108,9 +111,19 @@ def _read_json(path: Path) -> Any:
         raise ReportError(f"{path}: not JSON (line {exc.lineno}: {exc.msg})") from None
 
 
+def relabel_legacy(row: dict[str, Any]) -> dict[str, Any]:
+    """A metrics.jsonl row as egoimu now names its numbers. A validation row written before validation reported
+    the headline (``val_roc_auc`` without ``val_roc_auc_all_pairs`` beside it) counted all pairs: its value is
+    ``val_roc_auc_all_pairs``, and the run has no headline for that epoch. Other rows come back unchanged."""
+    if "val_roc_auc" in row and "val_roc_auc_all_pairs" not in row:
+        row = {("val_roc_auc_all_pairs" if k == "val_roc_auc" else k): v for k, v in row.items()}
+    return row
+
+
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """``metrics.jsonl``'s rows (each a JSON object with an integer ``step``), sorted by step, the last line
-    of a repeated step kept; :class:`ReportError` names the file and line of a bad one. Missing file: []."""
+    of a repeated step kept, old validation rows relabelled (:func:`relabel_legacy`); :class:`ReportError`
+    names the file and line of a bad one. Missing file: []."""
     if not path.is_file():
         return []
     by_step: dict[int, dict[str, Any]] = {}
@@ -124,7 +137,7 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
         if not isinstance(row, dict) or not isinstance(row.get("step"), int):
             raise ReportError(f"{path}:{lineno}: expected an object with an integer 'step'")
         # validation lines share a step with training lines: merge, later keys win
-        by_step[row["step"]] = {**by_step.get(row["step"], {}), **row}
+        by_step[row["step"]] = {**by_step.get(row["step"], {}), **relabel_legacy(row)}
     return [by_step[s] for s in sorted(by_step)]
 
 

@@ -188,7 +188,7 @@ def runs_blocks(runs: list[dict[str, Any]], plots: list[dict[str, Any]]) -> list
     rows: list[list[Cell]] = []
     for r in runs:
         val = [f"{k.removeprefix('best_val_')} {fmt.number(r[k], 3)}"
-               for k in ("best_val_roc_auc", "best_val_top1") if r.get(k) is not None]
+               for k in ("best_val_roc_auc", "best_val_roc_auc_all_pairs", "best_val_top1") if r.get(k) is not None]
         video = "frozen" if r.get("freeze_video") else "updated"
         if r.get("init_video"):
             video += f", init `{r['init_video']}`"

@@ -18,7 +18,8 @@ from typing import Any
 from egoimu.train.report.cells import Cells
 from egoimu.train.report.collect import RunLog
 
-VAL_NAMES = {"val_roc_auc": "validation ROC-AUC", "val_top1": "validation top-1"}
+VAL_NAMES = {"val_roc_auc": "validation ROC-AUC (overlaps excluded)",
+             "val_roc_auc_all_pairs": "validation ROC-AUC (all pairs)", "val_top1": "validation top-1"}
 
 
 def _figure(width: float = 6.4, height: float = 4.2) -> Any:

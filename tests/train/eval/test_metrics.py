@@ -14,6 +14,7 @@ from egoimu.train.eval.metrics import (
     bootstrap_pairs_ci,
     classification_metrics,
     correspondence_auc,
+    correspondence_headline,
     correspondence_metrics,
     mean_class_accuracy,
     overlap_mask,
@@ -87,6 +88,26 @@ def test_overlap_exclusion_changes_auc_and_ranks_as_hand_computed():
     assert got["i2v_mrr"] == pytest.approx((1 + 1 / 2 + 1) / 3)  # column 1: .3 vs .6 only
     with pytest.raises(ValueError):
         correspondence_metrics(S3, exclude=~np.eye(3, dtype=bool))  # nothing left as a negative
+
+
+def test_headline_excludes_overlapping_same_video_pairs_and_reports_all_pairs_beside():
+    """The one definition validation and ``eval corr`` share, on S3: clips 0 and 1 are windows [0, 2) and [1, 3)
+    of video a (they overlap), clip 2 is in video b."""
+    got = correspondence_headline(S3, ["a", "a", "b"], [0.0, 1.0, 0.0], [2.0, 3.0, 2.0])
+    # headline: (0,1)=.5 and (1,0)=.8 are not negatives; positives .9 .3 .7 vs .1 .2 .4 .6: 4 + 2 + 4 of 12
+    # all pairs: positives .9 .3 .7 vs .5 .1 .8 .2 .4 .6: 6 + 2 + 5 of 18
+    assert got == {"roc_auc": pytest.approx(10 / 12), "roc_auc_all_pairs": pytest.approx(13 / 18), "n": 3,
+                   "n_excluded": 2}
+    # touching windows ([0, 2) and [2, 4)) do not overlap: both numbers are the all-pairs count
+    touching = correspondence_headline(S3, ["a", "a", "b"], [0.0, 2.0, 0.0], [2.0, 4.0, 2.0])
+    assert touching["roc_auc"] == touching["roc_auc_all_pairs"] == pytest.approx(13 / 18)
+    assert touching["n_excluded"] == 0
+    # every pair overlapping: no negative is left, the headline is undefined (None), all pairs still counts
+    alone = correspondence_headline(S3, ["a", "a", "a"], [0.0, 0.5, 1.0], [2.0, 2.5, 3.0])
+    assert alone["roc_auc"] is None and alone["roc_auc_all_pairs"] == pytest.approx(13 / 18)
+    assert alone["n_excluded"] == 6
+    with pytest.raises(ValueError, match="video_ids"):
+        correspondence_headline(S3, ["a", "b"], [0.0, 1.0], [2.0, 3.0])
 
 
 S4 = np.array([[0.9, 0.8, 0.95, 0.0],

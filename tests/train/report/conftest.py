@@ -107,11 +107,15 @@ def run_dir(root: Path, name: str, objective: str = "contrastive", seed: int = 0
     (run / "config.json").write_text(json.dumps({"config": config, "config_sha256": "c" * 64,
                                                  "data_root": "/data/shards", "manifest_sha256": "ab" * 32,
                                                  "world_size": 1}), encoding="utf-8")
-    val = "val_roc_auc" if objective == "contrastive" else "val_top1"
+    def val(value: float) -> dict:  # contrastive: the headline and, beside it, the all-pairs value
+        if objective != "contrastive":
+            return {"val_top1": value}
+        return {"val_roc_auc": value, "val_roc_auc_all_pairs": value - 0.05}
+
     lines = [{"step": s, "epoch": s // 20, "loss": 3.0 - s / 20, "lr": 0.001} for s in (10, 20, 30, 40)]
-    lines.insert(2, {"step": 20, "epoch": 1, val: 0.7})
+    lines.insert(2, {"step": 20, "epoch": 1, **val(0.7)})
     lines.insert(3, {"step": 20, "epoch": 1, "loss": 1.9, "lr": 0.001})  # resumed: this line wins for loss
-    lines.append({"step": 40, "epoch": 2, val: 0.8})
+    lines.append({"step": 40, "epoch": 2, **val(0.8)})
     (run / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
     return run
 

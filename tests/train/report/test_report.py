@@ -152,6 +152,9 @@ def test_runs_are_read(report: Path) -> None:
     runs = {r["name"]: r for r in _json(report)["runs"]}
     assert set(runs) == {"in/run-contrastive", "in/run-verb"}
     assert runs["in/run-contrastive"]["best_val_roc_auc"] == 0.8
+    assert runs["in/run-contrastive"]["best_val_roc_auc_all_pairs"] == pytest.approx(0.75)
+    md = (report / "report.md").read_text()
+    assert "roc_auc 0.800, roc_auc_all_pairs 0.750" in md  # the runs table: the headline, all pairs beside it
     assert runs["in/run-verb"]["objective"] == "verb_video" and runs["in/run-verb"]["best_val_top1"] == 0.8
 
 
@@ -162,6 +165,26 @@ def test_resumed_metrics_keep_the_last_line(tmp_path: Path, builders: SimpleName
     (run,) = find_runs([tmp_path])
     assert run.curve("loss") == ([10, 20, 30, 40], [2.5, 1.9, 1.5, 1.0])
     assert run.curve("val_roc_auc") == ([20, 40], [0.7, 0.8])
+
+
+def test_old_validation_rows_read_as_all_pairs(tmp_path: Path, builders: SimpleNamespace) -> None:
+    """A metrics.jsonl written before validation reported the headline: its val_roc_auc counted all pairs, so
+    the report shows it as val_roc_auc_all_pairs (no headline for those epochs); a resumed run's newer rows keep
+    both numbers."""
+    from egoimu.train.report.collect import find_runs
+
+    run = builders.run_dir(tmp_path / "in", "old")
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    old = [{k: v for k, v in r.items() if k != "val_roc_auc_all_pairs"} for r in rows if r["step"] == 20]
+    new = [r for r in rows if r["step"] != 20]  # step 40's validation row: written after the change
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old + new), encoding="utf-8")
+    (found,) = find_runs([tmp_path / "in"])
+    assert found.curve("val_roc_auc") == ([40], [0.8])
+    assert found.curve("val_roc_auc_all_pairs") == ([20, 40], [0.7, pytest.approx(0.75)])
+    builders.corr(tmp_path / "in", True, "update", (0.9, 0.85, 0.95))
+    assert main([str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 0
+    summary = _json(tmp_path / "out")["runs"][0]
+    assert summary["best_val_roc_auc"] == 0.8 and summary["best_val_roc_auc_all_pairs"] == pytest.approx(0.75)
 
 
 @pytest.mark.parametrize("synthetic", [True, False, None])
