@@ -96,3 +96,17 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
             fh.write(text)
 
     atomic_write(path, write)
+
+
+def load_yaml_file(path: str | Path) -> Any:
+    """The content of a YAML (or JSON, a subset) config file (None for an empty one); ValueError naming the file
+    when it is missing or not valid YAML. Callers check the shape they need."""
+    import yaml  # PyYAML: a base dependency, imported where a config is read
+
+    path = Path(path)
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{path}: config file not found") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML/JSON: {exc}") from None

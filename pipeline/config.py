@@ -28,8 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from egoimu.manifests.files import load_yaml_file
 from egoimu.manifests.geometry import DEFAULT_GEOMETRY, FORMER_KEYS, ClipGeometry, GeometryError
 from egoimu.manifests.schema import config_sha256
 from egoimu.manifests.shardfmt import ENCODINGS
@@ -193,13 +192,7 @@ class BuildConfig:
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """The sections of a YAML (or JSON) config file as a dict ({} for an empty file); ValueError naming the file
     when it is missing, not YAML or not a mapping."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"{path}: config file not found") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from None
+    data = load_yaml_file(path)
     if data is not None and not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of sections at the top level")
     return data or {}

@@ -50,6 +50,7 @@ from typing import Any
 
 import yaml
 
+from egoimu.manifests.files import load_yaml_file
 from egoimu.manifests.geometry import FORMER_KEYS, SLOWFAST_ALPHA, ClipGeometry
 from egoimu.manifests.schema import config_sha256
 from egoimu.train.data import DataConfig
@@ -301,13 +302,10 @@ PRESETS: dict[str, TrainConfig] = {
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """A YAML/JSON mapping of fields (or a run's config.json, whose ``config`` entry is used), unchecked."""
-    path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML/JSON: {exc}") from None
+        data = load_yaml_file(path)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if isinstance(data, dict) and isinstance(data.get("config"), dict):
         data = data["config"]
     if data is not None and not isinstance(data, dict):
