@@ -109,4 +109,4 @@ def load_yaml_file(path: str | Path) -> Any:
     except FileNotFoundError:
         raise ValueError(f"{path}: config file not found") from None
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML/JSON: {exc}") from None
+        raise ValueError(f"{path}: not valid YAML/JSON: {' '.join(str(exc).split())}") from None  # one line

@@ -17,3 +17,4 @@ def test_manifests_imports_only_the_ground_floor() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     loaded = set(json.loads(out.stdout))
     assert not loaded & set(FORBIDDEN), loaded & set(FORBIDDEN)
+
