@@ -46,10 +46,12 @@ from egoimu.pipeline.plan import (
     NO_TRAIN_CLIP,
     ClipRow,
     assign_splits,
+    describe_windows,
     empty_plan,
     empty_written,
     place_clips,
     reject_planned,
+    resolve_ssl_windows,
     rows_from_sources,
     shard_tasks,
     window_rows,
@@ -167,11 +169,14 @@ def main(argv: list[str] | None = None) -> int:
             rows = place_clips(rows, recordings, cfg.clip, missing)
             try:
                 if args.source == "gopro":  # windows, splits, and the videos that gave no clip
-                    rows, assignment = gopro_rows(rows, recordings, cfg, labelled=bool(args.annotations))
+                    rows, assignment, cfg, ssl_record = gopro_rows(rows, recordings, cfg,
+                                                                   labelled=bool(args.annotations))
                 else:
                     assignment = (dict.fromkeys(sorted({r.participant_id for r in rows if r.planned}),
                                                 single_split(cfg)) if cfg.split.mode == "single"
                                   else assign_splits(rows, cfg))
+                    clip_cfg, ssl_record = resolve_ssl_windows(recordings, assignment, cfg.clip)
+                    cfg = cfg.replace(clip=clip_cfg)
                     rows = with_splits(rows, assignment) + window_rows(recordings, assignment, cfg.clip)
             except (ValueError, OSError) as exc:
                 return one_line_error(str(exc))
@@ -179,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             rows = reject_planned(rows, NO_TRAIN_CLIP, failed) if failed else rows
             tasks = shard_tasks(rows, recordings, cfg, with_imu)
             if args.dry_run:
-                print_plan(rows, tasks, cfg)
+                print_plan(rows, tasks, cfg, ssl_record)
                 return one_line_error(f"nothing would be written: {failed}") if failed else 0
             results = _shard_stage(client, args, root, out, tasks, cfg, version) if tasks else []
     except ClusterError as exc:
@@ -192,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = write_manifests(out, rows, recordings, missing, assignment, tasks, results, cfg, version,
                               source_record(root, dict(enumerate(dogcentric.ACTIVITIES))
                                             if args.source == "dogcentric" else None, labels, args.source),
-                              failed=failed,
+                              failed=failed, ssl_windows=ssl_record,
                               sync_choice=sync_record(args.source, sync_origin(args)) if with_imu else None)
     _report_removed(remove_temporaries(out), "left by a killed worker")
     print_summary(summary, out)
@@ -231,8 +236,9 @@ def _report_removed(removed: list[str], why: str) -> None:
               + (" ..." if len(removed) > 4 else ""), file=sys.stderr)
 
 
-def print_plan(rows: list[ClipRow], tasks: list, cfg: BuildConfig) -> None:
-    """The dry run's report: planned clips and participants per split, rejections, estimated bytes."""
+def print_plan(rows: list[ClipRow], tasks: list, cfg: BuildConfig, ssl_windows: dict[str, Any]) -> None:
+    """The dry run's report: planned clips and participants per split, the unlabelled windows (their stride, how
+    it was chosen, their count and bytes), rejections, estimated bytes."""
     sizes = ShardLayout(geometry=cfg.geometry).clip_bytes()  # raw bytes a clip, by dataset
     ratio = {"raw": 1.0, "lossless": 0.5, "jpeg": 0.08}[cfg.shard.encoding]  # video stored / raw (measured)
     per_clip = sizes.pop("video") * ratio + sum(sizes.values())
@@ -243,6 +249,8 @@ def print_plan(rows: list[ClipRow], tasks: list, cfg: BuildConfig) -> None:
         n_shards = sum(1 for t in tasks if t.split == split)
         print(f"  {split:<10} {len(mine):>7} clips  {n_shards:>4} shards  ~{len(mine) * per_clip / 1e9:7.2f} GB"
               f"  participants: {' '.join(people) or '-'}")
+    windows = sum(1 for r in rows if r.planned and r.kind == "window")
+    print(f"  {describe_windows(ssl_windows, windows)}: ~{windows * per_clip / 1e9:.2f} GB")
     rejected = Counter(r.reason for r in rows if not r.planned)
     print(f"  rejected before decoding: {sum(rejected.values())}" +
           "".join(f"\n    {k}: {v}" for k, v in sorted(rejected.items())))

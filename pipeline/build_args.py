@@ -40,7 +40,6 @@ EXAMPLES = examples(
     "egoimu build /data/EPIC-KITCHENS out/epic --dry-run",
     "egoimu build /data/gopro out/gopro --source gopro --sync auto",
 )
-GOPRO_SSL_STRIDE_S = 2.0  # ours: --source gopro without --ssl-windows tiles non-overlapping 2 s windows
 
 def _positive_int(text: str) -> int:
     try:
@@ -86,9 +85,11 @@ def parse_args(argv: list[str] | None, description: str = "") -> argparse.Namesp
     p.add_argument("--encoding", choices=("raw", "lossless", "jpeg"), help="video storage in the shards")
     p.add_argument("--clips-per-shard", type=int, metavar="N", help="clips per shard file, >= 1 (default: 64)")
     p.add_argument("--backend", choices=("ffmpeg", "decord"), help="video decoder (default: ffmpeg)")
-    p.add_argument("--ssl-windows", type=float, metavar="STRIDE_S",
-                   help="also tile unlabelled 2 s windows every STRIDE_S seconds over the train videos "
-                        "(finite, at least one step of the clip grid: 1/24 s)")
+    p.add_argument("--ssl-windows", type=_ssl_windows, metavar="auto|off|STRIDE_S",
+                   help="unlabelled 2 s windows for the contrastive objective, tiled over the train videos every "
+                        "STRIDE_S seconds (finite, at least one step of the clip grid: 1/24 s); auto: every 0.5 s "
+                        "for a small set, sparser as the train video grows, every 2 s (no overlap) from 100 min on "
+                        "(--dry-run prints the count and the bytes); off: none (default: auto)")
     p.add_argument("--sync", "--sync-table", dest="sync_table", metavar="auto|assumed|TABLE",
                    help="IMU->video sync: assumed (the source's prior model), auto (that prior corrected by a "
                         "measurement of image motion vs gyroscope, kept below a confidence), or a CSV "
@@ -146,6 +147,17 @@ def _option(option: str, value: Any, make: Callable[[], T]) -> T:
         raise ValueError(f"{option}{'' if value is None else f' {value}'}: {exc}") from None
 
 
+def _ssl_windows(text: str) -> float | str:
+    """``--ssl-windows``' value: "auto", "off", or a stride in seconds (its range is the config's rule)."""
+    if text in ("auto", "off"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto, off or a stride in seconds (e.g. 0.5), got {text!r}"
+                                         ) from None
+
+
 def _split_value(text: str) -> str:
     """``--split``'s value: a mode, or an existing file (its path)."""
     if text in SPLIT_MODES:
@@ -196,9 +208,8 @@ def make_config(args: argparse.Namespace) -> BuildConfig:
     video = replace(cfg.video, backend=args.backend) if args.backend else cfg.video
     clip = cfg.clip
     if args.ssl_windows is not None:
-        clip = _option("--ssl-windows", args.ssl_windows, lambda: replace(cfg.clip, ssl_stride_s=args.ssl_windows))
-    if args.source == "gopro" and not args.annotations and clip.ssl_stride_s is None:
-        clip = replace(clip, ssl_stride_s=GOPRO_SSL_STRIDE_S)
+        stride = None if args.ssl_windows == "off" else args.ssl_windows
+        clip = _option("--ssl-windows", args.ssl_windows, lambda: replace(cfg.clip, ssl_stride_s=stride))
     sync, mode = cfg.sync_table, cfg.sync_mode
     if args.sync_table is not None:
         if args.sync_table in SYNC_MODES:

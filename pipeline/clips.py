@@ -8,7 +8,8 @@ timeline, then clamped so that the whole window lies inside the video — every 
 ``floor((S + k/24)·fps)`` is a decodable frame. Clip starts are exact :class:`fractions.Fraction`
 values (``tick / 24``), so the frame rule downstream is exact rational arithmetic.
 
-Optionally, unlabelled self-supervised windows tile a video with a fixed stride (``--ssl-windows``).
+Unlabelled self-supervised windows tile the train videos with a fixed stride (``--ssl-windows``; by default
+``auto``: :func:`auto_ssl_stride` picks it from how much train video there is).
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ from fractions import Fraction
 from egoimu.manifests.geometry import DEFAULT_GEOMETRY, ClipGeometry
 
 SNAP_MODES = ("nearest", "floor")
+#: ``ssl_stride_s`` value (the default) for a stride chosen from the train split's video (:func:`auto_ssl_stride`).
+SSL_AUTO = "auto"
+#: ours (measured, README "Learning by default"): the auto stride is train video seconds / this many windows,
+#: kept within [AUTO_SSL_MIN_S, AUTO_SSL_MAX_S]: a small set (a synthetic one: minutes of video) gets windows every
+#: 0.5 s, each moment of video in four windows; from 100 minutes of train video on (EPIC's IMU videos: ~46 h) the
+#: windows stop overlapping (every 2 s), so the bytes grow with the video once, not four times.
+AUTO_SSL_WINDOWS = 3000
+AUTO_SSL_MIN_S, AUTO_SSL_MAX_S = 0.5, 2.0
 SEGMENT_OUTSIDE_VIDEO = "segment_outside_video"
 VIDEO_TOO_SHORT = "video_too_short"
 
@@ -37,7 +46,8 @@ class ClipConfig:
     snap: str = "nearest"  # ours: start rounded to the nearest 1/out_fps grid point
     clamp: bool = True  # ours: shift a clip that would cross a video edge back inside
     max_overrun_s: float = 0.5  # ours: a segment ending this far past the video's end is bad annotation
-    ssl_stride_s: float | None = None  # ours: stride of unlabelled windows (None = none)
+    ssl_stride_s: float | str | None = SSL_AUTO  # ours (measured): stride (s) of unlabelled 2 s windows over the
+    #   train videos; "auto" = chosen from the train split's video (auto_ssl_stride); None = none
 
     def __post_init__(self) -> None:
         if self.snap not in SNAP_MODES:
@@ -45,10 +55,22 @@ class ClipConfig:
         if not (isinstance(self.max_overrun_s, (int, float)) and 0 <= self.max_overrun_s < math.inf):
             raise ValueError(f"clip.max_overrun_s must be a finite number of seconds >= 0, got {self.max_overrun_s!r}")
         stride, fps = self.ssl_stride_s, self.geometry.fps
-        if stride is not None and not (isinstance(stride, (int, float)) and not isinstance(stride, bool)
-                                       and math.isfinite(stride) and stride * fps >= 1 - 1e-9):
-            raise ValueError(f"clip.ssl_stride_s must be a finite number of seconds >= 1/{fps} (one step of the "
-                             f"{fps} fps clip grid), got {stride!r}")
+        number = isinstance(stride, (int, float)) and not isinstance(stride, bool)
+        if stride is not None and stride != SSL_AUTO and not (number and math.isfinite(stride)
+                                                              and stride * fps >= 1 - 1e-9):
+            raise ValueError(f"clip.ssl_stride_s must be {SSL_AUTO!r}, null (no windows) or a finite number of "
+                             f"seconds >= 1/{fps} (one step of the {fps} fps clip grid), got {stride!r}")
+
+
+def auto_ssl_stride(train_video_s: float, fps: int) -> float:
+    """The ``auto`` window stride in seconds for ``train_video_s`` seconds of usable train video: train_video_s /
+    :data:`AUTO_SSL_WINDOWS`, kept within [:data:`AUTO_SSL_MIN_S`, :data:`AUTO_SSL_MAX_S`] and rounded up to the
+    clip grid (a multiple of 1/fps s). 720 s (a 6-participant x 2 x 90 s synthetic set's train split) -> 0.5 s;
+    27 h -> 2.0 s."""
+    if not (math.isfinite(train_video_s) and train_video_s >= 0):
+        raise ValueError(f"train video seconds must be finite and >= 0, got {train_video_s!r}")
+    stride = min(max(train_video_s / AUTO_SSL_WINDOWS, AUTO_SSL_MIN_S), AUTO_SSL_MAX_S)
+    return math.ceil(stride * fps - 1e-9) / fps
 
 
 def last_start_tick(n_source_frames: int, fps: Fraction, cfg: ClipConfig) -> int:
@@ -100,6 +122,9 @@ def window_starts(n_source_frames: int, fps: Fraction, cfg: ClipConfig, from_s: 
     tolerance allows, e.g. a GoPro file whose measured sync puts its first sample 30 ms after the first frame)."""
     if not cfg.ssl_stride_s:
         return []
+    if cfg.ssl_stride_s == SSL_AUTO:
+        raise ValueError("ssl_stride_s 'auto' is resolved by the plan (egoimu.pipeline.plan.resolve_ssl_windows) "
+                         "before windows are tiled")
     stride_ticks = max(1, round(cfg.ssl_stride_s * cfg.geometry.fps))
     max_tick = last_start_tick(n_source_frames, Fraction(fps), cfg)
     first = max(0, math.ceil(from_s * cfg.geometry.fps - 1e-9))

@@ -19,7 +19,14 @@ from pathlib import Path
 from egoimu.pipeline.clips import VIDEO_TOO_SHORT, ClipConfig, last_start_tick
 from egoimu.pipeline.config import BuildConfig
 from egoimu.pipeline.imu_source import GPMF
-from egoimu.pipeline.plan import ClipRow, assign_splits, rows_from_sources, window_rows, with_splits
+from egoimu.pipeline.plan import (
+    ClipRow,
+    assign_splits,
+    resolve_ssl_windows,
+    rows_from_sources,
+    window_rows,
+    with_splits,
+)
 from egoimu.pipeline.recordings import RecordingResult, RecordingTask
 from egoimu.pipeline.sources import gopro
 from egoimu.pipeline.sources.gopro_labels import read_gopro_annotations
@@ -43,10 +50,12 @@ def gopro_sources(root: Path, args: argparse.Namespace, cfg: BuildConfig
     if len(people) == 1 and cfg.split.mode == "planned":
         cfg = cfg.replace(split=replace(cfg.split, mode="single", ratio=(1, 0, 0)))
     stride = cfg.clip.ssl_stride_s
+    every = f"every {stride:g} s" if isinstance(stride, (int, float)) else "at a stride chosen from the video (auto)"
     clips = (f"{sum(r.planned for r in rows)} annotated segments" +
-             (f" + unlabelled 2 s windows every {stride:g} s over the train videos (--ssl-windows)" if stride else "")
+             (f" + unlabelled 2 s windows {every} over the train videos (--ssl-windows)" if stride else "")
              if args.annotations else
-             f"no labels (no --annotations): unlabelled 2 s windows every {stride:g} s (--ssl-windows)")
+             f"no labels (no --annotations): unlabelled 2 s windows {every} (--ssl-windows)" if stride else
+             "no labels (no --annotations) and --ssl-windows off: no clip")
     split = ("one participant: everything in train" if cfg.split.mode == "single" else
              f"split {cfg.split.mode}" + (f" {cfg.split.file}" if cfg.split.mode == "file" else
                                           f" (ratio {':'.join(f'{x:g}' for x in cfg.split.ratio)}), by clip counts"))
@@ -56,20 +65,26 @@ def gopro_sources(root: Path, args: argparse.Namespace, cfg: BuildConfig
 
 
 def gopro_rows(rows: list[ClipRow], recordings: dict[str, RecordingResult], cfg: BuildConfig, labelled: bool
-               ) -> tuple[list[ClipRow], dict[str, str]]:
-    """The placed rows with their splits, the windows and one row for each video that gave no clip; and the
-    assignment participant → split. Unlabelled: windows over every usable video, split by window counts.
-    Labelled: split by segment counts, then ``--ssl-windows`` windows over the train videos (as for EPIC).
+               ) -> tuple[list[ClipRow], dict[str, str], BuildConfig, dict[str, object]]:
+    """The placed rows with their splits, the windows and one row for each video that gave no clip; the
+    assignment participant → split; ``cfg`` with its window stride resolved and manifest.json's ``ssl_windows``
+    record (:func:`~egoimu.pipeline.plan.resolve_ssl_windows`). Unlabelled: windows over every usable video (an
+    ``auto`` stride from all of them), split by window counts. Labelled: split by segment counts, then
+    ``--ssl-windows`` windows over the train videos (as for EPIC).
     Raises ValueError (one line) when a split file does not cover a participant."""
     people = {r.participant_id for r in rows if r.planned} | {rec.participant_id for rec in recordings.values()
                                                               if rec.ok}
     if not labelled:
+        clip, record = resolve_ssl_windows(recordings, dict.fromkeys(people, "train"), cfg.clip)
+        cfg = cfg.replace(clip=clip)
         rows = rows + window_rows(recordings, dict.fromkeys(people, "train"), cfg.clip)
     assignment = dict.fromkeys(sorted(people), "train") if cfg.split.mode == "single" else assign_splits(rows, cfg)
     rows = with_splits(rows, assignment)
     if labelled:
+        clip, record = resolve_ssl_windows(recordings, assignment, cfg.clip)
+        cfg = cfg.replace(clip=clip)
         rows += window_rows(recordings, assignment, cfg.clip)
-    return rows + unclipped_rows(rows, recordings, cfg.clip), assignment
+    return rows + unclipped_rows(rows, recordings, cfg.clip), assignment, cfg, record
 
 
 def unclipped_rows(rows: list[ClipRow], recordings: dict[str, RecordingResult], cfg: ClipConfig) -> list[ClipRow]:

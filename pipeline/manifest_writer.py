@@ -146,12 +146,15 @@ def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, Record
                     missing: dict[str, tuple[str, str]], assignment: dict[str, str], tasks: list[ShardTask],
                     results: list[ShardResult], cfg: BuildConfig, version: str,
                     source: dict[str, Any] | None = None, failed: str = "",
-                    sync_choice: dict[str, str] | None = None) -> dict[str, Any]:
+                    sync_choice: dict[str, str] | None = None,
+                    ssl_windows: dict[str, Any] | None = None) -> dict[str, Any]:
     """Validate and write the five manifest files and the dataset card (README.md) into ``out``; returns the
     summary.
 
     source: :func:`source_record` of the input root (kept in manifest.json as ``source``).
     sync_choice: who chose the sync mode and the source's prior model (in manifest.json ``sync``).
+    ssl_windows: how the unlabelled windows' stride was chosen (:func:`egoimu.pipeline.plan.resolve_ssl_windows`),
+    kept in manifest.json as ``ssl_windows`` with the number written.
     failed: why the build wrote no clip (an empty outcome), kept in manifest.json as ``failed``; every clip is
     then rejected and the normalisation statistics are the identity."""
     clips = _clips_table(rows, tasks, results, cfg)
@@ -183,6 +186,8 @@ def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, Record
         "source": source if source is not None else dict(NOT_SYNTHETIC),
         "imu_alignment_vs_truth_ms": _alignment(recordings),
         "sync": {**_sync_summary(cfg.sync_mode, recordings), **(sync_choice or {})},
+        "ssl_windows": {**(ssl_windows or {"requested": None, "stride_s": None, "train_video_s": 0.0}),
+                        "written": int((written.kind == "window").sum())},
         "imu_cleaning": {"rows_dropped": sum(r.imu_rows_dropped for r in recordings.values()),
                          "rows_reordered": sum(r.imu_rows_reordered for r in recordings.values()),
                          "rows_untimed": sum(r.imu_rows_untimed for r in recordings.values())},
@@ -248,6 +253,11 @@ def print_summary(summary: dict[str, Any], out: Path) -> None:
           f"clips written of {acc['input']} input rows ({acc['input'] - acc['written']} rejected)")
     for split, c in summary["counts"].items():
         print(f"  {split:<10} {c['clips']:>7} clips  {c['participants']:>3} participants")
+    windows = summary.get("ssl_windows") or {}
+    if windows.get("stride_s"):
+        print(f"  of which unlabelled 2 s windows every {windows['stride_s']:g} s: {windows['written']}"
+              + (f" (auto, from {windows['train_video_s']:.0f} s of train video)" if windows["requested"] == "auto"
+                 else ""))
     for reason, n in acc["rejected_by_reason"].items():
         examples = summary["rejection_examples"].get(reason) or []
         if summary.get("failed"):

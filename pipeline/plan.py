@@ -13,7 +13,7 @@ from fractions import Fraction
 from egoimu.manifests.outputs import shard_rel_path
 from egoimu.manifests.shardfmt import SPLITS
 from egoimu.manifests.split_plan import canonical_split, plan_split, read_plan_csv
-from egoimu.pipeline.clips import ClipConfig, segment_clip_start, window_starts
+from egoimu.pipeline.clips import SSL_AUTO, ClipConfig, auto_ssl_stride, segment_clip_start, window_starts
 from egoimu.pipeline.config import BuildConfig
 from egoimu.pipeline.recordings import RecordingResult
 from egoimu.pipeline.shard_writer import ClipTask, ShardResult, ShardTask, VideoSource
@@ -150,14 +150,46 @@ def reject_planned(rows: list[ClipRow], reason: str, detail: str) -> list[ClipRo
     return [replace(r, start=None, reason=reason, detail=detail) if r.planned else r for r in rows]
 
 
+def _train_recordings(recordings: dict[str, RecordingResult], assignment: dict[str, str]
+                      ) -> list[RecordingResult]:
+    return [recordings[v] for v in sorted(recordings)
+            if recordings[v].ok and assignment.get(recordings[v].participant_id) == "train"]
+
+
+def resolve_ssl_windows(recordings: dict[str, RecordingResult], assignment: dict[str, str], cfg: ClipConfig
+                        ) -> tuple[ClipConfig, dict[str, object]]:
+    """``cfg`` with an ``auto`` window stride made explicit (:func:`~egoimu.pipeline.clips.auto_ssl_stride` of the
+    train split's usable video seconds, from each video's ``imu_from_s`` to its end; none for a build without
+    IMU, e.g. DogCentric or EPIC-55, whose clips serve no contrastive objective), so that the build's config
+    and hash say what was planned; and manifest.json's ``ssl_windows`` record: ``requested`` ("auto", the number
+    given, or None), ``stride_s`` (None: no windows), ``train_video_s`` (seconds)."""
+    train = [r for r in _train_recordings(recordings, assignment) if r.accl]
+    seconds = sum(max(0.0, r.duration_s - r.imu_from_s) for r in train)
+    requested = cfg.ssl_stride_s
+    stride = requested if requested != SSL_AUTO else auto_ssl_stride(seconds, cfg.geometry.fps) if train else None
+    return replace(cfg, ssl_stride_s=stride), {"requested": requested, "stride_s": stride,
+                                               "train_video_s": round(seconds, 3)}
+
+
+def describe_windows(record: dict[str, object], n: int) -> str:
+    """One line on the unlabelled windows: ``n`` of them, the stride and where it came from (``record``:
+    :func:`resolve_ssl_windows`')."""
+    stride, requested = record["stride_s"], record["requested"]
+    if stride is None:
+        return ("unlabelled windows: none (--ssl-windows off)" if requested is None else
+                "unlabelled windows: none (auto: no train video with IMU)")
+    how = (f"auto from {record['train_video_s']:.0f} s of train video" if requested == SSL_AUTO
+           else "--ssl-windows")
+    return f"unlabelled windows: {n} (2 s every {stride:g} s, {how}; --ssl-windows off: none)"
+
+
 def window_rows(recordings: dict[str, RecordingResult], assignment: dict[str, str], cfg: ClipConfig
                 ) -> list[ClipRow]:
-    """Unlabelled 2 s windows tiled over every usable video of the train split (``--ssl-windows``)."""
+    """Unlabelled 2 s windows tiled over every usable video of the train split (``--ssl-windows``); ``cfg``'s
+    stride must be resolved (:func:`resolve_ssl_windows`)."""
     rows = []
-    for vid in sorted(recordings):
-        rec = recordings[vid]
-        if not rec.ok or assignment.get(rec.participant_id) != "train":
-            continue
+    for rec in _train_recordings(recordings, assignment):
+        vid = rec.video_id
         for start in window_starts(rec.n_frames, rec.fps, cfg, rec.imu_from_s):
             tick = int(start * cfg.geometry.fps)
             rows.append(ClipRow(f"{vid}_w{tick:07d}", "", rec.participant_id, vid, "window", float("nan"),

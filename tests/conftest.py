@@ -107,12 +107,14 @@ def epic_sync_ends(synth_epic) -> dict[float, Path]:
 
 @pytest.fixture(scope="session")
 def built_epic(epic_build_src, tmp_path_factory) -> tuple[Path, Path]:
-    """``(dataset root, build output)``: the BUILD set built once on a 2-worker LocalCluster."""
+    """``(dataset root, build output)``: the BUILD set built once on a 2-worker LocalCluster, its labelled
+    segments only (no unlabelled windows: the tests that copy it stay small)."""
     from egoimu.pipeline.build import main as build_main
 
     root, _ = epic_build_src
     out = tmp_path_factory.mktemp("built") / "out"
-    rc = build_main([str(root), str(out), "--workers", "2", "--clips-per-shard", "8", "--quiet"])
+    rc = build_main([str(root), str(out), "--workers", "2", "--clips-per-shard", "8", "--ssl-windows", "off",
+                     "--quiet"])
     assert rc == 0, "the shared build failed"
     return root, out
 

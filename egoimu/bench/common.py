@@ -124,7 +124,8 @@ def run_checked(argv: list[str], what: str, timeout_s: float = 3600,
 
 
 def build(root: Path, out: Path, *extra: str, workers: int = 2) -> dict:
-    """``egoimu build ROOT OUT --workers N EXTRA`` into a fresh ``out``.
+    """``egoimu build ROOT OUT --workers N EXTRA`` into a fresh ``out``; labelled segments only (``--ssl-windows
+    off``) unless EXTRA names ``--ssl-windows``, so that a figure's clip count does not follow the auto default.
 
     Returns ``seconds`` (wall time of the command), ``cpu_s`` (CPU seconds of it and its processes)
     and ``stages`` (seconds of each Dask stage, from ``$EGOIMU_STAGE_TIMES``).
@@ -134,7 +135,8 @@ def build(root: Path, out: Path, *extra: str, workers: int = 2) -> dict:
     times = out.parent / f".{out.name}.stages.jsonl"
     times.unlink(missing_ok=True)
     c0, t0 = cpu_seconds(), time.perf_counter()
-    run_checked(egoimu_argv("build", str(root), str(out), "--workers", str(workers), "--quiet", *extra),
+    windows = () if "--ssl-windows" in extra else ("--ssl-windows", "off")
+    run_checked(egoimu_argv("build", str(root), str(out), "--workers", str(workers), "--quiet", *windows, *extra),
                 f"egoimu build {root} -> {out}", env={**os.environ, "EGOIMU_STAGE_TIMES": str(times)})
     seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     stages = {r["stage"]: r["seconds"] for r in map(json.loads, times.read_text().splitlines())}

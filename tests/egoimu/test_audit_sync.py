@@ -51,7 +51,7 @@ def test_planted_offset_is_found(synth_epic, tmp_path, capsys) -> None:
     table.write_text("\n".join(rows) + "\n")
     out = tmp_path / "out"
     assert build_main([str(root), str(out), "--workers", "1", "--clips-per-shard", "8", "--quiet",
-                       "--encoding", "jpeg", "--sync", str(table)]) == 0
+                       "--ssl-windows", "off", "--encoding", "jpeg", "--sync", str(table)]) == 0
     capsys.readouterr()
     rc, videos = _sync(out, tmp_path)
     text = capsys.readouterr().out
@@ -95,7 +95,7 @@ def test_build_sync_auto_aligns_planted_offsets(synth_epic, epic_sync_ends, tmp_
     for mode in ("assumed", "auto"):
         out = tmp_path / mode
         assert build_main([str(root), str(out), "--workers", "1", "--clips-per-shard", "8", "--quiet",
-                           "--encoding", "jpeg", "--sync", mode]) == 0
+                           "--ssl-windows", "off", "--encoding", "jpeg", "--sync", mode]) == 0
         capsys.readouterr()
         rc, videos = _sync(out, tmp_path)
         assert min(v["r"] for v in videos.values()) >= 0.8, videos

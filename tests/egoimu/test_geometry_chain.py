@@ -19,7 +19,8 @@ def test_16_fps_geometry_builds_trains_and_evaluates(epic_build_src, tmp_path, c
     config = tmp_path / "build.yaml"
     config.write_text("geometry: {window_s: 2, fps: 16}\n")
     out, run = tmp_path / "out", tmp_path / "run"
-    assert cli.main(["build", str(root), str(out), "--config", str(config), "--workers", "1", "--quiet"]) == 0
+    assert cli.main(["build", str(root), str(out), "--config", str(config), "--workers", "1", "--quiet",
+                     "--ssl-windows", "off"]) == 0
     g = ClipGeometry(fps=16)
     assert summary_geometry(read_summary(out / "manifest.json")) == g
     with h5py.File(next((out / "shards" / "train").glob("*.h5")), "r") as h5:

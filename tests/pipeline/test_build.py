@@ -108,7 +108,8 @@ def test_deterministic_with_one_worker(built_epic, tmp_path):
     """Same input + config → identical shard bytes, whether 1 or 2 workers ran the graph."""
     root, out = built_epic
     again = tmp_path / "again"
-    assert build_main([str(root), str(again), "--workers", "1", "--clips-per-shard", "8", "--quiet"]) == 0
+    assert build_main([str(root), str(again), "--workers", "1", "--clips-per-shard", "8", "--quiet",
+                       "--ssl-windows", "off"]) == 0
     assert _content(again) == _content(out)
     assert _shas(again) == _shas(out)
     assert (again / "clips.csv").read_bytes() == (out / "clips.csv").read_bytes()
@@ -139,7 +140,8 @@ def test_a_tree_of_links_builds_the_same_manifests(built_epic, tmp_path, capfd):
     _link_tree(root, links, ("P02",))
     target = tmp_path / "out"
     capfd.readouterr()
-    assert build_main([str(links), str(target), "--workers", "2", "--clips-per-shard", "8", "--quiet"]) == 0
+    assert build_main([str(links), str(target), "--workers", "2", "--clips-per-shard", "8", "--quiet",
+                       "--ssl-windows", "off"]) == 0
     err = capfd.readouterr().err
     for name in ("manifest.json", "clips.csv", "shards.csv", "recordings.csv", "splits.csv", "README.md"):
         assert (target / name).read_bytes() == (out / name).read_bytes(), name
@@ -164,7 +166,8 @@ def test_resume_after_sigkill(built_epic, tmp_path):
     """Kill the whole build (driver and Dask workers) with SIGKILL mid-run; --resume completes it."""
     root, out = built_epic
     target = tmp_path / "killed"
-    args = [EGOIMU, "build", str(root), str(target), "--workers", "1", "--clips-per-shard", "8", "--quiet"]
+    args = [EGOIMU, "build", str(root), str(target), "--workers", "1", "--clips-per-shard", "8", "--quiet",
+            "--ssl-windows", "off"]
     proc = subprocess.Popen(args, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
     try:
@@ -211,7 +214,7 @@ def test_build_on_scheduler_and_two_workers(built_epic, tmp_path):
             client.wait_for_workers(2, timeout=120)
         target = tmp_path / "cluster"
         assert build_main([str(root), str(target), "--scheduler", address, "--clips-per-shard", "8",
-                           "--quiet"]) == 0
+                           "--ssl-windows", "off", "--quiet"]) == 0
         assert _content(target) == _content(out)
         assert _shas(target) == _shas(out)
     finally:
@@ -233,7 +236,7 @@ def test_encodings_round_trip(built_epic, tmp_path, encoding):
     root, out = built_epic
     target = tmp_path / encoding
     assert build_main([str(root), str(target), "--workers", "2", "--clips-per-shard", "8", "--quiet",
-                       "--encoding", encoding]) == 0
+                       "--ssl-windows", "off", "--encoding", encoding]) == 0
     rel = pd.read_csv(target / "shards.csv").shard.iloc[0]
     with h5py.File(out / rel, "r") as raw, h5py.File(target / rel, "r") as enc:
         ref = read_clip(raw, 0)["video"]
@@ -337,7 +340,7 @@ def test_empty_outcomes_write_every_rejection_and_the_corrected_build_reruns(epi
     assert m.summary["accounting"]["written"] == 0 and (m.clips.reason == "no_train_clip").sum() > 0
     assert m.summary["accounting"]["input"] == len(m.clips) and not (out / "shards").exists()
 
-    assert build_main([str(root), str(out), "--workers", "1", "--quiet"]) == 0
+    assert build_main([str(root), str(out), "--workers", "1", "--ssl-windows", "off", "--quiet"]) == 0
     m = Manifest.load(out)
     assert m.summary["counts"]["train"]["clips"] > 0 and "failed" not in m.summary
 
@@ -367,7 +370,7 @@ def test_resume_moves_aside_what_it_did_not_write_and_removes_leftovers(built_ep
     capsys.readouterr()
 
     assert build_main([str(root), str(target), "--resume", "--workers", "1", "--clips-per-shard", "8",
-                       "--quiet"]) == 0
+                       "--ssl-windows", "off", "--quiet"]) == 0
     err = capsys.readouterr().err.splitlines()
     for line in [
         "egoimu build: removed 3 temporary file(s) left by an earlier run: .clips.csv.77-89abcdef.tmp, "

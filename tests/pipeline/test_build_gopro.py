@@ -23,10 +23,11 @@ from egoimu.pipeline.sources.gopro import NOT_A_VIDEO
 from egoimu.pipeline.sources.sync_defaults import CONTAINER_TIMELINE
 
 VID = "P01_101"  # karma.mp4 under an EPIC-style id, so that the EPIC layout below can hold it too
-#: 362 frames at 30000/1001 fps = 12.08 s: 2 s windows every 2 s. The measured sync puts karma's first IMU sample
-#: 30 ms after the first frame (beyond the 20 ms edge tolerance), so the tiling starts at the first tick after it
-#: (1/24 s): 1/24, 2 + 1/24, ..., 10 + 1/24 s.
-KARMA_STARTS = [k * 2 + 1 / 24 for k in range(6)]
+#: 362 frames at 30000/1001 fps = 12.08 s: the default (auto) stride for 12 s of video is the densest, 0.5 s. The
+#: measured sync puts karma's first IMU sample 30 ms after the first frame (beyond the 20 ms edge tolerance), so the
+#: tiling starts at the first tick after it (1/24 s): 1/24, 0.5 + 1/24, ..., 10 + 1/24 s (the last start whose 2 s
+#: fit in 12.08 s).
+KARMA_STARTS = [k * 0.5 + 1 / 24 for k in range(21)]
 ONE_FRAME_S = 1 / 24
 
 
@@ -49,14 +50,16 @@ def karma_build(tmp_path_factory, gopro_karma):
 
 def test_build_gopro_karma(karma_build):
     out, err = karma_build
-    assert "unlabelled 2 s windows every 2 s" in err
+    assert "unlabelled 2 s windows at a stride chosen from the video (auto)" in err
     m = Manifest.load(out)
+    assert m.summary["ssl_windows"] == {"requested": "auto", "stride_s": 0.5, "written": len(KARMA_STARTS),
+                                        "train_video_s": pytest.approx(12.07, abs=0.01)}
     karma = m.clips[m.clips.video_id == VID]
     assert karma.start_s.tolist() == pytest.approx(KARMA_STARTS)
     assert (karma.status == "written").all() and (karma.split == "train").all() and (karma.kind == "window").all()
     stray = m.clips[m.clips.status == "rejected"].set_index("clip_id")
     assert stray.reason.to_dict() == {"P02/notes.txt": NOT_A_VIDEO, "plain": IMU_UNREADABLE}
-    assert m.summary["accounting"] == {"input": 8, "written": 6,
+    assert m.summary["accounting"] == {"input": 2 + len(KARMA_STARTS), "written": len(KARMA_STARTS),
                                        "rejected_by_reason": {NOT_A_VIDEO: 1, IMU_UNREADABLE: 1}}
     assert "plain.MP4: no GPMF telemetry track" in m.summary["rejection_examples"][IMU_UNREADABLE][0]
     recs = m.recordings.set_index("video_id")
@@ -111,7 +114,7 @@ def test_extract_imu_in_epic_layout_gives_the_same_windows(karma_build, gopro_ka
     (tmp_path / "sync.csv").write_text(f"video_id,offset_s,scale\n{VID},{model}\n")
     (tmp_path / "split.csv").write_text("participant_id,split\nP01,train\n")
     out = tmp_path / "out"
-    assert build_main([str(root), str(out), "--split", str(tmp_path / "split.csv"), "--ssl-windows", "2",
+    assert build_main([str(root), str(out), "--split", str(tmp_path / "split.csv"), "--ssl-windows", "0.5",
                        "--sync", str(tmp_path / "sync.csv"), "--workers", "1", "--quiet"]) == 0
     assert "[sync] --sync assumed (the default of --source epic; prior: duration-ratio)" in capsys.readouterr().err
     epic_recs = Manifest.load(out).recordings.set_index("video_id")

@@ -6,6 +6,7 @@ from egoimu.pipeline.clips import (
     SEGMENT_OUTSIDE_VIDEO,
     VIDEO_TOO_SHORT,
     ClipConfig,
+    auto_ssl_stride,
     last_start_tick,
     segment_clip_start,
     window_starts,
@@ -51,4 +52,14 @@ def test_windows_tile_the_video():
     starts = window_starts(3000, Fraction(50), cfg)
     assert starts[0] == 0 and starts[1] == 1
     assert starts[-1] <= Fraction(last_start_tick(3000, Fraction(50), cfg), 24)
-    assert window_starts(3000, Fraction(50), CFG) == []
+    assert window_starts(3000, Fraction(50), ClipConfig(ssl_stride_s=None)) == []
+    with pytest.raises(ValueError, match="resolved by the plan"):
+        window_starts(3000, Fraction(50), CFG)  # the default, auto: the plan resolves it first
+
+
+@pytest.mark.parametrize(("seconds", "stride"), [(0, 0.5), (720, 0.5), (1500, 0.5), (1501, 13 / 24), (3000, 1.0),
+                                                 (4500, 1.5), (6000, 2.0), (98_000, 2.0)])
+def test_auto_window_stride(seconds, stride):
+    """auto: train seconds / 3000 windows within [0.5, 2] s, rounded up to the 1/24 s grid."""
+    assert auto_ssl_stride(seconds, 24) == pytest.approx(stride, abs=1e-12)
+    assert round(auto_ssl_stride(seconds, 24) * 24, 9).is_integer()

@@ -43,7 +43,7 @@ def planted_build(epic_faulty_all, tmp_path_factory) -> tuple[Path, Path]:
     """(root, out): the root with every planted kind, built once on a 2-worker LocalCluster."""
     root, _ = epic_faulty_all
     out = tmp_path_factory.mktemp("faults") / "out"
-    assert build_main([str(root), str(out), "--workers", "2", "--quiet"]) == 0
+    assert build_main([str(root), str(out), "--workers", "2", "--ssl-windows", "off", "--quiet"]) == 0
     return root, out
 
 

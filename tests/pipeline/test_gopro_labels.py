@@ -145,14 +145,15 @@ def test_unlabelled_split_by_windows(tmp_path, gopro_karma, capsys):
     root = tmp_path / "root"
     for pid, name in (("P01", "a"), ("P02", "b"), ("P03", "c"), ("P03", "d")):
         _copy(gopro_karma, root / pid / f"{name}.MP4")
-    args = parse_args([str(root), str(tmp_path / "out"), "--source", "gopro"])
+    args = parse_args([str(root), str(tmp_path / "out"), "--source", "gopro", "--ssl-windows", "2"])
     rows, tasks, cfg = gopro_sources(root, args, make_config(args))
     assert "no labels (no --annotations): unlabelled 2 s windows every 2 s" in capsys.readouterr().err
     assert cfg.split.mode == "planned" and not rows
     probed = probe_recording(tasks[0], str(root), cfg.video, cfg.imu)
     recordings = {t.video_id: replace(probed, video_id=t.video_id, participant_id=t.participant_id, video=t.video)
                   for t in tasks}
-    rows, assignment = gopro_rows(rows, recordings, cfg, labelled=False)
+    rows, assignment, _, record = gopro_rows(rows, recordings, cfg, labelled=False)
+    assert record == {"requested": 2.0, "stride_s": 2.0, "train_video_s": pytest.approx(4 * 12.08, abs=0.1)}
     assert assignment == {"P01": "validation", "P02": "test", "P03": "train"}  # 12 windows of 24 in train
     assert len(rows) == 4 * KARMA_WINDOWS and all(r.planned and r.split == assignment[r.participant_id] for r in rows)
     for other in ("P02", "P03"):
@@ -162,7 +163,7 @@ def test_unlabelled_split_by_windows(tmp_path, gopro_karma, capsys):
     rows, tasks, cfg = gopro_sources(root, args, make_config(args))
     assert "1 MP4s of 1 participant(s)" in (err := capsys.readouterr().err) and "everything in train" in err
     assert cfg.split.mode == "single"
-    rows, assignment = gopro_rows(rows, {"a": recordings["a"]}, cfg, labelled=False)
+    rows, assignment, _, _ = gopro_rows(rows, {"a": recordings["a"]}, cfg, labelled=False)
     assert assignment == {"P01": "train"} and len(rows) == KARMA_WINDOWS
     short = replace(recordings["a"], n_frames=40)
     broken = replace(recordings["b"], status="rejected", reason=IMU_UNREADABLE)
