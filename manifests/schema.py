@@ -63,8 +63,8 @@ SUMMARY_KEYS: dict[str, str] = {
               "config hash and built-in signals), `class_names` {verb_class: class key}, `label_mapping` (EPIC-55 "
               "labels)",
     "ssl_windows": "the unlabelled 2 s windows (`--ssl-windows`): `requested` (\"auto\", a stride in s, or null: "
-                   "none), `stride_s` used (auto: from `train_video_s`, the train split's seconds of video with IMU), "
-                   "`written`",
+                   "none), `stride_s` used (auto: from `train_video_s`, the train split's seconds of video with IMU, "
+                   "and its labelled `train_segments`; null: none), `written`",
     "imu_alignment_vs_truth_ms": "synthetic roots: IMU alignment error against the generator's truth (empty "
                                  "otherwise)",
     "sync": "the sync mode, who chose it, recordings per sync model and, for `auto`, the estimates' summary",

@@ -175,9 +175,10 @@ def main(argv: list[str] | None = None) -> int:
                     assignment = (dict.fromkeys(sorted({r.participant_id for r in rows if r.planned}),
                                                 single_split(cfg)) if cfg.split.mode == "single"
                                   else assign_splits(rows, cfg))
-                    clip_cfg, ssl_record = resolve_ssl_windows(recordings, assignment, cfg.clip)
+                    rows = with_splits(rows, assignment)
+                    clip_cfg, ssl_record = resolve_ssl_windows(recordings, assignment, cfg.clip, rows)
                     cfg = cfg.replace(clip=clip_cfg)
-                    rows = with_splits(rows, assignment) + window_rows(recordings, assignment, cfg.clip)
+                    rows = rows + window_rows(recordings, assignment, cfg.clip)
             except (ValueError, OSError) as exc:
                 return one_line_error(str(exc))
             failed = empty_plan(rows, needs_train=with_imu)

@@ -9,7 +9,7 @@ timeline, then clamped so that the whole window lies inside the video — every 
 values (``tick / 24``), so the frame rule downstream is exact rational arithmetic.
 
 Unlabelled self-supervised windows tile the train videos with a fixed stride (``--ssl-windows``; by default
-``auto``: :func:`auto_ssl_stride` picks it from how much train video there is).
+``auto``: :func:`auto_ssl_stride` picks it, or none, from the train split's video and labelled segments).
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from egoimu.manifests.geometry import DEFAULT_GEOMETRY, ClipGeometry
 SNAP_MODES = ("nearest", "floor")
 #: ``ssl_stride_s`` value (the default) for a stride chosen from the train split's video (:func:`auto_ssl_stride`).
 SSL_AUTO = "auto"
-#: ours (measured, README "Learning by default"): the auto stride is train video seconds / this many windows,
-#: kept within [AUTO_SSL_MIN_S, AUTO_SSL_MAX_S]: a small set (a synthetic one: minutes of video) gets windows every
-#: 0.5 s, each moment of video in four windows; from 100 minutes of train video on (EPIC's IMU videos: ~46 h) the
-#: windows stop overlapping (every 2 s), so the bytes grow with the video once, not four times.
-AUTO_SSL_WINDOWS = 3000
+#: ours (measured, README "Learning, tested and by default"): auto tops the train split up to this many clips with
+#: unlabelled windows: the contrastive objective learns nothing that transfers from a few hundred labelled segments
+#: (it memorises them), but EPIC's ~30,000 train segments need none (the paper's own setting: no windows, no cost).
+AUTO_SSL_CLIPS = 3000
+#: ours: the auto stride's range: never denser than 0.5 s (each moment of video in four windows), never sparser
+#: than 2 s (windows touch: every moment of an unlabelled set is used once).
 AUTO_SSL_MIN_S, AUTO_SSL_MAX_S = 0.5, 2.0
 SEGMENT_OUTSIDE_VIDEO = "segment_outside_video"
 VIDEO_TOO_SHORT = "video_too_short"
@@ -47,7 +48,7 @@ class ClipConfig:
     clamp: bool = True  # ours: shift a clip that would cross a video edge back inside
     max_overrun_s: float = 0.5  # ours: a segment ending this far past the video's end is bad annotation
     ssl_stride_s: float | str | None = SSL_AUTO  # ours (measured): stride (s) of unlabelled 2 s windows over the
-    #   train videos; "auto" = chosen from the train split's video (auto_ssl_stride); None = none
+    #   train videos; "auto" = chosen from the train split's video and segments (auto_ssl_stride); None = none
 
     def __post_init__(self) -> None:
         if self.snap not in SNAP_MODES:
@@ -62,14 +63,19 @@ class ClipConfig:
                              f"seconds >= 1/{fps} (one step of the {fps} fps clip grid), got {stride!r}")
 
 
-def auto_ssl_stride(train_video_s: float, fps: int) -> float:
-    """The ``auto`` window stride in seconds for ``train_video_s`` seconds of usable train video: train_video_s /
-    :data:`AUTO_SSL_WINDOWS`, kept within [:data:`AUTO_SSL_MIN_S`, :data:`AUTO_SSL_MAX_S`] and rounded up to the
-    clip grid (a multiple of 1/fps s). 720 s (a 6-participant x 2 x 90 s synthetic set's train split) -> 0.5 s;
-    27 h -> 2.0 s."""
-    if not (math.isfinite(train_video_s) and train_video_s >= 0):
-        raise ValueError(f"train video seconds must be finite and >= 0, got {train_video_s!r}")
-    stride = min(max(train_video_s / AUTO_SSL_WINDOWS, AUTO_SSL_MIN_S), AUTO_SSL_MAX_S)
+def auto_ssl_stride(train_video_s: float, train_segments: int, fps: int) -> float | None:
+    """The ``auto`` window stride in seconds, or None (no windows), for ``train_video_s`` seconds of usable train
+    video holding ``train_segments`` labelled clips: None from :data:`AUTO_SSL_CLIPS` segments on, else the stride
+    that adds the missing clips, train_video_s / (AUTO_SSL_CLIPS - train_segments), kept within
+    [:data:`AUTO_SSL_MIN_S`, :data:`AUTO_SSL_MAX_S`] and rounded up to the clip grid (a multiple of 1/fps s).
+    A 6-participant x 2 x 90 s synthetic set (720 s, ~260 segments in train) -> 0.5 s; EPIC's IMU videos (~31 h,
+    ~30,000 segments in train) -> None; 10 h of unlabelled GoPro video -> 2 s."""
+    if not (math.isfinite(train_video_s) and train_video_s >= 0) or train_segments < 0:
+        raise ValueError(f"need finite train video seconds >= 0 and segments >= 0, got {train_video_s!r} and "
+                         f"{train_segments!r}")
+    if train_segments >= AUTO_SSL_CLIPS:
+        return None
+    stride = min(max(train_video_s / (AUTO_SSL_CLIPS - train_segments), AUTO_SSL_MIN_S), AUTO_SSL_MAX_S)
     return math.ceil(stride * fps - 1e-9) / fps
 
 

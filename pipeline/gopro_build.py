@@ -75,13 +75,13 @@ def gopro_rows(rows: list[ClipRow], recordings: dict[str, RecordingResult], cfg:
     people = {r.participant_id for r in rows if r.planned} | {rec.participant_id for rec in recordings.values()
                                                               if rec.ok}
     if not labelled:
-        clip, record = resolve_ssl_windows(recordings, dict.fromkeys(people, "train"), cfg.clip)
+        clip, record = resolve_ssl_windows(recordings, dict.fromkeys(people, "train"), cfg.clip, rows)
         cfg = cfg.replace(clip=clip)
         rows = rows + window_rows(recordings, dict.fromkeys(people, "train"), cfg.clip)
     assignment = dict.fromkeys(sorted(people), "train") if cfg.split.mode == "single" else assign_splits(rows, cfg)
     rows = with_splits(rows, assignment)
     if labelled:
-        clip, record = resolve_ssl_windows(recordings, assignment, cfg.clip)
+        clip, record = resolve_ssl_windows(recordings, assignment, cfg.clip, rows)
         cfg = cfg.replace(clip=clip)
         rows += window_rows(recordings, assignment, cfg.clip)
     return rows + unclipped_rows(rows, recordings, cfg.clip), assignment, cfg, record

@@ -186,7 +186,8 @@ def write_manifests(out: Path, rows: list[ClipRow], recordings: dict[str, Record
         "source": source if source is not None else dict(NOT_SYNTHETIC),
         "imu_alignment_vs_truth_ms": _alignment(recordings),
         "sync": {**_sync_summary(cfg.sync_mode, recordings), **(sync_choice or {})},
-        "ssl_windows": {**(ssl_windows or {"requested": None, "stride_s": None, "train_video_s": 0.0}),
+        "ssl_windows": {**(ssl_windows or {"requested": None, "stride_s": None, "train_video_s": 0.0,
+                                           "train_segments": 0}),
                         "written": int((written.kind == "window").sum())},
         "imu_cleaning": {"rows_dropped": sum(r.imu_rows_dropped for r in recordings.values()),
                          "rows_reordered": sum(r.imu_rows_reordered for r in recordings.values()),
@@ -256,8 +257,8 @@ def print_summary(summary: dict[str, Any], out: Path) -> None:
     windows = summary.get("ssl_windows") or {}
     if windows.get("stride_s"):
         print(f"  of which unlabelled 2 s windows every {windows['stride_s']:g} s: {windows['written']}"
-              + (f" (auto, from {windows['train_video_s']:.0f} s of train video)" if windows["requested"] == "auto"
-                 else ""))
+              + (f" (auto: {windows['train_segments']} labelled clips in {windows['train_video_s']:.0f} s of train "
+                 f"video)" if windows["requested"] == "auto" else ""))
     for reason, n in acc["rejected_by_reason"].items():
         examples = summary["rejection_examples"].get(reason) or []
         if summary.get("failed"):

@@ -156,19 +156,23 @@ def _train_recordings(recordings: dict[str, RecordingResult], assignment: dict[s
             if recordings[v].ok and assignment.get(recordings[v].participant_id) == "train"]
 
 
-def resolve_ssl_windows(recordings: dict[str, RecordingResult], assignment: dict[str, str], cfg: ClipConfig
-                        ) -> tuple[ClipConfig, dict[str, object]]:
+def resolve_ssl_windows(recordings: dict[str, RecordingResult], assignment: dict[str, str], cfg: ClipConfig,
+                        rows: list[ClipRow]) -> tuple[ClipConfig, dict[str, object]]:
     """``cfg`` with an ``auto`` window stride made explicit (:func:`~egoimu.pipeline.clips.auto_ssl_stride` of the
-    train split's usable video seconds, from each video's ``imu_from_s`` to its end; none for a build without
-    IMU, e.g. DogCentric or EPIC-55, whose clips serve no contrastive objective), so that the build's config
-    and hash say what was planned; and manifest.json's ``ssl_windows`` record: ``requested`` ("auto", the number
-    given, or None), ``stride_s`` (None: no windows), ``train_video_s`` (seconds)."""
+    train split's usable video seconds, from each video's ``imu_from_s`` to its end, and of its planned segments
+    among ``rows``; none for a build without IMU, e.g. DogCentric or EPIC-55, whose clips serve no contrastive
+    objective), so that the build's config and hash say what was planned; and manifest.json's ``ssl_windows``
+    record: ``requested`` ("auto", the number given, or None), ``stride_s`` (None: no windows),
+    ``train_video_s`` (seconds), ``train_segments``."""
     train = [r for r in _train_recordings(recordings, assignment) if r.accl]
     seconds = sum(max(0.0, r.duration_s - r.imu_from_s) for r in train)
+    segments = sum(1 for r in rows if r.planned and r.kind == "segment" and assignment.get(r.participant_id)
+                   == "train")
     requested = cfg.ssl_stride_s
-    stride = requested if requested != SSL_AUTO else auto_ssl_stride(seconds, cfg.geometry.fps) if train else None
+    stride = (requested if requested != SSL_AUTO else
+              auto_ssl_stride(seconds, segments, cfg.geometry.fps) if train else None)
     return replace(cfg, ssl_stride_s=stride), {"requested": requested, "stride_s": stride,
-                                               "train_video_s": round(seconds, 3)}
+                                               "train_video_s": round(seconds, 3), "train_segments": segments}
 
 
 def describe_windows(record: dict[str, object], n: int) -> str:
@@ -177,9 +181,11 @@ def describe_windows(record: dict[str, object], n: int) -> str:
     stride, requested = record["stride_s"], record["requested"]
     if stride is None:
         return ("unlabelled windows: none (--ssl-windows off)" if requested is None else
+                f"unlabelled windows: none (auto: {record['train_segments']} labelled train clips need none; "
+                f"--ssl-windows STRIDE_S adds them)" if record["train_video_s"] else
                 "unlabelled windows: none (auto: no train video with IMU)")
-    how = (f"auto from {record['train_video_s']:.0f} s of train video" if requested == SSL_AUTO
-           else "--ssl-windows")
+    how = (f"auto for {record['train_segments']} labelled clips in {record['train_video_s']:.0f} s of train video"
+           if requested == SSL_AUTO else "--ssl-windows")
     return f"unlabelled windows: {n} (2 s every {stride:g} s, {how}; --ssl-windows off: none)"
 
 

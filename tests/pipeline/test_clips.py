@@ -57,9 +57,14 @@ def test_windows_tile_the_video():
         window_starts(3000, Fraction(50), CFG)  # the default, auto: the plan resolves it first
 
 
-@pytest.mark.parametrize(("seconds", "stride"), [(0, 0.5), (720, 0.5), (1500, 0.5), (1501, 13 / 24), (3000, 1.0),
-                                                 (4500, 1.5), (6000, 2.0), (98_000, 2.0)])
-def test_auto_window_stride(seconds, stride):
-    """auto: train seconds / 3000 windows within [0.5, 2] s, rounded up to the 1/24 s grid."""
-    assert auto_ssl_stride(seconds, 24) == pytest.approx(stride, abs=1e-12)
-    assert round(auto_ssl_stride(seconds, 24) * 24, 9).is_integer()
+@pytest.mark.parametrize(("seconds", "segments", "stride"), [
+    (0, 0, 0.5), (720, 261, 0.5), (1500, 0, 0.5), (1501, 0, 13 / 24), (3000, 0, 1.0), (3000, 1000, 1.5),
+    (6000, 0, 2.0), (36_000, 0, 2.0), (111_000, 2999, 2.0), (111_000, 3000, None), (111_000, 30_044, None)])
+def test_auto_window_stride(seconds, segments, stride):
+    """auto: train seconds / (3000 - segments) within [0.5, 2] s, rounded up to the 1/24 s grid; none from 3000
+    labelled train clips on (EPIC: ~30,000)."""
+    got = auto_ssl_stride(seconds, segments, 24)
+    assert got == (None if stride is None else pytest.approx(stride, abs=1e-12))
+    assert got is None or round(got * 24, 9).is_integer()
+    with pytest.raises(ValueError, match="finite"):
+        auto_ssl_stride(float("nan"), 0, 24)

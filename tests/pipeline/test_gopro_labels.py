@@ -153,7 +153,8 @@ def test_unlabelled_split_by_windows(tmp_path, gopro_karma, capsys):
     recordings = {t.video_id: replace(probed, video_id=t.video_id, participant_id=t.participant_id, video=t.video)
                   for t in tasks}
     rows, assignment, _, record = gopro_rows(rows, recordings, cfg, labelled=False)
-    assert record == {"requested": 2.0, "stride_s": 2.0, "train_video_s": pytest.approx(4 * 12.08, abs=0.1)}
+    assert record == {"requested": 2.0, "stride_s": 2.0, "train_video_s": pytest.approx(4 * 12.08, abs=0.1),
+                      "train_segments": 0}
     assert assignment == {"P01": "validation", "P02": "test", "P03": "train"}  # 12 windows of 24 in train
     assert len(rows) == 4 * KARMA_WINDOWS and all(r.planned and r.split == assignment[r.participant_id] for r in rows)
     for other in ("P02", "P03"):
