@@ -50,12 +50,16 @@ def _cases(tmp_path: Path) -> list[tuple[list[str], list[str]]]:
     cfg.write_text("shard: {clips_per_shard: 0}\n")
     cfg_ssl = tmp_path / "ssl.yaml"
     cfg_ssl.write_text("clip: {ssl_stride_s: -1}\n")
+    cfg_ssl_word = tmp_path / "ssl-word.yaml"
+    cfg_ssl_word.write_text("clip: {ssl_stride_s: sometimes}\n")
     return [
         (["--workers", "-2"], ["--workers", "'-2'", "integer >= 1"]),
         (["--workers", "0"], ["--workers", "'0'", "integer >= 1"]),
         (["--ssl-windows", "-1"], ["--ssl-windows", "-1", ">= 1/24"]),
         (["--ssl-windows", "0"], ["--ssl-windows", "0", ">= 1/24"]),
         (["--ssl-windows", "nan"], ["--ssl-windows", "nan", "finite"]),
+        (["--ssl-windows", "often"], ["--ssl-windows", "'often'", "auto, off or a stride in seconds"]),
+        (["--ssl-windows", "Auto"], ["--ssl-windows", "'Auto'", "auto, off or a stride in seconds"]),
         (["--clips-per-shard", "0"], ["--clips-per-shard", "0", "integer >= 1"]),
         (["--clips-per-shard", "-8"], ["--clips-per-shard", "-8", "integer >= 1"]),
         (["--split", "planed"], ["--split: 'planed' is neither planned, canonical nor a file"]),
@@ -71,6 +75,7 @@ def _cases(tmp_path: Path) -> list[tuple[list[str], list[str]]]:
         (["--encoding", "webp"], ["--encoding", "'webp'", "'raw', 'lossless', 'jpeg'"]),
         (["--config", str(cfg)], [str(cfg), "shard.clips_per_shard", "integer >= 1", "got 0"]),
         (["--config", str(cfg_ssl)], [str(cfg_ssl), "clip.ssl_stride_s", "got -1"]),
+        (["--config", str(cfg_ssl_word)], [str(cfg_ssl_word), "clip.ssl_stride_s", "'auto', null", "'sometimes'"]),
     ]
 
 
