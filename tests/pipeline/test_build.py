@@ -256,7 +256,8 @@ def test_dogcentric_video_only_build(tmp_path):
     from egoimu.pipeline.synth.dogcentric import SynthDogConfig, generate_dogcentric
 
     root = tmp_path / "dogs"
-    generate_dogcentric(root, SynthDogConfig(clips_per_activity=1, seed=5, glitches=True), workers=2)
+    generate_dogcentric(root, SynthDogConfig(clips_per_activity=1, seed=5, glitches=True, width=160, height=120,
+                                             min_seconds=2.0, max_seconds=3.0), workers=2)  # small: ~3x faster
     out = tmp_path / "out"
     assert build_main([str(root), str(out), "--source", "dogcentric", "--workers", "2", "--quiet"]) == 0
     m = Manifest.load(out)
