@@ -87,9 +87,9 @@ def parse_args(argv: list[str] | None, description: str = "") -> argparse.Namesp
     p.add_argument("--backend", choices=("ffmpeg", "decord"), help="video decoder (default: ffmpeg)")
     p.add_argument("--ssl-windows", type=_ssl_windows, metavar="auto|off|STRIDE_S",
                    help="unlabelled 2 s windows for the contrastive objective, tiled over the train videos every "
-                        "STRIDE_S seconds (finite, at least one step of the clip grid: 1/24 s); auto: every 0.5 s "
-                        "for a small set, sparser as the train video grows, every 2 s (no overlap) from 100 min on "
-                        "(--dry-run prints the count and the bytes); off: none (default: auto)")
+                        "STRIDE_S seconds (finite, at least one step of the clip grid: 1/24 s); auto: as many as "
+                        "bring the train split to 3,000 clips, every 0.5 to 2 s, none when its labelled clips reach "
+                        "3,000 (EPIC's do) (--dry-run prints the count and the bytes); off: none (default: auto)")
     p.add_argument("--sync", "--sync-table", dest="sync_table", metavar="auto|assumed|TABLE",
                    help="IMU->video sync: assumed (the source's prior model), auto (that prior corrected by a "
                         "measurement of image motion vs gyroscope, kept below a confidence), or a CSV "
