@@ -101,7 +101,13 @@ def device_video(batch: dict, device: torch.device | str) -> torch.Tensor:
     """A ``jpeg_bytes`` batch's video decoded on ``device`` and flipped where ``batch["flipped"]`` says:
     uint8 (B, T, H, W, 3) RGB, what the CPU path's ``batch["video"]`` holds (within JPEG decoder tolerance)."""
     video = decode_jpeg_batch(unpack_jpeg(batch["video_jpeg"], batch["video_jpeg_offsets"]), device)
-    flipped = batch["flipped"].to(video.device)
-    if bool(flipped.any()):
-        video = torch.where(flipped.view(-1, 1, 1, 1, 1), video.flip(3), video)
-    return video
+    return flip_flagged(video, batch["flipped"])
+
+
+def flip_flagged(video: torch.Tensor, flipped: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, T, H, W, 3) with the W axis reversed for the clips where ``flipped`` (bool (B,)) is set: the
+    video half of :func:`egoimu.train.augment.hflip_clip_`, on ``video``'s device."""
+    flipped = flipped.to(video.device)
+    if not bool(flipped.any()):
+        return video
+    return torch.where(flipped.view(-1, 1, 1, 1, 1), video.flip(3), video)

@@ -23,6 +23,7 @@ from egoimu.train.jpeg_device import (
     NEEDS_TORCHVISION,
     decode_jpeg_batch,
     device_video,
+    flip_flagged,
     resolve_jpeg_decode,
     torchvision_io,
     unpack_jpeg,
@@ -44,14 +45,15 @@ def _batches(index, jpeg_bytes: bool) -> list[dict]:
     return list(stream)
 
 
-def _simplejpeg(batch: dict) -> np.ndarray:
-    """The packed frames decoded with simplejpeg and flipped as ``flipped`` says: uint8 (B, T, H, W, 3)."""
+def _simplejpeg(batch: dict) -> torch.Tensor:
+    """The packed frames decoded with simplejpeg, flipped by the device path's flip: uint8 (B, T, H, W, 3)."""
     clips = [np.stack([simplejpeg.decode_jpeg(bytes(f.numpy()), colorspace="RGB") for f in clip])
              for clip in unpack_jpeg(batch["video_jpeg"], batch["video_jpeg_offsets"])]
-    return np.stack([c[:, :, ::-1] if flip else c for c, flip in zip(clips, batch["flipped"].tolist())])
+    return flip_flagged(torch.from_numpy(np.stack(clips)), batch["flipped"])
 
 
 def test_packed_batches_hold_the_shards_frames_and_match_the_cpu_path(index):
+    assert index.encoding() == "jpeg"  # what the trainer resolves jpeg_decode against
     cpu, packed = _batches(index, False), _batches(index, True)
     assert len(cpu) == len(packed) == 2
     assert any(b["flipped"].any() for b in cpu) and any((~b["flipped"]).any() for b in cpu)  # both kinds seen
@@ -68,8 +70,8 @@ def test_packed_batches_hold_the_shards_frames_and_match_the_cpu_path(index):
             with h5py.File(path, "r") as f:
                 stored = split_jpeg_frames(f["video_jpeg"][row], f["video_jpeg_offsets"][row])
             assert [bytes(x.numpy()) for x in frames] == stored
-        # decoded with the CPU path's decoder and flipped as flagged: the CPU path's video exactly
-        assert np.array_equal(_simplejpeg(b), a["video"].numpy())
+        # decoded with the CPU path's decoder and flipped as flagged (flip_flagged): the CPU path's video exactly
+        assert torch.equal(_simplejpeg(b), a["video"])
 
 
 @needs_torchvision
