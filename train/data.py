@@ -427,7 +427,8 @@ class ClipStream(IterableDataset):
                             f"clip failed (on_error='skip' leaves no batch empty)", split=self.index.split)
         video, imu, spec = arrays
         if not ok.all():
-            indices, video, imu, spec = indices[ok], video[ok], imu[ok], spec[ok]
+            indices, imu, spec = indices[ok], imu[ok], spec[ok]
+            video = video if packed[0] else video[ok]  # packed: a zero-strided placeholder, not copied
             jpeg = [c for c, good in zip(jpeg, ok) if good]
         flipped = flips[indices] if flips is not None else np.zeros(len(indices), dtype=bool)
         for j in np.flatnonzero(flipped):

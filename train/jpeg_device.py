@@ -99,8 +99,15 @@ def decode_jpeg_batch(frames_bytes: Sequence[Sequence[torch.Tensor]], device: to
 
 def device_video(batch: dict, device: torch.device | str) -> torch.Tensor:
     """A ``jpeg_bytes`` batch's video decoded on ``device`` and flipped where ``batch["flipped"]`` says:
-    uint8 (B, T, H, W, 3) RGB, what the CPU path's ``batch["video"]`` holds (within JPEG decoder tolerance)."""
-    video = decode_jpeg_batch(unpack_jpeg(batch["video_jpeg"], batch["video_jpeg_offsets"]), device)
+    uint8 (B, T, H, W, 3) RGB, what the CPU path's ``batch["video"]`` holds (within JPEG decoder tolerance).
+    Raises :class:`egoimu.train.data.DataError` naming the batch's clips when a frame does not decode."""
+    from egoimu.train.data import DataError
+
+    try:
+        video = decode_jpeg_batch(unpack_jpeg(batch["video_jpeg"], batch["video_jpeg_offsets"]), device)
+    except ValueError as exc:  # a damaged frame (on_error "skip" does not apply to device decoding)
+        raise DataError(f"batch {batch.get('batch')} of epoch {batch.get('epoch')} (clips "
+                        f"{', '.join(batch.get('clip_id', []))}): {exc}") from exc
     return flip_flagged(video, batch["flipped"])
 
 

@@ -18,7 +18,7 @@ from egoimu.bench.gpu_data import write_split
 from egoimu.manifests.geometry import ClipGeometry
 from egoimu.manifests.shardfmt import split_jpeg_frames
 from egoimu.train.config import ConfigError, TrainConfig
-from egoimu.train.data import ClipStream, DataConfig
+from egoimu.train.data import ClipStream, DataConfig, DataError
 from egoimu.train.jpeg_device import (
     NEEDS_TORCHVISION,
     decode_jpeg_batch,
@@ -84,7 +84,7 @@ def test_decode_jpeg_batch_is_within_jpeg_tolerance_of_simplejpeg(index):
         assert diff.max().item() <= 8 and 10 * np.log10(255**2 / max(mse, 1e-12)) >= 40
 
 
-def test_refusals_without_torchvision_are_one_line():
+def test_refusals_without_torchvision_are_one_line(index):
     if torchvision_io() is not None:
         pytest.skip("torchvision imports here")
     with pytest.raises(ValueError) as err:
@@ -92,6 +92,10 @@ def test_refusals_without_torchvision_are_one_line():
     assert str(err.value) == f"{NEEDS_TORCHVISION} (device cpu)"
     with pytest.raises(ValueError, match="^jpeg_decode device needs torchvision"):
         decode_jpeg_batch([[torch.zeros(4, dtype=torch.uint8)]], CPU)
+    batch = _batches(index, True)[0]
+    with pytest.raises(DataError) as err:  # in the trainer: one line naming the batch's clips
+        device_video(batch, CPU)
+    assert str(err.value) == (f"batch 0 of epoch 0 (clips {', '.join(batch['clip_id'])}): {NEEDS_TORCHVISION}")
 
 
 def test_resolution_and_config_field():
