@@ -8,6 +8,8 @@ these machines, so the decode-vs-simplejpeg tests skip here; they run wherever t
 
 from __future__ import annotations
 
+import json
+
 import h5py
 import numpy as np
 import pytest
@@ -109,3 +111,29 @@ def test_resolution_and_config_field():
         TrainConfig(jpeg_decode="gpu")
     # hashed: another decoder may change the weights by a few levels of every pixel
     assert TrainConfig(jpeg_decode="device").sha256() != TrainConfig().sha256()
+
+
+@pytest.mark.slow
+def test_trainer_refuses_device_decoding_without_torchvision_on_a_jpeg_build(epic_build_src, tmp_path, capsys):
+    """A real JPEG build (the pipeline): ``jpeg_decode=device`` stops before training with the one-line reason;
+    ``auto`` trains (decoding in the workers on a CPU)."""
+    if torchvision_io() is not None:
+        pytest.skip("torchvision imports here")
+    from egoimu.pipeline.build import main as build_main
+    from egoimu.train.data import SplitIndex
+    from egoimu.train.loop import main as train_main
+
+    root, _ = epic_build_src
+    out = tmp_path / "out"
+    assert build_main([str(root), str(out), "--workers", "1", "--clips-per-shard", "8", "--ssl-windows", "off",
+                       "--encoding", "jpeg", "--quiet"]) == 0
+    assert SplitIndex.open(out, "train").encoding() == "jpeg"
+    capsys.readouterr()
+    assert train_main([str(out), "--run-dir", str(tmp_path / "run"), "--model", "small", "--steps", "1",
+                       "jpeg_decode=device"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"egoimu train: error: {NEEDS_TORCHVISION} (device cpu)"]
+    # auto on a CPU: the workers decode, and the run records the setting it was given
+    run = tmp_path / "auto"
+    assert train_main([str(out), "--run-dir", str(run), "--model", "small", "--steps", "2", "warmup_steps=1",
+                       "batch_size=4", "num_workers=1", "eval_every_epoch=0", "jpeg_decode=auto"]) == 0
+    assert json.loads((run / "config.json").read_text())["config"]["jpeg_decode"] == "auto"
