@@ -50,4 +50,10 @@ def hflip_clip_(video: np.ndarray, imu: np.ndarray) -> None:
         raise ValueError(f"expected video (T, H, W, 3) and imu (L, 6), got {video.shape} and {imu.shape}")
     frames = torch.from_numpy(video)  # shares video's memory
     frames.copy_(frames.flip(2))  # one contiguous flipped copy, copied back: ~5x faster than numpy's overlap path
+    hflip_imu_(imu)
+
+
+def hflip_imu_(imu: np.ndarray) -> None:
+    """The head-motion half of :func:`hflip_clip_`: imu (L, 6) gets AcclY, GyroX and GyroZ negated in place
+    (the video half then runs on the device, after a device-side JPEG decode)."""
     imu[:, FLIP_NEGATE] *= -1

@@ -54,6 +54,7 @@ from egoimu.manifests.files import load_yaml_file
 from egoimu.manifests.geometry import FORMER_KEYS, SLOWFAST_ALPHA, ClipGeometry
 from egoimu.manifests.schema import config_sha256
 from egoimu.train.data import DataConfig
+from egoimu.train.jpeg_device import JPEG_DECODE_MODES
 from egoimu.train.models.registry import MODELS
 
 AMP_MODES = ("auto", "bf16", "off")
@@ -123,6 +124,9 @@ class TrainConfig:
     seed: int = 0  # ours: weights' initialisation, data order, flips
     hflip: float = 0.5  # ours: probability of a consistent video/IMU horizontal flip (train/augment.py)
     spec_norm: bool = True  # ours: spectrograms normalised per channel with the train split's mean/std
+    jpeg_decode: str = "cpu"  # ours: JPEG builds: cpu (simplejpeg in the loader workers) | device (torchvision's
+    #   decode_jpeg on the training device, nvjpeg on CUDA; needs torchvision with CUDA) | auto (device on CUDA with
+    #   that decoder, else cpu); hashed: decoders differ by a few levels, so the weights may too (README)
     accl_dc: bool = False  # ours (measured): blank the accelerometer's 0 Hz bin (gravity = absolute head
     #   orientation, a shortcut on the synthetic set) so that only motion is matched; paper preset: True
     # --- bookkeeping (RUNTIME_KEYS: not hashed, may change on resume)
@@ -139,6 +143,8 @@ class TrainConfig:
             (self.model in MODELS, f"model must be one of {sorted(MODELS)}, not {self.model!r}"),
             (self.head in HEADS, f"head must be one of {HEADS}, not {self.head!r}"),
             (self.amp in AMP_MODES, f"amp must be one of {AMP_MODES}, not {self.amp!r}"),
+            (self.jpeg_decode in JPEG_DECODE_MODES,
+             f"jpeg_decode must be one of {JPEG_DECODE_MODES}, not {self.jpeg_decode!r}"),
             (self.temperature > 0, f"temperature must be > 0, got {self.temperature}"),
             (not self.learnable_temperature or self.temperature <= 0 or 1.0 / self.temperature <= MAX_LOGIT_SCALE,
              f"learnable temperature starts at 1/temperature = {1 / max(self.temperature, 1e-300):g} > "
@@ -326,10 +332,11 @@ def geometry_problems(cfg: TrainConfig, geometry: ClipGeometry) -> list[str]:
     return out
 
 
-def data_config(cfg: TrainConfig, *, train: bool = True) -> DataConfig:
-    """The loader settings of ``cfg`` (no flips outside training)."""
+def data_config(cfg: TrainConfig, *, train: bool = True, jpeg_bytes: bool = False) -> DataConfig:
+    """The loader settings of ``cfg`` (no flips outside training); ``jpeg_bytes``: JPEG frames stay undecoded
+    (``jpeg_decode`` resolved to device, :func:`egoimu.train.jpeg_device.resolve_jpeg_decode`)."""
     return DataConfig(batch_size=cfg.batch_size, num_workers=cfg.num_workers, seed=cfg.seed,
-                      hflip=cfg.hflip if train else 0.0, spec_norm=cfg.spec_norm)
+                      hflip=cfg.hflip if train else 0.0, spec_norm=cfg.spec_norm, jpeg_bytes=jpeg_bytes)
 
 
 def config_record(cfg: TrainConfig, **extra: Any) -> str:

@@ -34,7 +34,9 @@ Order (E = epoch, N clips in the split, B = batch_size, W = world_size, r = rank
 Reading: shards are opened lazily in the process that iterates (each DataLoader worker; never before
 the fork), at most ``MAX_OPEN_FILES`` at a time, closed when the epoch's iteration ends. A clip costs one
 chunk read per dataset (video or JPEG bytes + offsets, imu, spec, clip_id — the last is compared with
-the manifest). JPEG shards are decoded in the workers with simplejpeg. Error policy
+the manifest). JPEG shards are decoded in the workers with simplejpeg, or with ``DataConfig.jpeg_bytes`` handed
+over undecoded (``video_jpeg`` uint8 (N,) and ``video_jpeg_offsets`` int64 (B, T + 1) instead of ``video``; the
+video is not flipped, ``flipped`` says which clips to flip after decoding: egoimu.train.jpeg_device). Error policy
 (``DataConfig.on_error``): "raise" (default) raises :class:`DataError` naming the shard, the clip and
 the dataset (e.g. a chunk failing its Fletcher32 checksum); "skip" warns and leaves the clip out of its
 batch (the batch is then short; a batch whose every clip fails still raises).
@@ -80,7 +82,7 @@ from egoimu.manifests.geometry import ClipGeometry
 from egoimu.manifests.paths import PathEscapeError, resolve_inside
 from egoimu.manifests.schema import SUMMARY_FILENAME, Manifest, ManifestError, summary_geometry
 from egoimu.manifests.shardfmt import SPLITS, ShardFormatError, ShardLayout, validate_shard_attrs
-from egoimu.train.augment import STREAM_DROP, STREAM_ORDER, flip_decisions, hflip_clip_, seeded_rng
+from egoimu.train.augment import STREAM_DROP, STREAM_ORDER, flip_decisions, hflip_clip_, hflip_imu_, seeded_rng
 
 #: Kinetics-400 RGB statistics of pytorchvideo's SlowFast checkpoints (inputs in [0, 1]).
 KINETICS_MEAN: tuple[float, float, float] = (0.45, 0.45, 0.45)
@@ -113,6 +115,8 @@ class DataConfig:
     hflip: float = 0.0  # ours: probability of a consistent horizontal flip (training only)
     spec_norm: bool = True  # ours: normalise spectrograms per channel with the train-split mean/std
     on_error: str = "raise"  # ours: "raise" | "skip" (warn and leave the clip out of its batch)
+    jpeg_bytes: bool = False  # ours: JPEG shards: hand over the undecoded frames (video_jpeg, video_jpeg_offsets;
+    #   no "video", no video flip) for egoimu.train.jpeg_device.decode_jpeg_batch on the device
 
     def __post_init__(self) -> None:
         if int(self.batch_size) < 1 or int(self.num_workers) < 0 or int(self.seed) < 0:
@@ -183,6 +187,16 @@ class SplitIndex:
         shards = shards.assign(path=shards.shard.map(paths))[["shard", "path", "n_clips", "bytes"]]
         return cls(root, split, clips, shards, manifest.summary, hashlib.sha256(raw).hexdigest())
 
+    def encoding(self) -> str:
+        """The video encoding of the split's shards (raw, lossless or jpeg; one build has one), read from its
+        first shard's attributes. Raises DataError when that shard does not open as a shard."""
+        path = str(self.shards.path.iloc[0])
+        try:
+            with h5py.File(path, "r") as f:
+                return validate_shard_attrs(f, path).encoding
+        except (OSError, ShardFormatError) as exc:
+            raise DataError(f"{path}: cannot read the shard's encoding: {exc}", file=path, split=self.split) from exc
+
     def labelled(self) -> SplitIndex:
         """This split restricted to its labelled clips (verb_class >= 0), in manifest order, same shards;
         e.g. without the unlabelled windows of ``--ssl-windows``. May be empty (``n == 0``)."""
@@ -249,10 +263,12 @@ class _Reader:
         while self.files:
             self.files.popitem()[1][0].close()
 
-    def read_clip(self, i: int, out: Callable[[ShardLayout], tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    def read_clip(self, i: int, out: Callable[[ShardLayout], tuple[np.ndarray, np.ndarray, np.ndarray]],
+                  jpeg_out: list[np.ndarray] | None = None) -> None:
         """Read global clip ``i`` into the arrays ``out(layout)`` returns: video (T, H, W, 3) uint8,
-        imu (L, 6) and spec (6, F, T') float32 (views of the batch arrays). Raises DataError naming the
-        shard, the clip and the dataset."""
+        imu (L, 6) and spec (6, F, T') float32 (views of the batch arrays). With ``jpeg_out`` (a list) a JPEG
+        shard's frames are not decoded: the clip's payload (uint8) and offsets (int64 (T + 1,)) are appended
+        to it and ``video`` is left alone. Raises DataError naming the shard, the clip and the dataset."""
         path, row, clip_id = self.paths[i], int(self.rows[i]), self.clip_ids[i]
         _, layout = self.open(path)
 
@@ -281,8 +297,6 @@ class _Reader:
         if layout.encoding != "jpeg":
             read("video", video)
             return
-        import simplejpeg  # lazily: only JPEG shards need it, and only in the workers
-
         data, offsets = read("video_jpeg"), read("video_jpeg_offsets")
 
         def bad(reason: str) -> DataError:
@@ -292,6 +306,10 @@ class _Reader:
         if offsets.shape != (len(video) + 1,) or offsets[0] != 0 or np.any(np.diff(offsets) <= 0) \
                 or offsets[-1] > data.shape[0]:
             raise bad(f"bad video_jpeg_offsets {offsets.tolist()}")
+        if jpeg_out is not None:
+            jpeg_out.extend([np.asarray(data[:offsets[-1]], dtype=np.uint8), offsets.astype(np.int64)])
+            return
+        import simplejpeg  # lazily: only JPEG shards decoded in the workers need it
         for k in range(len(video)):
             try:
                 frame = simplejpeg.decode_jpeg(data[offsets[k]:offsets[k + 1]].tobytes(), colorspace="RGB")
@@ -380,10 +398,16 @@ class ClipStream(IterableDataset):
         m = len(indices)
         arrays: list[np.ndarray] = []  # video, imu, spec; allocated from the first clip's shard layout
 
+        jpeg: list[list[np.ndarray]] = [[] for _ in range(m)]  # per clip: [payload, offsets] (jpeg_bytes)
+        packed = [False]  # whether the frames stay undecoded (jpeg_bytes and a JPEG shard)
+
         def allocate(layout: ShardLayout) -> list[np.ndarray]:
             if not arrays:
                 g = layout.geometry
-                arrays.extend([np.empty((m, g.frames, g.frame_size, g.frame_size, 3), dtype=np.uint8),
+                shape = (m, g.frames, g.frame_size, g.frame_size, 3)
+                packed[0] = self.cfg.jpeg_bytes and layout.encoding == "jpeg"  # one build: one encoding
+                video = np.broadcast_to(np.zeros((), np.uint8), shape) if packed[0] else np.empty(shape, np.uint8)
+                arrays.extend([video,
                                np.empty((m, g.imu_len, 6), dtype=np.float32),
                                np.empty((m, 6, g.spec_bins, g.spec_frames), dtype=np.float32)])
             return arrays
@@ -391,7 +415,8 @@ class ClipStream(IterableDataset):
         ok = np.ones(m, dtype=bool)
         for j, i in enumerate(indices):
             try:
-                reader.read_clip(int(i), lambda layout, j=j: tuple(a[j] for a in allocate(layout)))
+                reader.read_clip(int(i), lambda layout, j=j: tuple(a[j] for a in allocate(layout)),
+                                 jpeg[j] if self.cfg.jpeg_bytes else None)
             except DataError as exc:
                 if self.cfg.on_error == "raise":
                     raise
@@ -402,16 +427,27 @@ class ClipStream(IterableDataset):
                             f"clip failed (on_error='skip' leaves no batch empty)", split=self.index.split)
         video, imu, spec = arrays
         if not ok.all():
-            indices, video, imu, spec = indices[ok], video[ok], imu[ok], spec[ok]
+            indices, imu, spec = indices[ok], imu[ok], spec[ok]
+            video = video if packed[0] else video[ok]  # packed: a zero-strided placeholder, not copied
+            jpeg = [c for c, good in zip(jpeg, ok) if good]
         flipped = flips[indices] if flips is not None else np.zeros(len(indices), dtype=bool)
         for j in np.flatnonzero(flipped):
-            hflip_clip_(video[j], imu[j])
+            if packed[0]:
+                hflip_imu_(imu[j])  # the video flips after decoding (egoimu.train.jpeg_device.device_video)
+            else:
+                hflip_clip_(video[j], imu[j])
         if self.cfg.spec_norm:
             spec -= self._spec_mean
             spec /= self._spec_std
         clips = self.index.clips
+        if packed[0]:
+            starts = np.cumsum([0] + [len(c[0]) for c in jpeg[:-1]])
+            frames = {"video_jpeg": torch.from_numpy(np.concatenate([c[0] for c in jpeg])),
+                      "video_jpeg_offsets": torch.from_numpy(np.stack([c[1] + s for c, s in zip(jpeg, starts)]))}
+        else:
+            frames = {"video": torch.from_numpy(video)}
         return {
-            "video": torch.from_numpy(video), "spec": torch.from_numpy(spec), "imu": torch.from_numpy(imu),
+            **frames, "spec": torch.from_numpy(spec), "imu": torch.from_numpy(imu),
             "verb_class": torch.from_numpy(clips.verb_class.to_numpy(dtype=np.int64)[indices]),
             "clip_id": clips.clip_id.iloc[indices].tolist(),
             "index": torch.from_numpy(np.asarray(indices, dtype=np.int64)),

@@ -15,10 +15,14 @@ import torch.nn.functional as F
 
 from egoimu.train.config import TrainConfig
 from egoimu.train.data import video_to_float
+from egoimu.train.jpeg_device import device_video
 
 
 def model_inputs(batch: dict[str, Any], cfg: TrainConfig, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """A loader batch -> (video (B, 3, T, H, W) float32 normalised, spec (B, 6, F, S) float32) on ``device``.
+
+    A batch of undecoded JPEG frames (``DataConfig.jpeg_bytes``) is decoded on ``device`` first
+    (:func:`egoimu.train.jpeg_device.device_video`).
 
     ``--model full`` gets the clip as stored (paper: T = 48, H = W = 256; spec 6 x 33 x 50). ``--model small``
     (ours) gets ``small_frames`` evenly spaced frames (frame k * T // small_frames: 16 of 48 = 8 fps)
@@ -27,7 +31,8 @@ def model_inputs(batch: dict[str, Any], cfg: TrainConfig, device: torch.device) 
     accelerometer's 0 Hz bin (channels 0-2, frequency row 0) is set to 0, the train split's mean after
     normalisation.
     """
-    video = batch["video"]
+    # a jpeg_bytes batch (jpeg_decode device): decoded here, on the device
+    video = batch["video"] if "video" in batch else device_video(batch, device)
     if cfg.model == "small":
         frames = video.shape[1]
         video = video[:, torch.arange(cfg.small_frames) * frames // cfg.small_frames]

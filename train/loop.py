@@ -84,6 +84,7 @@ from egoimu.train.dist import (
     init_distributed,
 )
 from egoimu.train.inputs import autocast, model_inputs
+from egoimu.train.jpeg_device import resolve_jpeg_decode
 from egoimu.train.model import ContrastivePair, Model, build_model, set_train_mode
 from egoimu.train.models.slowfast import CheckpointError
 from egoimu.train.runlog import RunLog, Throughput, memory_mb
@@ -252,7 +253,11 @@ def open_data(root: Path, cfg: TrainConfig, info: DistInfo, ckpt: dict[str, Any]
         for split_index in splits:
             check_verb_labels(split_index, cfg.num_verbs)
         index = index.labelled()  # the classifier learns from labelled clips only, not --ssl-windows ones
-    dcfg = tc.data_config(cfg)
+    try:  # jpeg_decode: where a JPEG build's frames are decoded (the workers, or the device: jpeg_device.py)
+        decode = resolve_jpeg_decode(cfg.jpeg_decode, info.device, index.encoding())
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    dcfg = tc.data_config(cfg, jpeg_bytes=decode == "device")
     stream = ClipStream(index, dcfg, train=True, rank=info.rank, world_size=info.world_size)
     return TrainData(root, index, stream, make_loader(stream, dcfg), stream.batches_per_epoch())
 

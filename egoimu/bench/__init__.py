@@ -1,4 +1,4 @@
-"""``egoimu bench {decode,build,load,train,sync,all,long} [--json FILE]``: speed and memory as ratios to baselines.
+"""``egoimu bench {decode,build,load,train,sync,all,long,gpu} [--json FILE]``: speed and memory as ratios to baselines.
 
 Every figure is a ratio of two runs made here, one after the other (interleaved where it is a speed),
 on synthetic data the command generates and caches (``--cache``, default ``.bench/``), so a shared,
@@ -18,8 +18,13 @@ Groups and figures (goal):
   long    sync_auto_cost (<= 0.15)             measure_sync (what --sync auto adds to a probe) ÷ a whole build,
                                                on one 10-minute 1080p50 video (egoimu.bench.long_data)
 
-``all`` runs every group but ``long``, whose data takes minutes to make and whose build minutes to run:
-``egoimu bench long`` (or ``all long``) runs it.
+  gpu     gpu_clips_per_s (no goal)            the full model's training step on a device (default: CUDA if
+                                               present) at batch 8/16/32, bf16 and fp32: clips/s, peak memory,
+                                               MFU, and the loader's data wait on raw and JPEG shards (fig_gpu);
+                                               --device cpu|cuda, --model full|small, --workers N
+
+``all`` runs every group but ``long`` and ``gpu``: ``long``'s data takes minutes to make and its build minutes to
+run, ``gpu`` is for a machine with a GPU; ``egoimu bench long`` (or ``all long``) runs it.
 
 The JSON holds every figure at the top level, ``goals``, ``met``, ``conditions`` (sizes, CPUs, load
 averages, date) and each measurement's details (clip counts, every run's seconds).
@@ -55,7 +60,10 @@ MEASUREMENTS: dict[str, Callable[..., dict]] = {
     "data_wait": fig_train.bench_data_wait,
     "sync_sweep": fig_sync.bench_sync_sweep,
     "sync_auto_cost": fig_sync_cost.bench_sync_auto_cost,
+    "gpu": lambda *args, **kw: _bench_gpu(*args, **kw),
 }
+#: measurements that take the --device, --model and --workers options
+DEVICE_MEASUREMENTS = ("gpu",)
 GROUPS: dict[str, tuple[str, ...]] = {
     "decode": ("decode_vs_ffmpeg", "merged_vs_per_clip"),
     "build": ("dask", "memory", "storage"),
@@ -63,9 +71,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "train": ("trainer_rss", "data_wait"),
     "sync": ("sync_sweep",),
     "long": ("sync_auto_cost",),
+    "gpu": ("gpu",),
 }
 #: groups that ``all`` leaves out (named explicitly to run)
-OPT_IN_GROUPS = ("long",)
+OPT_IN_GROUPS = ("long", "gpu")
 #: figure -> (comparison, goal)
 GOALS: dict[str, tuple[str, float]] = {
     "decode_vs_ffmpeg": (">=", 0.9),
@@ -98,14 +107,16 @@ def conditions(size_name: str) -> dict:
             "sizes": dataclasses.asdict(SIZES[size_name])}
 
 
-def run(names: list[str], cache: Path, size_name: str) -> dict:
-    """Run the named measurements; returns the JSON document (figures at the top level)."""
+def run(names: list[str], cache: Path, size_name: str, device_options: dict | None = None) -> dict:
+    """Run the named measurements; returns the JSON document (figures at the top level). ``device_options``
+    (device, model, workers) go to :data:`DEVICE_MEASUREMENTS`."""
     cache.mkdir(parents=True, exist_ok=True)
     results: dict = {"conditions": conditions(size_name), "seconds": {}}
     for name in names:
         t0 = time.perf_counter()
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
-        results.update(MEASUREMENTS[name](cache.resolve(), SIZES[size_name]))
+        extra = (device_options or {}) if name in DEVICE_MEASUREMENTS else {}
+        results.update(MEASUREMENTS[name](cache.resolve(), SIZES[size_name], **extra))
         results["seconds"][name] = round(time.perf_counter() - t0, 1)
         results["conditions"].setdefault("load_average_after", {})[name] = load_average()
     results["goals"] = {k: f"{op} {goal:g}" for k, (op, goal) in GOALS.items() if k in results}
@@ -138,6 +149,15 @@ def notes(results: dict) -> list[str]:
                      f"{c['estimate_s']:.2f} s; {c['windows']} windows, {c['kept']} kept, confidence "
                      f"{c['confidence']:.3f}, {'used' if c['used'] else 'not used: ' + c['reason']}) ÷ build "
                      f"{c['build_s']:.1f} s ({c['clips_written']} clips, {c['video']})")
+    if "gpu" in results:
+        g = results["gpu"]
+        for key, r in g["step"].items():
+            mfu = "n/a" if r.get("mfu") is None else f"{r['mfu']:.3f}"
+            lines.append(f"gpu {g['device']} {g['model']} {key}: " + (r["error"] if "error" in r else
+                         f"{r['clips_per_s']:.2f} clips/s, peak {r['peak_memory_mb']:.0f} MB, MFU {mfu}"))
+        for key, r in g["data_wait"].items():
+            lines.append(f"gpu data wait {key} ({r['workers']} workers): {r['data_wait_share']:.3f} of the step "
+                         f"time, {r['loader_clips_per_s']:.2f} clips/s")
     for key in ("decode", "merge", "loader_h5py", "loader_mp4"):
         if key in results:
             lines.append(f"{key}: CPU-time ratio {results[key]['cpu_ratio']:.3f} (same sides, CPU seconds per unit)")
@@ -167,13 +187,40 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cache", type=Path, default=Path(".bench"), help="generated data, reused (default: .bench)")
     p.add_argument("--size", choices=sorted(SIZES), default="full",
                    help="data sizes: full (the figures) or tiny (seconds-long smoke run)")
+    p.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto",
+                   help="gpu group: where the model runs (default auto: cuda if available, else cpu)")
+    p.add_argument("--model", choices=["full", "small"], default="full",
+                   help="gpu group: full (SlowFast-R50 + VGG16) or small (ours; CPU-sized code-path check)")
+    p.add_argument("--workers", type=int, default=2, help="gpu group: DataLoader workers of the data wait "
+                                                          "(default 2)")
     return p.parse_args(argv)
+
+
+def _bench_gpu(cache: Path, size: object, **options: object) -> dict:
+    """fig_gpu.bench_gpu, imported when run (it imports torch)."""
+    from egoimu.bench import fig_gpu
+
+    return fig_gpu.bench_gpu(cache, size, **options)  # type: ignore[arg-type]
+
+
+def torch_cuda() -> bool:
+    """Whether torch sees a CUDA device (imported here only when --device cuda is asked for)."""
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen groups, print the table and the measurement details; ``--json FILE`` writes them."""
     args = parse_args(argv)
-    results = run(selected(args.what), args.cache, args.size)
+    if args.device == "cuda" and not torch_cuda():
+        print("egoimu bench: error: --device cuda: torch here has no CUDA device", file=sys.stderr)
+        return 2
+    if args.workers < 0:
+        print(f"egoimu bench: error: --workers must be >= 0, got {args.workers}", file=sys.stderr)
+        return 2
+    results = run(selected(args.what), args.cache, args.size,
+                  {"device": args.device, "model": args.model, "workers": args.workers})
     text = sys.stderr if args.json == "-" else sys.stdout  # --json -: stdout holds the JSON alone
     print(table(results), file=text)
     print("\n".join(notes(results)), file=text)

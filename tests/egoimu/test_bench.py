@@ -32,10 +32,12 @@ FIGURES = {
     "data_wait": ("data_wait_share",),
     "sync_sweep": ("sync_sweep_median_ms", "sync_sweep_max_ms"),
     "sync_auto_cost": ("sync_auto_cost",),
+    "gpu": ("gpu_clips_per_s",),
 }
 SHARES = {"merged_overlap_share", "data_wait_share"}  # may be 0; everything else is a ratio > 0
 SLOW = {"dask", "memory", "storage", "trainer_rss", "data_wait"}
-OWN_TEST = {"sync_auto_cost"}  # measured (and checked in detail) by its own test below
+OWN_TEST = {"sync_auto_cost", "gpu"}  # measured (and checked in detail) by their own tests below
+NO_GOAL = {"merged_overlap_share", "gpu_clips_per_s"}  # figures reported without a goal
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +47,7 @@ def cache(tmp_path_factory):
 
 def test_registry_covers_every_goal():
     assert set(FIGURES) == set(bench.MEASUREMENTS)
-    assert {f for figs in FIGURES.values() for f in figs} - {"merged_overlap_share"} == set(bench.GOALS)
+    assert {f for figs in FIGURES.values() for f in figs} - NO_GOAL == set(bench.GOALS)
     assert {m for group in bench.GROUPS.values() for m in group} == set(bench.MEASUREMENTS)
 
 
@@ -114,7 +116,7 @@ def test_goal_check():
 
 def test_all_leaves_out_the_long_group():
     assert "sync_auto_cost" not in bench.selected(["all"])
-    assert set(bench.selected(["all"])) == set(bench.MEASUREMENTS) - {"sync_auto_cost"}
+    assert set(bench.selected(["all"])) == set(bench.MEASUREMENTS) - {"sync_auto_cost", "gpu"}
     assert bench.selected(["long"]) == ["sync_auto_cost"]
     assert bench.selected(["all", "long"])[-1] == "sync_auto_cost"
     assert bench.selected(["decode", "decode_vs_ffmpeg"]) == ["decode_vs_ffmpeg", "merged_vs_per_clip"]
@@ -157,3 +159,42 @@ def test_sync_auto_cost_at_tiny_size(cache):
     assert c["build_options"] == ["--encoding", "raw", "--sync", "assumed"] and c["build_workers"] == 2
     assert not (cache / "tiny-sync-cost-build").exists()  # the raw build is not kept
     json.dumps(result)
+
+
+def test_gpu_bench_runs_its_code_path_on_cpu(cache, tmp_path, capsys):
+    """``egoimu bench gpu --device cpu --size tiny --model small``: the step at batch 2 in bf16 and fp32 (FLOPs
+    counted, MFU null on CPU) and the data wait on raw and JPEG shards written here. Checks the path, not speed."""
+    out = tmp_path / "gpu.json"
+    assert cli.main(["bench", "gpu", "--device", "cpu", "--size", "tiny", "--model", "small", "--workers", "1",
+                     "--cache", str(cache), "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    g = result["gpu"]
+    assert (g["device"], g["model"], g["size"]) == ("cpu", "small", "tiny")
+    assert set(g["step"]) == {"bf16_b2", "fp32_b2"}
+    for r in g["step"].values():
+        assert r["clips_per_s"] > 0 and r["flops_per_step"] > 1e6 and r["peak_memory_mb"] > 0
+        assert r["mfu"] is None and r["peak_tflops"] is None  # no peak for a CPU
+    assert {"raw", "jpeg_cpu_decode"} <= set(g["data_wait"])
+    for r in g["data_wait"].values():
+        assert 0 <= r["data_wait_share"] <= 1 and r["loader_clips_per_s"] > 0 and r["steps"] == 1
+    assert result["gpu_clips_per_s"] > 0 and "gpu_clips_per_s" not in result["met"]
+    assert "gpu cpu small fp32_b2:" in capsys.readouterr().out
+
+
+def test_gpu_bench_refuses_cuda_without_a_device(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert cli.main(["bench", "gpu", "--device", "cuda", "--size", "tiny"]) == 2
+    assert capsys.readouterr().err.strip() == "egoimu bench: error: --device cuda: torch here has no CUDA device"
+
+
+def test_gpu_peak_table_by_device_name():
+    from egoimu.bench.fig_gpu import PEAK_TFLOPS
+
+    def peak(name: str, column: int) -> float:
+        return next(row[column] for row in PEAK_TFLOPS if row[0] in name)
+
+    assert peak("NVIDIA H100 80GB HBM3", 1) == 989.0 and peak("NVIDIA H100 80GB HBM3", 2) == 494.7
+    assert peak("NVIDIA H200", 1) == 989.0 and peak("NVIDIA H100 PCIe", 1) == 756.0
