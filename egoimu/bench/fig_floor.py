@@ -16,8 +16,9 @@ profile (``stages_s``, from ``$EGOIMU_STAGE_TIMES``), so the gap can be placed.
 
 Group ``build``, so in ``all`` (the issue asks for it there): at full size its data (2 x 3,000 1080p frames,
 rendered at 480x270 and re-encoded) takes ~2-3 minutes to make once (cached in ``.bench/``), and each run is
-two floors and two builds of 2 minutes of 1080p50 (``Sizes.repeats`` - 1 each, as ``dask`` does), ~1-2 minutes
-on 2 cores beside ``all``'s ~10. The 10-minute set of ``long`` would make every run ~5 times longer.
+two floors and two builds of 2 minutes of 1080p50 (``Sizes.repeats`` - 1 each, as ``dask`` does), ~1 minute
+at load 2 (~1.5 at load 5-7) beside ``all``'s ~10 minutes. The 10-minute set of ``long`` would make every
+run ~5 times longer.
 """
 
 from __future__ import annotations
