@@ -286,6 +286,13 @@ def select_expr(merged: Sequence[tuple[int, int, int, int, int]], fps: Fraction,
     return f"{idx};between(ld(0),{first},{last})*gt({'+'.join(parts)},0)"
 
 
+def scale_crop_filter(scale: tuple[int, int], crop: tuple[int, int, int]) -> str:
+    """The video stage's resize and crop as an ffmpeg filter chain: bilinear scale to ``scale`` = (width,
+    height) pixels, centre crop ``crop`` = (x, y, side) pixels, rgb24 (also bare ffmpeg baselines' chain)."""
+    (sw, sh), (cx, cy, side) = scale, crop
+    return f"scale={sw}:{sh}:flags=bilinear,crop={side}:{side}:{cx}:{cy},format=rgb24"
+
+
 def ffmpeg_argv(exe: str, path: str, *, seek_s: Fraction | None, select: str, n_out: int,
                 scale: tuple[int, int], crop: tuple[int, int, int], threads: int) -> list[str]:
     """ffmpeg argument list: seek, decode only the first real video stream, select, scale, crop.
@@ -296,13 +303,11 @@ def ffmpeg_argv(exe: str, path: str, *, seek_s: Fraction | None, select: str, n_
     timeline; ``-noaccurate_seek`` leaves frame dropping to the select filter alone. ``showinfo``
     logs every selected frame's timestamp to stderr, so each delivered frame is checked.
     """
-    (sw, sh), (cx, cy, side) = scale, crop
     argv = [exe, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info", "-threads", str(threads)]
     if seek_s is not None:
         us = (seek_s * 1_000_000).__floor__()
         argv += ["-seek_timestamp", "1", "-ss", f"{us // 1_000_000}.{us % 1_000_000:06d}", "-noaccurate_seek"]
-    vf = (f"select='{select}',showinfo=checksum=0,scale={sw}:{sh}:flags=bilinear,"
-          f"crop={side}:{side}:{cx}:{cy},format=rgb24")
+    vf = f"select='{select}',showinfo=checksum=0,{scale_crop_filter(scale, crop)}"
     argv += ["-copyts", "-noautorotate", "-i", path, "-map", "0:V:0", "-an", "-sn", "-dn",
              "-filter_threads", str(threads), "-vf", vf, "-fps_mode", "passthrough",
              "-frames:v", str(n_out), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]

@@ -10,21 +10,27 @@ Groups and figures (goal):
   build   dask_parallel_efficiency (>= 0.8)    egoimu build, 2 workers ÷ (2 × 1 worker)
           worker_rss_10min_vs_1min (<= 1.1)    worker peak RSS, 10-minute ÷ 1-minute video (456x256)
           jpeg_size_ratio (>= 8), jpeg_psnr_db (>= 35)   raw ÷ JPEG shard bytes, JPEG PSNR vs raw
+          build_vs_decode_floor (<= 1.3)       a whole build (2 workers) ÷ bare ffmpeg decoding each video once
+                                               whole on 2 processes; 2 x 1 minute of 1080p50 (fig_floor)
   load    loader_vs_raw_h5py (>= 0.9)          ClipStream + make_loader ÷ bare h5py chunk reads
           loader_vs_mp4_decode (>= 5)          the loader ÷ decoding the same clips from the MP4s (decord)
+          loader_clips_per_s_per_core_raw, loader_clips_per_s_per_core_jpeg (capacities, no goal)   clips/s
+                                               ONE DataLoader worker delivers from raw / JPEG shards (fig_load)
   train   trainer_rss_epoch_vs_50_steps (<= 1.1), data_wait_share (<= 0.05)   egoimu train --model small
   sync    sync_sweep_median_ms (<= 10), sync_sweep_max_ms (<= 40)   --sync auto's IMU row error against the
           synthetic truth over planted offsets -500..+500 ms (an accuracy, not a ratio; see fig_sync)
   long    sync_auto_cost (<= 0.15)             measure_sync (what --sync auto adds to a probe) ÷ a whole build,
                                                on one 10-minute 1080p50 video (egoimu.bench.long_data)
 
-  gpu     gpu_clips_per_s (no goal)            the full model's training step on a device (default: CUDA if
+  gpu     gpu_clips_per_s (capacity)           the full model's training step on a device (default: CUDA if
                                                present) at batch 8/16/32, bf16 and fp32: clips/s, peak memory,
                                                MFU, and the loader's data wait on raw and JPEG shards (fig_gpu);
                                                --device cpu|cuda, --model full|small, --workers N
 
-``all`` runs every group but ``long`` and ``gpu``: ``long``'s data takes minutes to make and its build minutes to
-run, ``gpu`` is for a machine with a GPU; ``egoimu bench long`` (or ``all long``) runs it.
+``all`` runs every group but ``long`` and ``gpu``: ``long``'s data takes minutes to make and its builds minutes
+to run, ``gpu`` is for a machine with a GPU; ``egoimu bench long`` (or ``all long``) runs it. One measurement runs by
+its name, e.g. ``egoimu bench build_vs_decode_floor``.
+Capacities (:data:`CAPACITIES`) are absolute rates, reported beside the figures but given no goal.
 
 The JSON holds every figure at the top level, ``goals``, ``met``, ``conditions`` (sizes, CPUs, load
 averages, date) and each measurement's details (clip counts, every run's seconds).
@@ -43,7 +49,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from egoimu.bench import fig_build, fig_decode, fig_load, fig_sync, fig_sync_cost, fig_train
+from egoimu.bench import fig_build, fig_decode, fig_floor, fig_load, fig_sync, fig_sync_cost, fig_train
 from egoimu.bench.common import SIZES, load_average
 from egoimu.manifests.clihelp import HelpFormatter, OneLineParser, write_json
 
@@ -56,18 +62,20 @@ MEASUREMENTS: dict[str, Callable[..., dict]] = {
     "storage": fig_build.bench_storage,
     "loader_vs_raw_h5py": fig_load.bench_loader_vs_raw_h5py,
     "loader_vs_mp4_decode": fig_load.bench_loader_vs_mp4_decode,
+    "loader_per_core": fig_load.bench_loader_per_core,
     "trainer_rss": fig_train.bench_trainer_rss,
     "data_wait": fig_train.bench_data_wait,
     "sync_sweep": fig_sync.bench_sync_sweep,
     "sync_auto_cost": fig_sync_cost.bench_sync_auto_cost,
     "gpu": lambda *args, **kw: _bench_gpu(*args, **kw),
+    "build_vs_decode_floor": fig_floor.bench_build_vs_decode_floor,
 }
 #: measurements that take the --device, --model and --workers options
 DEVICE_MEASUREMENTS = ("gpu",)
 GROUPS: dict[str, tuple[str, ...]] = {
     "decode": ("decode_vs_ffmpeg", "merged_vs_per_clip"),
-    "build": ("dask", "memory", "storage"),
-    "load": ("loader_vs_raw_h5py", "loader_vs_mp4_decode"),
+    "build": ("dask", "memory", "storage", "build_vs_decode_floor"),
+    "load": ("loader_vs_raw_h5py", "loader_vs_mp4_decode", "loader_per_core"),
     "train": ("trainer_rss", "data_wait"),
     "sync": ("sync_sweep",),
     "long": ("sync_auto_cost",),
@@ -90,7 +98,10 @@ GOALS: dict[str, tuple[str, float]] = {
     "sync_sweep_median_ms": ("<=", 10.0),
     "sync_sweep_max_ms": ("<=", 40.0),
     "sync_auto_cost": ("<=", 0.15),
+    "build_vs_decode_floor": ("<=", 1.3),
 }
+#: figures that are absolute rates (clips/s), reported in the table and the JSON without a goal
+CAPACITIES = ("loader_clips_per_s_per_core_raw", "loader_clips_per_s_per_core_jpeg", "gpu_clips_per_s")
 
 
 def met(figure: str, value: float) -> bool:
@@ -130,6 +141,7 @@ def table(results: dict) -> str:
     for fig, (op, goal) in GOALS.items():
         if fig in results:
             lines.append(f"| {fig} | {results[fig]:.3f} | {op} {goal:g} | {'yes' if results['met'][fig] else 'NO'} |")
+    lines += [f"| {fig} | {results[fig]:.3f} | (capacity) | - |" for fig in CAPACITIES if fig in results]
     return "\n".join(lines)
 
 
@@ -158,6 +170,15 @@ def notes(results: dict) -> list[str]:
         for key, r in g["data_wait"].items():
             lines.append(f"gpu data wait {key} ({r['workers']} workers): {r['data_wait_share']:.3f} of the step "
                          f"time, {r['loader_clips_per_s']:.2f} clips/s")
+    if "floor" in results:
+        f = results["floor"]
+        stages = ", ".join(f"{k} {v:.1f} s" for k, v in f["stages_s"].items())
+        lines.append(f"floor: build {f['build_s']:.1f} s ({f['clips_written']} clips; {stages}) ÷ decode floor "
+                     f"{f['floor_s']:.1f} s ({f['frames_out']} frames out, {f['processes']} processes); CPU seconds "
+                     f"{f['build_cpu_s']:.1f} vs {f['floor_cpu_s']:.1f}")
+    for enc, r in results.get("loader_per_core", {}).items():
+        lines.append(f"loader_per_core {enc}: {r['clips_per_s']:.1f} clips/s from one worker ({r['clips']} clips, "
+                     f"batch {r['batch_size']}, {r['epochs']} epochs; worker start + first batch {r['startup_s']} s)")
     for key in ("decode", "merge", "loader_h5py", "loader_mp4"):
         if key in results:
             lines.append(f"{key}: CPU-time ratio {results[key]['cpu_ratio']:.3f} (same sides, CPU seconds per unit)")

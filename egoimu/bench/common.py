@@ -70,6 +70,9 @@ class Sizes:
     long_height: int = 1080
     long_render_scale: int = 4  # rendered at (width, height) / this, scaled up by ffmpeg
     sync_cost_repeats: int = 3  # measure_sync runs: one before the build, the rest after; the best counts
+    # build_vs_decode_floor: long_* frames, one video per real EPIC-100 video replayed (2 x 1 minute at full size)
+    floor_videos: tuple[str, ...] = ("P03_106", "P03_108")  # 20 and 19 segments in their first minute
+    floor_minutes: float = 1.0
 
 
 FULL = Sizes(name="full")
@@ -79,7 +82,8 @@ TINY = Sizes(name="tiny", hd_width=192, hd_height=108, hd_seconds=8.0, decode_wi
              storage_seconds=6.0, memory_seconds=(5.0, 10.0), mp4_clips=4, train_participants=2,
              train_seconds=6.0, ssl_stride_s=1.0, batch_size=2, early_steps=2, log_every=1,
              sync_offsets_ms=(-500, 500), sync_videos=1, sync_seconds=8.0,
-             long_minutes=0.2, long_width=320, long_height=180, long_render_scale=2, sync_cost_repeats=2)
+             long_minutes=0.2, long_width=320, long_height=180, long_render_scale=2, sync_cost_repeats=2,
+             floor_minutes=0.2)
 SIZES = {s.name: s for s in (FULL, TINY)}
 
 

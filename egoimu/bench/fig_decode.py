@@ -33,34 +33,48 @@ def spaced_windows(n_frames: int, fps: Fraction, n: int, window_s: int = 2, gap_
     return [snap_to_grid(0.25 + k * stride) for k in range(n)]
 
 
-def ffmpeg_baseline_argv(path: Path, start_s: Fraction, cfg, info) -> list[str]:
-    """Bare ffmpeg doing the same work for one window: seek, decode, ``fps`` frame selection, the same
-    bilinear short-side scale and centre crop, rgb24 on a pipe. ``cfg``/``info``: VideoConfig/VideoInfo."""
-    from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
+def stage_filter(cfg, info) -> str:
+    """The ffmpeg filter chain of the video stage's work on ``info``'s video (``cfg``: VideoConfig): ``fps``
+    frame selection at the clip rate, then the stage's own bilinear short-side scale and centre crop, rgb24."""
+    from egoimu.pipeline._video_child import scale_crop_filter
     from egoimu.pipeline.video import resize_geometry
 
-    rw, rh, cx, cy = resize_geometry(info.width, info.height, cfg.resize_short_side, cfg.geometry.frame_size)
-    side, threads = cfg.geometry.frame_size, str(cfg.threads)
-    vf = f"fps={cfg.geometry.fps},scale={rw}:{rh}:flags=bilinear,crop={side}:{side}:{cx}:{cy},format=rgb24"
-    return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-threads", threads,
-            "-ss", f"{float(start_s):.6f}", "-i", str(path), "-map", "0:V:0", "-an", "-sn", "-dn",
-            "-filter_threads", threads, "-vf", vf, "-frames:v", str(cfg.geometry.frames),
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+    side = cfg.geometry.frame_size
+    rw, rh, cx, cy = resize_geometry(info.width, info.height, cfg.resize_short_side, side)
+    return f"fps={cfg.geometry.fps},{scale_crop_filter((rw, rh), (cx, cy, side))}"
+
+
+def ffmpeg_baseline_argv(path: Path, start_s: Fraction | None, cfg, info) -> list[str]:
+    """Bare ffmpeg doing the same work for one window (``start_s``, s; ``cfg.geometry.frames`` frames out) or,
+    with ``start_s`` None, for the whole video: decode, :func:`stage_filter`, rgb24 on a pipe.
+    ``cfg``/``info``: VideoConfig/VideoInfo."""
+    from egoimu.pipeline.ffmpeg_bin import ffmpeg_exe
+
+    threads = str(cfg.threads)
+    seek = [] if start_s is None else ["-ss", f"{float(start_s):.6f}"]
+    frames = [] if start_s is None else ["-frames:v", str(cfg.geometry.frames)]
+    return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-threads", threads, *seek,
+            "-i", str(path), "-map", "0:V:0", "-an", "-sn", "-dn", "-filter_threads", threads,
+            "-vf", stage_filter(cfg, info), *frames, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+
+
+def drain(argv: list[str], what: str) -> int:
+    """Run ``argv``, reading and discarding its stdout; returns the bytes read. RuntimeError if it fails."""
+    buf = bytearray(1 << 20)
+    total = 0
+    with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL) as proc:
+        while n := proc.stdout.readinto(buf):
+            total += n
+    if proc.returncode:
+        raise RuntimeError(f"baseline ffmpeg failed on {what} (exit {proc.returncode})")
+    return total
 
 
 def run_ffmpeg_baseline(path: Path, starts: list[Fraction], cfg, info) -> int:
     """Run the baseline for every window, reading and discarding its output; returns frames delivered."""
-    frame = cfg.geometry.frame_size ** 2 * 3
-    buf = bytearray(1 << 20)
-    total = 0
-    for start in starts:
-        with subprocess.Popen(ffmpeg_baseline_argv(path, start, cfg, info), stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as proc:
-            while n := proc.stdout.readinto(buf):
-                total += n
-        if proc.returncode:
-            raise RuntimeError(f"baseline ffmpeg failed on {path} at {start} s (exit {proc.returncode})")
-    return total // frame
+    total = sum(drain(ffmpeg_baseline_argv(path, start, cfg, info), f"{path} at {start} s") for start in starts)
+    return total // (cfg.geometry.frame_size ** 2 * 3)
 
 
 def _frames(decoded) -> int:

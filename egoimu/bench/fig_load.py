@@ -1,10 +1,17 @@
 """Load figures: the training data loader against bare h5py reads and against decoding the MP4s.
 
-All three read the train split of the build group's raw shards in the order of one training epoch
+The first three read the train split of the build group's raw shards in the order of one training epoch
 (``ClipStream.batch_indices``), batch by batch, in this one process (DataLoader ``num_workers=0``, no
 worker processes on either side), after one warm-up pass so the page cache holds the files for all.
 Every side hands its batches to the same consumer loop, which holds a batch until the next one arrives
 (as a training loop does). The shards have the default 64 clips each.
+
+``loader_clips_per_s_per_core_raw`` / ``_jpeg`` are capacities, not ratios and not goals (absent from
+``GOALS``): clips/s that ONE DataLoader worker process delivers through ClipStream + make_loader
+(``num_workers=1``, batches of ``Sizes.batch_size`` 48x256x256 clips) from the raw shards and from JPEG shards
+of the same source (JPEG decoded in the worker), after a warm-up epoch; over several epochs, each timed from
+its first batch's arrival to its last (the worker's start and first batch, reported as ``startup_s``, left
+out). Cores a GPU needs for its input = the GPU's clips/s ÷ this (README, "Performance").
 """
 
 from __future__ import annotations
@@ -152,3 +159,51 @@ def bench_loader_vs_mp4_decode(cache: Path, size: Sizes) -> dict:
             "loader_mp4": {"clips": res["loader"]["units"], "batch_size": cfg.batch_size, "processes": 1,
                            "source": f"{info.width}x{info.height} {info.fps} fps H.264", "decoder": "decord 1 thread",
                            **timing_detail(res)}}
+
+
+def worker_epoch(stream, cfg, epoch: int) -> tuple[int, float, float]:
+    """One training epoch through ``make_loader(stream, cfg)``: (clips after the first batch, seconds from the
+    first batch's arrival to the last's, seconds from ``iter`` to the first batch)."""
+    import time
+
+    from egoimu.train.data import make_loader
+
+    stream.set_epoch(epoch)
+    t0 = time.perf_counter()
+    first = last = t0
+    clips = -1
+    for k, batch in enumerate(make_loader(stream, cfg)):
+        last = time.perf_counter()
+        if k == 0:
+            first, clips = last, 0
+        else:
+            clips += len(batch["video"])
+    return clips, last - first, first - t0
+
+
+def per_core(out: Path, size: Sizes, epochs: int) -> dict:
+    """Clips/s that one DataLoader worker delivers from the build ``out``'s train split (:func:`worker_epoch`
+    over ``epochs`` epochs after a warm-up one; at least two batches an epoch)."""
+    from egoimu.train.data import ClipStream, DataConfig, SplitIndex
+
+    index = SplitIndex.open(out, "train")
+    cfg = DataConfig(batch_size=max(1, min(size.batch_size, index.n // 2)), num_workers=1, hflip=0.0)
+    stream = ClipStream(index, cfg, train=True)
+    worker_epoch(stream, cfg, 0)  # warm-up: page cache
+    runs = [worker_epoch(stream, cfg, e) for e in range(1, epochs + 1)]
+    clips, seconds = sum(r[0] for r in runs), sum(r[1] for r in runs)
+    if clips <= 0 or seconds <= 0:
+        raise RuntimeError(f"{out}: split 'train' has {index.n} clips, too few for two batches an epoch")
+    return {"clips_per_s": clips / seconds, "clips": clips, "seconds": seconds, "epochs": epochs,
+            "batch_size": cfg.batch_size, "batches_per_epoch": stream.batches_per_epoch(), "workers": 1,
+            "startup_s": [round(r[2], 3) for r in runs], "epoch_s": [round(r[1], 3) for r in runs]}
+
+
+def bench_loader_per_core(cache: Path, size: Sizes) -> dict:
+    """``loader_clips_per_s_per_core_raw`` / ``_jpeg``: one DataLoader worker's clips/s from raw and JPEG shards
+    of the same source (capacities, not goals)."""
+    root, raw = load_build(cache, size)
+    jpeg = cached_build(root, cache / f"{size.name}-load-jpeg", "--encoding", "jpeg")
+    res = {enc: per_core(out, size, size.repeats + 3) for enc, out in (("raw", raw), ("jpeg", jpeg))}
+    return {"loader_clips_per_s_per_core_raw": res["raw"]["clips_per_s"],
+            "loader_clips_per_s_per_core_jpeg": res["jpeg"]["clips_per_s"], "loader_per_core": res}

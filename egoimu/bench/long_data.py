@@ -77,16 +77,19 @@ def _set_resolution(info_csv: Path, video_id: str, width: int, height: int) -> N
 
 
 def long_1080p50_root(cache: Path, minutes: float = 10.0, width: int = 1920, height: int = 1080,
-                      render_scale: int = 4, seed: int = SEED) -> Path:
-    """The root of the long set (one IMU video of ``minutes`` minutes at ``width`` x ``height``, 50 fps),
-    generated under ``cache`` once per set of arguments (and reused while its ``.complete`` marker matches)."""
+                      render_scale: int = 4, seed: int = SEED, like_videos: tuple[str, ...] = (LONG_VIDEO,)) -> Path:
+    """The root of the long set (one IMU video of ``minutes`` minutes at ``width`` x ``height``, 50 fps, per
+    entry of ``like_videos``: the real EPIC-100 videos whose segments they replay), generated under ``cache``
+    once per set of arguments (and reused while its ``.complete`` marker matches)."""
     rw, rh = width // render_scale, height // render_scale
     if render_scale < 1 or rw * render_scale != width or rh * render_scale != height or rw % 2 or rh % 2:
         raise ValueError(f"{width}x{height} / {render_scale} is not an even whole size")
     like = like_fields()
-    fields = dict(participants=1, videos_per_participant=1, seconds=minutes * 60.0, width=rw, height=rh, fps=FPS,
-                  seed=seed, like_videos=(LONG_VIDEO,) if like else (), **like)
+    fields = dict(participants=1, videos_per_participant=len(like_videos), seconds=minutes * 60.0, width=rw,
+                  height=rh, fps=FPS, seed=seed, like_videos=tuple(like_videos) if like else (), **like)
     name = f"long-{minutes:g}min-{width}x{height}-{FPS}fps-render{rw}x{rh}-seed{seed}"
+    if tuple(like_videos) != (LONG_VIDEO,):
+        name += "-like-" + "+".join(like_videos)
 
     def make(root: Path) -> None:
         from egoimu.pipeline.synth.epic import SynthEpicConfig, generate_epic

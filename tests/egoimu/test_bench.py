@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from fractions import Fraction
+from types import SimpleNamespace
 
 import pytest
 
@@ -28,16 +29,17 @@ FIGURES = {
     "storage": ("jpeg_size_ratio", "jpeg_psnr_db"),
     "loader_vs_raw_h5py": ("loader_vs_raw_h5py",),
     "loader_vs_mp4_decode": ("loader_vs_mp4_decode",),
+    "loader_per_core": ("loader_clips_per_s_per_core_raw", "loader_clips_per_s_per_core_jpeg"),
     "trainer_rss": ("trainer_rss_epoch_vs_50_steps",),
     "data_wait": ("data_wait_share",),
     "sync_sweep": ("sync_sweep_median_ms", "sync_sweep_max_ms"),
     "sync_auto_cost": ("sync_auto_cost",),
     "gpu": ("gpu_clips_per_s",),
+    "build_vs_decode_floor": ("build_vs_decode_floor",),
 }
 SHARES = {"merged_overlap_share", "data_wait_share"}  # may be 0; everything else is a ratio > 0
-SLOW = {"dask", "memory", "storage", "trainer_rss", "data_wait"}
-OWN_TEST = {"sync_auto_cost", "gpu"}  # measured (and checked in detail) by their own tests below
-NO_GOAL = {"merged_overlap_share", "gpu_clips_per_s"}  # figures reported without a goal
+SLOW = {"dask", "memory", "storage", "trainer_rss", "data_wait", "loader_per_core"}
+OWN_TEST = {"sync_auto_cost", "gpu", "build_vs_decode_floor"}  # measured (and checked in detail) by own tests below
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +49,9 @@ def cache(tmp_path_factory):
 
 def test_registry_covers_every_goal():
     assert set(FIGURES) == set(bench.MEASUREMENTS)
-    assert {f for figs in FIGURES.values() for f in figs} - NO_GOAL == set(bench.GOALS)
+    figures = {f for figs in FIGURES.values() for f in figs} - {"merged_overlap_share"}
+    assert not set(bench.CAPACITIES) & set(bench.GOALS) and set(bench.CAPACITIES) <= figures
+    assert figures - set(bench.CAPACITIES) == set(bench.GOALS)
     assert {m for group in bench.GROUPS.values() for m in group} == set(bench.MEASUREMENTS)
 
 
@@ -115,7 +119,7 @@ def test_goal_check():
 
 
 def test_all_leaves_out_the_long_group():
-    assert "sync_auto_cost" not in bench.selected(["all"])
+    assert "sync_auto_cost" not in bench.selected(["all"]) and "build_vs_decode_floor" in bench.selected(["all"])
     assert set(bench.selected(["all"])) == set(bench.MEASUREMENTS) - {"sync_auto_cost", "gpu"}
     assert bench.selected(["long"]) == ["sync_auto_cost"]
     assert bench.selected(["all", "long"])[-1] == "sync_auto_cost"
@@ -198,3 +202,37 @@ def test_gpu_peak_table_by_device_name():
 
     assert peak("NVIDIA H100 80GB HBM3", 1) == 989.0 and peak("NVIDIA H100 80GB HBM3", 2) == 494.7
     assert peak("NVIDIA H200", 1) == 989.0 and peak("NVIDIA H100 PCIe", 1) == 756.0
+
+
+@pytest.mark.slow
+def test_build_vs_decode_floor_at_tiny_size(cache):
+    result = bench.MEASUREMENTS["build_vs_decode_floor"](cache, TINY)
+    f = result["floor"]
+    assert result["build_vs_decode_floor"] == pytest.approx(f["build_s"] / f["floor_s"])
+    assert math.isfinite(result["build_vs_decode_floor"]) and result["build_vs_decode_floor"] > 0
+    assert len(f["videos"]) == len(TINY.floor_videos) == 2 and f["processes"] == 2
+    frames_per_video = round(TINY.floor_minutes * 60 * 24)  # fps=24 out of a 50 fps video, every frame once
+    assert abs(f["frames_out"] - 2 * frames_per_video) <= 2
+    assert all(v.startswith(f"{TINY.long_width}x{TINY.long_height} h264 50 fps") for v in f["videos"])
+    assert f["clips_written"] > 0 and {"probe", "shards"} <= set(f["stages_s"])
+    assert f["build_s"] == pytest.approx(min(f["build_runs_s"]), abs=1e-3)
+    assert not (cache / "tiny-floor-build").exists()
+    json.dumps(result)
+
+
+def test_stage_filter_is_the_video_stage_chain():
+    from egoimu.bench.fig_decode import ffmpeg_baseline_argv, stage_filter
+    from egoimu.pipeline._video_child import ffmpeg_argv
+    from egoimu.pipeline.video import VideoConfig
+
+    cfg = VideoConfig()
+    info = SimpleNamespace(width=1920, height=1080)  # all the filter reads of a VideoInfo
+    vf = stage_filter(cfg, info)
+    assert vf == "fps=24,scale=455:256:flags=bilinear,crop=256:256:99:0,format=rgb24"
+    stage = ffmpeg_argv("ffmpeg", "v.mp4", seek_s=None, select="1", n_out=48, scale=(455, 256), crop=(99, 0, 256),
+                        threads=1)
+    assert stage[stage.index("-vf") + 1].endswith(vf.removeprefix("fps=24,"))
+    whole = ffmpeg_baseline_argv("v.mp4", None, cfg, info)
+    assert "-ss" not in whole and "-frames:v" not in whole and whole[whole.index("-vf") + 1] == vf
+    window = ffmpeg_baseline_argv("v.mp4", Fraction(3), cfg, info)
+    assert window[window.index("-ss") + 1] == "3.000000" and window[window.index("-frames:v") + 1] == "48"
