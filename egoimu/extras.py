@@ -71,7 +71,7 @@ NEEDS: dict[str, Needs] = {
     "eval": Needs(("train",), ("simplejpeg", "sklearn", "torch")),
     "report": Needs(("train",), ("matplotlib",)),
     "bench": Needs(("pipeline", "train"), ("bokeh", "decord", "distributed", "psutil", "py_gpmf_parser", "scipy",
-                                           "simplejpeg", "torch")),
+                                           "simplejpeg", "sklearn", "tensorboard", "torch")),
     "demo": Needs(("pipeline", "train"), ("bokeh", "decord", "distributed", "matplotlib", "psutil",
                                           "py_gpmf_parser", "scipy", "simplejpeg", "sklearn", "tensorboard",
                                           "torch")),

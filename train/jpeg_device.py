@@ -26,7 +26,7 @@ def torchvision_io() -> object | None:
     """``torchvision.io`` if torchvision imports, else None."""
     try:
         import torchvision.io as tvio
-    except Exception:  # ImportError, or a torchvision built for another torch (RuntimeError/OSError)
+    except (ImportError, RuntimeError, OSError):  # not installed, or built for another torch (its CUDA libraries)
         return None
     return tvio
 

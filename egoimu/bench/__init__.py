@@ -209,11 +209,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--size", choices=sorted(SIZES), default="full",
                    help="data sizes: full (the figures) or tiny (seconds-long smoke run)")
     p.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto",
-                   help="gpu group: where the model runs (default auto: cuda if available, else cpu)")
+                   help="gpu group: where the model runs; auto: cuda if available, else cpu")
     p.add_argument("--model", choices=["full", "small"], default="full",
                    help="gpu group: full (SlowFast-R50 + VGG16) or small (ours; CPU-sized code-path check)")
-    p.add_argument("--workers", type=int, default=2, help="gpu group: DataLoader workers of the data wait "
-                                                          "(default 2)")
+    p.add_argument("--workers", type=int, default=2, help="gpu group: DataLoader workers of the data wait")
     return p.parse_args(argv)
 
 
