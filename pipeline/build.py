@@ -39,7 +39,7 @@ from egoimu.pipeline.build_args import (
 )
 from egoimu.pipeline.config import BuildConfig
 from egoimu.pipeline.gopro_build import gopro_rows, gopro_sources
-from egoimu.pipeline.graph import ClusterError, dask_client, run_tasks
+from egoimu.pipeline.graph import ClusterError, dask_client, run_tasks, timed
 from egoimu.pipeline.manifest_writer import print_summary, source_record, write_manifests
 from egoimu.pipeline.outdir import drop_shards, earlier_build, remove_temporaries, tidy_shards
 from egoimu.pipeline.plan import (
@@ -116,6 +116,12 @@ def single_split(cfg: BuildConfig) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the build; returns 0 on success, 2 on a usage or input error or an empty outcome (no clip written,
     or none in train for a build with IMU: the manifests list every rejection, OUT holds no shard)."""
+    with timed("main"):
+        return _build(argv)
+
+
+def _build(argv: list[str] | None) -> int:
+    """:func:`main`'s body (its sections timed into ``$EGOIMU_STAGE_TIMES``, see :mod:`egoimu.pipeline.graph`)."""
     args = parse_args(argv, __doc__)
     try:
         cfg = make_config(args)
@@ -136,15 +142,16 @@ def main(argv: list[str] | None = None) -> int:
                            f"it (shards whose plan and sha256 match are kept) or choose an empty folder")
     with_imu = args.source in ("epic", "gopro") and not args.video_only
     try:
-        if args.source == "dogcentric":
-            rows, rec_tasks = dogcentric_sources(root)
-            missing: dict[str, tuple[str, str]] = {}
-            labels = None
-        elif args.source == "gopro":
-            rows, rec_tasks, cfg = gopro_sources(root, args, cfg)
-            missing, labels = {}, None
-        else:
-            rows, rec_tasks, missing, labels = epic_sources(root, args.annotations, with_imu, args.verb_map)
+        with timed("sources"):
+            if args.source == "dogcentric":
+                rows, rec_tasks = dogcentric_sources(root)
+                missing: dict[str, tuple[str, str]] = {}
+                labels = None
+            elif args.source == "gopro":
+                rows, rec_tasks, cfg = gopro_sources(root, args, cfg)
+                missing, labels = {}, None
+            else:
+                rows, rec_tasks, missing, labels = epic_sources(root, args.annotations, with_imu, args.verb_map)
     except (epic.AnnotationError, FileNotFoundError) as exc:
         return one_line_error(str(exc))
     if with_imu:  # the sources were read: the build goes on
@@ -163,27 +170,11 @@ def main(argv: list[str] | None = None) -> int:
             probed = run_tasks(client, probe_recording, rec_tasks, str(root), cfg.video, cfg.imu, with_imu,
                                cfg.sync_mode, sync_default(args.source).prior, desc="probe", progress=not args.quiet)
             recordings = {r.video_id: r for r in probed}
-            if args.source == "dogcentric":  # the whole clip is the segment
-                rows = [replace(r, seg_stop_s=recordings[r.video_id].duration_s)
-                        if r.planned and recordings[r.video_id].ok else r for r in rows]
-            rows = place_clips(rows, recordings, cfg.clip, missing)
-            try:
-                if args.source == "gopro":  # windows, splits, and the videos that gave no clip
-                    rows, assignment, cfg, ssl_record = gopro_rows(rows, recordings, cfg,
-                                                                   labelled=bool(args.annotations))
-                else:
-                    assignment = (dict.fromkeys(sorted({r.participant_id for r in rows if r.planned}),
-                                                single_split(cfg)) if cfg.split.mode == "single"
-                                  else assign_splits(rows, cfg))
-                    rows = with_splits(rows, assignment)
-                    clip_cfg, ssl_record = resolve_ssl_windows(recordings, assignment, cfg.clip, rows)
-                    cfg = cfg.replace(clip=clip_cfg)
-                    rows = rows + window_rows(recordings, assignment, cfg.clip)
-            except (ValueError, OSError) as exc:
-                return one_line_error(str(exc))
-            failed = empty_plan(rows, needs_train=with_imu)
-            rows = reject_planned(rows, NO_TRAIN_CLIP, failed) if failed else rows
-            tasks = shard_tasks(rows, recordings, cfg, with_imu)
+            with timed("plan"):
+                planned = _plan(args, rows, recordings, cfg, missing, with_imu)
+            if isinstance(planned, str):
+                return one_line_error(planned)
+            rows, assignment, cfg, ssl_record, tasks, failed = planned
             if args.dry_run:
                 print_plan(rows, tasks, cfg, ssl_record)
                 return one_line_error(f"nothing would be written: {failed}") if failed else 0
@@ -195,12 +186,13 @@ def main(argv: list[str] | None = None) -> int:
         if failed:
             drop_shards(out, results)
             results = [withdrawn(r, NO_TRAIN_CLIP, failed) for r in results]
-    summary = write_manifests(out, rows, recordings, missing, assignment, tasks, results, cfg, version,
-                              source_record(root, dict(enumerate(dogcentric.ACTIVITIES))
-                                            if args.source == "dogcentric" else None, labels, args.source),
-                              failed=failed, ssl_windows=ssl_record,
-                              sync_choice=sync_record(args.source, sync_origin(args)) if with_imu else None)
-    _report_removed(remove_temporaries(out), "left by a killed worker")
+    with timed("manifests"):
+        summary = write_manifests(out, rows, recordings, missing, assignment, tasks, results, cfg, version,
+                                  source_record(root, dict(enumerate(dogcentric.ACTIVITIES))
+                                                if args.source == "dogcentric" else None, labels, args.source),
+                                  failed=failed, ssl_windows=ssl_record,
+                                  sync_choice=sync_record(args.source, sync_origin(args)) if with_imu else None)
+        _report_removed(remove_temporaries(out), "left by a killed worker")
     print_summary(summary, out)
     if failed:
         again = (f"the earlier build's files under {out / 'shards'} were left as they were: run the corrected build "
@@ -209,6 +201,31 @@ def main(argv: list[str] | None = None) -> int:
         return one_line_error(f"no clip was written: {failed}. Every input row is in {out / 'clips.csv'} with its "
                            f"reason (summary above; {out / 'manifest.json'}); {again}")
     return 0
+
+
+def _plan(args: argparse.Namespace, rows: list[ClipRow], recordings: dict, cfg: BuildConfig,
+          missing: dict[str, tuple[str, str]], with_imu: bool) -> tuple | str:
+    """Clips placed, splits assigned, unlabelled windows added and shard tasks made: (rows, assignment, cfg,
+    ssl_windows record, tasks, why nothing can be written or ""), or the one-line error of a bad plan."""
+    if args.source == "dogcentric":  # the whole clip is the segment
+        rows = [replace(r, seg_stop_s=recordings[r.video_id].duration_s)
+                if r.planned and recordings[r.video_id].ok else r for r in rows]
+    rows = place_clips(rows, recordings, cfg.clip, missing)
+    try:
+        if args.source == "gopro":  # windows, splits, and the videos that gave no clip
+            rows, assignment, cfg, ssl_record = gopro_rows(rows, recordings, cfg, labelled=bool(args.annotations))
+        else:
+            assignment = (dict.fromkeys(sorted({r.participant_id for r in rows if r.planned}), single_split(cfg))
+                          if cfg.split.mode == "single" else assign_splits(rows, cfg))
+            rows = with_splits(rows, assignment)
+            clip_cfg, ssl_record = resolve_ssl_windows(recordings, assignment, cfg.clip, rows)
+            cfg = cfg.replace(clip=clip_cfg)
+            rows = rows + window_rows(recordings, assignment, cfg.clip)
+    except (ValueError, OSError) as exc:
+        return str(exc)
+    failed = empty_plan(rows, needs_train=with_imu)
+    rows = reject_planned(rows, NO_TRAIN_CLIP, failed) if failed else rows
+    return rows, assignment, cfg, ssl_record, shard_tasks(rows, recordings, cfg, with_imu), failed
 
 
 def _shard_stage(client: Any, args: argparse.Namespace, root: Path, out: Path, tasks: list[ShardTask],

@@ -108,13 +108,15 @@ def parse_args(argv: list[str] | None, description: str = "") -> argparse.Namesp
     d = p.add_mutually_exclusive_group()
     d.add_argument("--dashboard", type=_address, metavar="HOST:PORT",
                    help=f"where the LocalCluster's Dask dashboard listens (default: {DEFAULT_DASHBOARD}: this "
-                        f"machine only; 0.0.0.0:8787 exposes it on every interface)")
+                        f"machine only, its link printed; none with --quiet; 0.0.0.0:8787 exposes it on every "
+                        f"interface)")
     d.add_argument("--no-dashboard", action="store_true", help="start the LocalCluster without a dashboard")
     p.add_argument("--resume", action="store_true",
                    help="continue an earlier build into OUT (verified shards kept; a file under OUT/shards this "
                         "build did not write is moved to OUT/orphaned/, never deleted)")
     p.add_argument("--dry-run", action="store_true", help="print the plan without decoding or writing")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars and no dashboard (its link would not be printed) unless --dashboard")
     p.add_argument("--print-config", action="store_true",
                    help="print the resolved build config (--config and the options on top) as YAML, which --config "
                         "reads back, and exit; ROOT and OUT are not needed")
@@ -135,8 +137,12 @@ def config_yaml(cfg: BuildConfig) -> str:
 
 
 def dashboard_of(args: argparse.Namespace) -> str | None:
-    """The LocalCluster's dashboard address (None: no dashboard)."""
-    return None if args.no_dashboard else args.dashboard or DEFAULT_DASHBOARD
+    """The LocalCluster's dashboard address (None: no dashboard). ``--quiet`` prints no link, so the default
+    dashboard (a free port) would serve nobody: a quiet build starts one only where ``--dashboard`` names it
+    (it costs ~0.5 s of a build's wall time: bokeh's import and its server, measured in docs/performance.md)."""
+    if args.no_dashboard or (args.quiet and not args.dashboard):
+        return None
+    return args.dashboard or DEFAULT_DASHBOARD
 
 
 def _option(option: str, value: Any, make: Callable[[], T]) -> T:

@@ -8,7 +8,9 @@ asked (``dashboard``). ``--scheduler ADDRESS`` connects to any existing cluster 
 tasks run there. Tasks are retried on worker failure; results come back with a progress bar.
 
 With ``EGOIMU_STAGE_TIMES=FILE`` in the environment, every :func:`run_tasks` call appends one JSON line
-``{"stage", "tasks", "workers", "seconds"}`` to FILE (``egoimu bench`` reads it to time the stages).
+``{"stage", "tasks", "workers", "seconds"}`` to FILE, and every :func:`timed` section of the build's own
+process (reading the sources, starting the cluster, planning, the manifests, ...) one ``{"stage", "seconds"}``
+line: ``egoimu bench`` reads them to place a build's wall time.
 """
 
 from __future__ import annotations
@@ -80,20 +82,22 @@ def dask_client(workers: int | None = None, scheduler: str | None = None, quiet:
     else:
         n = workers or max(1, min(4, os.cpu_count() or 1))
         try:
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host=LOOPBACK,
-                                   dashboard_address=dashboard, env=WORKER_ENV, silence_logs=40)
+            with timed("cluster_start"):
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host=LOOPBACK,
+                                       dashboard_address=dashboard, env=WORKER_ENV, silence_logs=40)
+                client = Client(cluster)
         except (OSError, RuntimeError) as exc:  # e.g. the dashboard's host is not an address of this machine
             raise ClusterError(f"cannot start a LocalCluster (dashboard {dashboard}): {exc}") from None
-        client = Client(cluster)
     try:
         if not quiet:
             print(f"[dask] {len(client.scheduler_info().get('workers', {}))} worker(s); "
                   f"dashboard: {_dashboard_text(client, cluster, dashboard)}", file=sys.stderr)
         yield client
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        with timed("cluster_close"):
+            client.close()
+            if cluster is not None:
+                cluster.close()
         os.environ.clear()
         os.environ.update(saved_environ)
 
@@ -145,8 +149,24 @@ def run_tasks(client: Any, fn: Callable[..., Any], items: Sequence[Any], *args: 
 
 def _record_stage(client: Any, stage: str, tasks: int, seconds: float) -> None:
     """Append the stage's timing to ``$EGOIMU_STAGE_TIMES`` (if set)."""
-    path = os.environ.get("EGOIMU_STAGE_TIMES")
-    if path:
-        workers = len(client.scheduler_info().get("workers", {}))
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"stage": stage, "tasks": tasks, "workers": workers, "seconds": seconds}) + "\n")
+    if os.environ.get("EGOIMU_STAGE_TIMES"):
+        _append_time({"stage": stage, "tasks": tasks, "workers": len(client.scheduler_info().get("workers", {})),
+                      "seconds": seconds})
+
+
+@contextlib.contextmanager
+def timed(section: str) -> Iterator[None]:
+    """Time a section of the build's own process (not a Dask stage) into ``$EGOIMU_STAGE_TIMES`` (if set), as
+    ``{"stage": section, "seconds": wall seconds}``; recorded even when the section raises."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        if os.environ.get("EGOIMU_STAGE_TIMES"):
+            _append_time({"stage": section, "seconds": time.perf_counter() - t0})
+
+
+def _append_time(record: dict[str, Any]) -> None:
+    """One JSON line appended to ``$EGOIMU_STAGE_TIMES``."""
+    with open(os.environ["EGOIMU_STAGE_TIMES"], "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")

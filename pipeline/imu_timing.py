@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import signal
 
 from egoimu.pipeline.imu import (
     DEFAULT_IMU,
@@ -156,6 +155,8 @@ def timed_stream(kind: str, t_s: np.ndarray, values: np.ndarray, cfg: ImuConfig 
     far above head motion and removes what would alias across 99 Hz. Segments shorter than the
     filter's padding are left unfiltered.
     """
+    from scipy import signal  # imported where used: the build's own process never needs scipy (~0.6 s)
+
     t = np.asarray(t_s, dtype=np.float64).reshape(-1)
     v = np.asarray(values, dtype=np.float64).reshape(-1, 3)
     keep = np.isfinite(t)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from scipy import interpolate
 
 from egoimu.pipeline.imu import DEFAULT_IMU, KINDS, AnyStream, ImuConfig, ImuCoverageError, SyncParams, TimedStream
 from egoimu.pipeline.imu_timing import as_timed
@@ -85,6 +84,8 @@ def _interp(ts: TimedStream, q: np.ndarray, cfg: ImuConfig) -> np.ndarray:
     q = np.clip(q, ts.t_s[0], ts.t_s[-1])
     if cfg.interp == "linear":
         return np.stack([np.interp(q, ts.t_s, ts.values[:, i]) for i in range(3)], axis=1)
+    from scipy import interpolate  # imported where used: the build's own process never needs scipy
+
     out = np.empty((q.size, 3))
     bounds = np.r_[ts.seg_starts, ts.t_s.size]
     seg = np.searchsorted(ts.t_s[ts.seg_starts], q, side="right") - 1

@@ -172,7 +172,7 @@ def notes(results: dict) -> list[str]:
                          f"time, {r['loader_clips_per_s']:.2f} clips/s")
     if "floor" in results:
         f = results["floor"]
-        stages = ", ".join(f"{k} {v:.1f} s" for k, v in f["stages_s"].items())
+        stages = ", ".join(f"{k} {v:.2f} s" for k, v in f["stages_s"].items())
         lines.append(f"floor: build {f['build_s']:.1f} s ({f['clips_written']} clips; {stages}) ÷ decode floor "
                      f"{f['floor_s']:.1f} s ({f['frames_out']} frames out, {f['processes']} processes); CPU seconds "
                      f"{f['build_cpu_s']:.1f} vs {f['floor_cpu_s']:.1f}")

@@ -162,7 +162,8 @@ def test_latin1_byte_in_the_sync_table_names_the_line(tmp_path):
 
 
 @pytest.mark.parametrize("options, dashboard", [([], "127.0.0.1:0"), (["--dashboard", "0.0.0.0:8787"], "0.0.0.0:8787"),
-                                                (["--no-dashboard"], None)])
+                                                (["--no-dashboard"], None), (["--quiet"], None),
+                                                (["--quiet", "--dashboard", "127.0.0.1:8787"], "127.0.0.1:8787")])
 def test_dashboard_address(tmp_path, options, dashboard):
     from egoimu.pipeline.build_args import dashboard_of
 
