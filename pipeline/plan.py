@@ -6,6 +6,7 @@ still reject it) or rejected here with a reason. Nothing is dropped silently.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -104,7 +105,9 @@ def assign_splits(rows: list[ClipRow], cfg: BuildConfig) -> dict[str, str]:
         return {}
     mode = cfg.split.mode
     if mode == "planned":
-        return dict(plan_split(dict(sorted(counts.items())), cfg.split.ratio, cfg.split.seed).assignment)
+        plan = plan_split(dict(sorted(counts.items())), cfg.split.ratio, cfg.split.seed)
+        print(f"[split] planned by clip counts: {plan.describe()}", file=sys.stderr)
+        return dict(plan.assignment)
     table = canonical_split() if mode == "canonical" else read_plan_csv(cfg.split.file)
     uncovered = sorted(set(counts) - set(table))
     if uncovered:
