@@ -38,6 +38,7 @@ from egoimu.pipeline.build_args import (
     sync_origin,
 )
 from egoimu.pipeline.config import BuildConfig
+from egoimu.pipeline.ego4d_build import ego4d_sources
 from egoimu.pipeline.gopro_build import gopro_rows, gopro_sources
 from egoimu.pipeline.graph import ClusterError, dask_client, run_tasks, timed
 from egoimu.pipeline.manifest_writer import print_summary, source_record, write_manifests
@@ -140,7 +141,8 @@ def _build(argv: list[str] | None) -> int:
     if not args.dry_run and not args.resume and earlier_build(out):
         return one_line_error(f"{out} holds an earlier build (files under {out / 'shards'}); pass --resume to continue "
                            f"it (shards whose plan and sha256 match are kept) or choose an empty folder")
-    with_imu = args.source in ("epic", "gopro") and not args.video_only
+    with_imu = args.source in ("epic", "gopro", "ego4d") and not args.video_only
+    source_extra: dict | None = None  # the source's own record for manifest.json (ego4d)
     try:
         with timed("sources"):
             if args.source == "dogcentric":
@@ -150,6 +152,9 @@ def _build(argv: list[str] | None) -> int:
             elif args.source == "gopro":
                 rows, rec_tasks, cfg = gopro_sources(root, args, cfg)
                 missing, labels = {}, None
+            elif args.source == "ego4d":
+                rows, rec_tasks, missing, source_extra = ego4d_sources(root, args)
+                labels = None
             else:
                 rows, rec_tasks, missing, labels = epic_sources(root, args.annotations, with_imu, args.verb_map)
     except (epic.AnnotationError, FileNotFoundError) as exc:
@@ -189,7 +194,8 @@ def _build(argv: list[str] | None) -> int:
     with timed("manifests"):
         summary = write_manifests(out, rows, recordings, missing, assignment, tasks, results, cfg, version,
                                   source_record(root, dict(enumerate(dogcentric.ACTIVITIES))
-                                                if args.source == "dogcentric" else None, labels, args.source),
+                                                if args.source == "dogcentric" else None, labels, args.source,
+                                                source_extra),
                                   failed=failed, ssl_windows=ssl_record,
                                   sync_choice=sync_record(args.source, sync_origin(args)) if with_imu else None)
         _report_removed(remove_temporaries(out), "left by a killed worker")

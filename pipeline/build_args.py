@@ -66,16 +66,20 @@ def parse_args(argv: list[str] | None, description: str = "") -> argparse.Namesp
                       epilog=EXAMPLES)
     p.add_argument("root", type=Path, nargs="?", help="dataset root (EPIC layout: PXX/videos, PXX/meta_data, CSVs)")
     p.add_argument("out", type=Path, nargs="?", help="output folder for shards and manifests")
-    p.add_argument("--source", choices=("epic", "dogcentric", "gopro"), default="epic",
+    p.add_argument("--source", choices=("epic", "dogcentric", "gopro", "ego4d"), default="epic",
                    help="dataset kind (default: epic; dogcentric: video-only, label and dog from file names; gopro: "
                         "ROOT/<participant>/*.MP4 (or --participants) with their GPMF IMU; labels from "
-                        "--annotations, else unlabelled windows)")
+                        "--annotations, else unlabelled windows; ego4d: ROOT/ego4d.json, v2/full_scale, v2/imu, "
+                        "clips centred on v2/annotations/narration.json's narrations)")
+    p.add_argument("--narration-pass", type=int, choices=(1, 2), default=None, metavar="1|2",
+                   help="--source ego4d: which narration pass of narration.json to read (default: 1)")
     p.add_argument("--participants", type=Path, metavar="CSV",
                    help="--source gopro: a participant_id,video CSV (video: the MP4's path relative to ROOT) "
                         "instead of one folder per participant")
     p.add_argument("--annotations", type=Path, nargs="+", metavar="CSV",
                    help="annotation files (default: ROOT/EPIC_100_train.csv and EPIC_100_validation.csv; gopro: "
-                        "EPIC-100's format or video_id,start_s,stop_s,verb_class, none by default)")
+                        "EPIC-100's format or video_id,start_s,stop_s,verb_class, none by default; ego4d: one "
+                        "narration.json, by default ROOT/v2/annotations/narration.json)")
     p.add_argument("--split", default=None, metavar="planned|canonical|FILE",
                    help="planned (exact search for the paper's ratio), canonical (the committed EPIC-100 "
                         "head-motion split) or a participant_id,split CSV (default: planned)")
@@ -199,9 +203,14 @@ def make_config(args: argparse.Namespace) -> BuildConfig:
     split = cfg.split
     if args.source == "dogcentric":
         split = replace(split, mode="single", ratio=(0, 0, 1), seed=0, file=None)
-    elif args.source == "gopro" and (args.split or split.mode) == "canonical":
-        raise ValueError("--split canonical is EPIC-KITCHENS-100's participants; --source gopro takes planned or a "
-                         "participant_id,split FILE")
+    elif args.source in ("gopro", "ego4d") and (args.split or split.mode) == "canonical":
+        raise ValueError(f"--split canonical is EPIC-KITCHENS-100's participants; --source {args.source} takes "
+                         f"planned or a participant_id,split FILE")
+    if args.narration_pass is not None and args.source != "ego4d":
+        raise ValueError(f"--narration-pass is for --source ego4d (--source {args.source} has no narration passes)")
+    if args.source == "ego4d" and args.annotations and len(args.annotations) > 1:
+        raise ValueError(f"--annotations: --source ego4d reads one narration.json, got {len(args.annotations)} "
+                         f"files")
     if args.participants is not None and args.source != "gopro":
         raise ValueError(f"--participants is for --source gopro (--source {args.source} finds its participants "
                          f"itself)")

@@ -112,14 +112,17 @@ def _normalisation(tasks: list[ShardTask], results: list[ShardResult], with_imu:
 
 
 def source_record(root: Path, class_names: dict[int, str] | None = None,
-                  label_mapping: dict[str, Any] | None = None, dataset: str = "") -> dict[str, Any]:
+                  label_mapping: dict[str, Any] | None = None, dataset: str = "",
+                  source: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the build read: ``dataset`` (``--source``: epic, dogcentric, gopro), ``synthetic`` (True when
     ``root`` was written by ``egoimu synth``), and for a
     synthetic set the generator, its config sha256 and the table of what it builds in (``signals``: which
     verbs or activities carry head-motion or visual signal), so that every downstream report can say so;
     ``class_names`` {verb_class: name} (given, else EPIC's ``EPIC_100_verb_classes.csv`` keys, else {});
     ``label_mapping``: how EPIC-55 labels became EPIC-100 classes (``epic55.mapping_record``: the files it
-    used, rows mapped per class, the unmapped verbs), null when the build read no EPIC-55 labels."""
+    used, rows mapped per class, the unmapped verbs), null when the build read no EPIC-55 labels; ``source``: the
+    source's own record, kept under the dataset's name (``ego4d``: the narration file and pass, skipped metadata
+    records, videos of unknown wearer, each video's IMU units as inferred)."""
     record = dict(NOT_SYNTHETIC)
     for truth in (root / "synth_truth" / "dataset.json", root / "synth_truth.json"):
         if truth.is_file():
@@ -134,6 +137,8 @@ def source_record(root: Path, class_names: dict[int, str] | None = None,
     record["class_names"] = {str(k): v for k, v in sorted((class_names or {}).items())}
     record["label_mapping"] = label_mapping
     record["dataset"] = dataset
+    if source is not None:
+        record[dataset] = source
     return record
 
 

@@ -26,7 +26,7 @@ from egoimu.pipeline.imu import ImuConfig, ImuCoverageError, ImuError, SyncParam
 from egoimu.pipeline.imu_csv import NON_FINITE_IMU, STORED_DTYPE, beyond_stored_range
 from egoimu.pipeline.imu_source import imu_config, read_imu
 from egoimu.pipeline.imu_timing import prepare_stream, sync_for_video
-from egoimu.pipeline.sources.sync_defaults import CONTAINER_TIMELINE, DURATION_RATIO
+from egoimu.pipeline.sources.sync_defaults import CANONICAL_TIMELINE, CONTAINER_TIMELINE, DURATION_RATIO
 from egoimu.pipeline.sync_estimate import corrected, measure_sync
 from egoimu.pipeline.video import VideoConfig, VideoError, VideoInfo, probe_video
 
@@ -126,7 +126,8 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
             beyond a clock error, from offset 0, scale 1); a task's table entry overrides both.
         prior: the source's prior (:mod:`egoimu.pipeline.sources.sync_defaults`): ``duration-ratio`` (offset 0,
             scale from the durations) or ``container-timeline`` (offset 0, scale 1: the IMU times are on the
-            video's timeline already). Both reject an IMU that does not span the video.
+            video's timeline already) — both reject an IMU that does not span the video — or
+            ``canonical-timeline`` (offset 0, scale 1, no coverage test: clips without IMU are rejected alone).
     """
     base = dict(video_id=task.video_id, participant_id=task.participant_id, video=task.video,
                 accl=task.accl, gyro=task.gyro, imu_format=task.imu_format)
@@ -173,7 +174,10 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
                                               f"over its whole segment: {culprit}")
             rates[kind] = float(timed.rate_hz)
             try:
-                sync[kind] = sync_for_video(task.video_id, {kind: timed}, duration, table, imu_cfg)[kind]
+                if prior == CANONICAL_TIMELINE and not table:  # documented timeline; coverage checked per clip
+                    sync[kind] = SyncParams(0.0, 1.0)
+                else:
+                    sync[kind] = sync_for_video(task.video_id, {kind: timed}, duration, table, imu_cfg)[kind]
                 if prior == CONTAINER_TIMELINE and not table:  # checked above that the IMU spans the video
                     sync[kind] = SyncParams(0.0, 1.0)
             except ImuCoverageError as exc:

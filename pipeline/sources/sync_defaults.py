@@ -12,6 +12,9 @@ from dataclasses import dataclass
 #: the prior models (``t_video = offset + scale · t_imu``, before any measurement)
 DURATION_RATIO = "duration-ratio"  # offset 0, scale = video duration / IMU span
 CONTAINER_TIMELINE = "container-timeline"  # offset 0, scale 1: the IMU times are already on the MP4's timeline
+#: offset 0, scale 1 as documented by the dataset (Ego4D's canonical_timestamp_ms), and the IMU need not span the
+#: video (trimmed parts, components without IMU): a clip without IMU under it is rejected alone (``imu_window``)
+CANONICAL_TIMELINE = "canonical-timeline"
 
 
 @dataclass(frozen=True)
@@ -35,12 +38,18 @@ SYNC_DEFAULTS: dict[str, SyncDefault] = {
         "GPMF sample times are already on the MP4's timeline (offset 0, scale 1; the duration ratio would be a "
         "small wrong correction: the IMU span differs from the video's by up to a sample plus TIMO); auto checks "
         "that by measurement and keeps it, recorded, when not confident"),
+    "ego4d": SyncDefault(
+        "assumed", CANONICAL_TIMELINE,
+        "Ego4D documents canonical_timestamp_ms as the time on the canonical video's timeline (offset 0, scale 1), "
+        "and its IMU may cover only parts of a video (those clips are rejected, not the video); no real Ego4D "
+        "video+IMU pair is here to verify the measured sync on, so the documented timeline is kept: --sync auto "
+        "measures it, egoimu audit --sync checks a build"),
     "dogcentric": SyncDefault("assumed", DURATION_RATIO, "video only: no IMU to sync"),
 }
 
 
 def sync_default(source: str) -> SyncDefault:
-    """The default of ``source`` (``epic``, ``gopro``, ``dogcentric``)."""
+    """The default of ``source`` (``epic``, ``gopro``, ``ego4d``, ``dogcentric``)."""
     return SYNC_DEFAULTS[source]
 
 
