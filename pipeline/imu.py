@@ -109,16 +109,22 @@ class ImuCoverageError(ImuError):
 
 @dataclass(frozen=True)
 class CleanReport:
-    """What cleaning did to one file. Counts are rows; ``n_kept = n_rows - n_nan - n_duplicates``."""
+    """What cleaning did to one file. Counts are rows; ``n_kept = n_rows - n_dropped``."""
 
     n_rows: int  # data rows read
     n_nan: int  # rows with a NaN/inf field, dropped
     n_duplicates: int  # rows repeating an earlier row's Milliseconds, dropped (first kept)
     n_nonmonotonic: int  # rows whose Milliseconds is below the previous row's (fixed by sorting)
+    n_outliers: int = 0  # rows with an implausible time, dropped (Ego4D: imu_ego4d's rule; 0 elsewhere)
+
+    @property
+    def n_dropped(self) -> int:
+        """Rows dropped for any reason: ``n_nan + n_duplicates + n_outliers``."""
+        return self.n_nan + self.n_duplicates + self.n_outliers
 
     @property
     def n_kept(self) -> int:
-        return self.n_rows - self.n_nan - self.n_duplicates
+        return self.n_rows - self.n_dropped
 
 
 @dataclass(frozen=True, eq=False)

@@ -33,6 +33,18 @@ def read_imu_csv(path: str | os.PathLike[str], kind: str) -> ImuStream:
     """
     if kind not in HEADERS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    values = read_csv_table(path, HEADERS[kind])
+    return clean_imu(kind, values[:, 0], values[:, 1:], path=os.fspath(path))
+
+
+def read_csv_table(path: str | os.PathLike[str], header: tuple[str, ...]) -> np.ndarray:
+    """A numeric CSV whose first line is exactly ``header`` -> (n, len(header)) float64, streamed.
+
+    Empty and ``nan``/``NA``/``null`` fields are NaN; blank lines are skipped; a UTF-8 byte-order mark is
+    ignored. Raises :class:`ImuError` naming the file for a missing, unreadable or empty file, a wrong header
+    (line 1), a malformed line (wrong field count or a non-numeric field: the first such line is named) or
+    no data rows.
+    """
     p = os.fspath(path)
     try:
         with open(p, "rb") as f:
@@ -42,26 +54,26 @@ def read_imu_csv(path: str | os.PathLike[str], kind: str) -> ImuStream:
             if not first.strip() and not f.read(1).strip():
                 raise ImuError(p, "empty file")
             try:
-                header = tuple(s.strip() for s in first.decode("utf-8").strip().split(","))
+                found = tuple(s.strip() for s in first.decode("utf-8").strip().split(","))
             except UnicodeDecodeError as e:
                 raise ImuError(p, f"cannot read the header: {e}", line=1) from None
-            if header != HEADERS[kind]:
-                raise ImuError(p, f"header {','.join(header)!r}, expected {','.join(HEADERS[kind])!r}", line=1)
-            values = _parse_rows(p, f)
+            if found != header:
+                raise ImuError(p, f"header {','.join(found)!r}, expected {','.join(header)!r}", line=1)
+            values = _parse_rows(p, f, len(header))
     except FileNotFoundError:
         raise ImuError(p, "file not found") from None
     except OSError as e:
         raise ImuError(p, f"cannot read: {e}") from None
     if values.shape[0] == 0:
         raise ImuError(p, "no data rows")
-    return clean_imu(kind, values[:, 0], values[:, 1:], path=p)
+    return values
 
 
 _CHUNK_BYTES = 1 << 20  # bytes read at a time
 
 
-def _parse_rows(path: str, f: io.BufferedReader) -> np.ndarray:
-    """The rest of an open file -> (n, 4) float64, streamed in ~1 MiB blocks of whole lines.
+def _parse_rows(path: str, f: io.BufferedReader, n_fields: int = 4) -> np.ndarray:
+    """The rest of an open file -> (n, n_fields) float64, streamed in ~1 MiB blocks of whole lines.
 
     Memory: the result plus one block, whatever the file's length (no Python object per line).
     Field counts are checked vectorised (commas per line); values are parsed by pandas' C parser;
@@ -77,16 +89,16 @@ def _parse_rows(path: str, f: io.BufferedReader) -> np.ndarray:
             cut = data.rfind(b"\n") + 1
             data, carry = data[:cut], data[cut:]
         if data:
-            parts.append(_parse_block(path, data, line0))
+            parts.append(_parse_block(path, data, line0, n_fields))
             line0 += data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
         if not block:
             break
     parts = [x for x in parts if x.size]
-    return np.concatenate(parts) if parts else np.empty((0, 4))
+    return np.concatenate(parts) if parts else np.empty((0, n_fields))
 
 
-def _parse_block(path: str, body: bytes, line0: int) -> np.ndarray:
-    """Whole lines ``body`` (first at file line ``line0``) -> (m, 4) float64; ImuError names a bad line."""
+def _parse_block(path: str, body: bytes, line0: int, n_fields: int = 4) -> np.ndarray:
+    """Whole lines ``body`` (first at file line ``line0``) -> (m, n_fields) float64; ImuError names a bad line."""
     buf = np.frombuffer(body, dtype=np.uint8)
     ends = np.flatnonzero(buf == 10)
     if buf.size and buf[-1] != 10:
@@ -95,17 +107,17 @@ def _parse_block(path: str, body: bytes, line0: int) -> np.ndarray:
     if ends.size:
         at = np.searchsorted(np.flatnonzero(buf == 44), np.stack([starts, ends]))  # commas before each
         commas = at[1] - at[0]
-        bad = np.flatnonzero(commas != 3)
+        bad = np.flatnonzero(commas != n_fields - 1)
         bad = bad[[len(body[starts[i]:ends[i]].strip()) > 0 for i in bad]] if bad.size else bad
         if bad.size:
             i = int(bad[0])
-            raise ImuError(path, f"malformed line: {int(commas[i]) + 1} fields, expected 4", line=line0 + i)
+            raise ImuError(path, f"malformed line: {int(commas[i]) + 1} fields, expected {n_fields}", line=line0 + i)
     try:
         df = pd.read_csv(io.BytesIO(body), header=None, dtype=np.float64, skip_blank_lines=True,
                          keep_default_na=False, na_values=sorted(_NA_TOKENS), engine="c")
-        return df.to_numpy(dtype=np.float64).reshape(-1, 4)
+        return df.to_numpy(dtype=np.float64).reshape(-1, n_fields)
     except pd.errors.EmptyDataError:
-        return np.empty((0, 4))
+        return np.empty((0, n_fields))
     except (ValueError, pd.errors.ParserError) as exc:
         for i, raw in enumerate(io.BytesIO(body)):
             for tok in raw.decode("utf-8", "replace").split(","):

@@ -161,7 +161,7 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
         for kind, rel in (("accl", task.accl), ("gyro", task.gyro)):
             path = source_path(rootp, rel)
             raw = read_imu(path, kind, task.imu_format)
-            dropped += raw.report.n_nan + raw.report.n_duplicates
+            dropped += raw.report.n_dropped
             reordered += raw.report.n_nonmonotonic
             timed = prepare_stream(raw, imu_config(task.imu_format, imu_cfg))
             fields[f"{kind}_time_convention"] = timed.convention
