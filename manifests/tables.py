@@ -41,10 +41,13 @@ TABLES: dict[str, tuple[Column, ...]] = {
         Column("clip_id", "str", nonempty=True, unique=True,
                doc="the clip's id: the annotation's narration_id for a segment, `<video_id>_w<start ms>` for an "
                    "unlabelled window; for a row rejected before planning, the annotation row or file it came from"),
-        Column("narration_id", "str", doc="the annotation's narration_id ('' for a window)"),
+        Column("narration_id", "str", doc="the annotation's narration_id ('' for a window; Ego4D: the "
+                                          "annotation_uid without its hyphens)"),
         Column("participant_id", "str", nonempty=True, doc="the participant (EPIC `P01`, a DogCentric dog, a GoPro "
-                                                           "wearer); `unknown` when the row named none"),
-        Column("video_id", "str", nonempty=True, doc="the source video (`unknown` when the row named none)"),
+                                                           "wearer, Ego4D's `fb_participant_id`); `unknown` when the "
+                                                           "row named none"),
+        Column("video_id", "str", nonempty=True, doc="the source video (`unknown` when the row named none; Ego4D: "
+                                                     "the video_uid without its hyphens, 32 hex digits)"),
         Column("kind", "str", choices=("segment", "window"),
                doc="segment: one labelled annotation segment; window: an unlabelled window (`--ssl-windows`)"),
         Column("split", "str", choices=_SPLIT_OR_EMPTY,
@@ -56,7 +59,8 @@ TABLES: dict[str, tuple[Column, ...]] = {
                doc="the clip window's start, seconds on the video timeline (centred on the segment, on the 1/fps "
                    "grid); empty only when rejected before placing"),
         Column("end_s", "float", nullable=True, minimum=0.0, doc="the clip window's end: start_s + the window (2 s)"),
-        Column("verb", "str", doc="the annotation's raw verb as written (`pick-up`); the class key names the class"),
+        Column("verb", "str", doc="the annotation's raw verb as written (`pick-up`); the class key names the class; "
+                                  "Ego4D: the narration's whole text (`#C C picks a bag`), verb_class -1"),
         Column("verb_class", "int", minimum=-1,
                doc="verb class id (EPIC_100_verb_classes.csv `id`; its `key` names it, manifest.json "
                    "`source.class_names`); -1 = unlabelled"),

@@ -175,6 +175,8 @@ def _build(argv: list[str] | None) -> int:
             probed = run_tasks(client, probe_recording, rec_tasks, str(root), cfg.video, cfg.imu, with_imu,
                                cfg.sync_mode, sync_default(args.source).prior, desc="probe", progress=not args.quiet)
             recordings = {r.video_id: r for r in probed}
+            if source_extra is not None:  # ego4d: each video's IMU units as inferred, recorded
+                source_extra["imu_units"] = {v: r.imu_units for v, r in sorted(recordings.items()) if r.imu_units}
             with timed("plan"):
                 planned = _plan(args, rows, recordings, cfg, missing, with_imu)
             if isinstance(planned, str):

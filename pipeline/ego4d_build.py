@@ -22,7 +22,9 @@ the documented canonical timeline (:mod:`egoimu.pipeline.sources.sync_defaults`)
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +32,30 @@ from egoimu.pipeline.imu_source import EGO4D
 from egoimu.pipeline.plan import ClipRow, rows_from_sources
 from egoimu.pipeline.recordings import RecordingTask
 from egoimu.pipeline.sources import ego4d
-from egoimu.pipeline.sources.epic import NO_IMU, NO_VIDEO_FILE, Rejection
+from egoimu.pipeline.sources.epic import Rejection, Segment
 
-#: Rejection: the video's wearer is unknown (empty ``fb_participant_id``), so no split can hold it disjointly.
-UNKNOWN_WEARER = "unknown_wearer"
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def compact_id(uid: str) -> str:
+    """An Ego4D uuid (36 characters, 8-4-4-4-12) without its four hyphens: 32 hex digits, which fit the shards'
+    32-byte ``video_id`` / ``narration_id`` fields, lossless (``uuid.UUID(hex)`` gives the uuid back). Any other
+    id is returned unchanged (one that does not fit is rejected by the plan, named)."""
+    return uid.replace("-", "").lower() if _UUID.fullmatch(uid) else uid
+
+
+def _compact(seg: Segment | Rejection) -> Segment | Rejection:
+    """``seg`` with its narration and video ids compacted (:func:`compact_id`; a missing annotation_uid's
+    ``<video_uid>:<i>`` becomes ``<32 hex>:<i>``)."""
+    nid, _, index = seg.narration_id.partition(":")
+    return replace(seg, narration_id=compact_id(nid) + (f":{index}" if index else ""),
+                   video_id=compact_id(seg.video_id))
+
+
+def _within(seg: Segment, duration_s: float) -> Segment:
+    """``seg`` (the narration's timestamp -/+ 1 s) cut to the video's [0, duration_sec]: a narration within 1 s
+    of an end gets the video's first or last 2 s (the clip stage centres, then clamps into the video)."""
+    return replace(seg, start_s=max(0.0, seg.start_s), stop_s=min(duration_s, seg.stop_s))
 
 
 def narration_path(root: Path, annotations: list[Path] | None) -> Path:
@@ -52,34 +74,34 @@ def ego4d_sources(root: Path, args: argparse.Namespace
     pass_name = f"narration_pass_{args.narration_pass or 1}"
     path = narration_path(root, args.annotations)
     segments, rejections = ego4d.read_narrations(path, videos, pass_name)
-    unknown = {s.video_id for s in segments if not videos[s.video_id].participant_id}
+    unknown = {s.video_id for s in segments if ego4d.wearer_problem(videos[s.video_id])}
     rejections = rejections + [
-        Rejection(s.narration_id, "unknown", s.video_id, UNKNOWN_WEARER,
-                  f"ego4d.json gives video {s.video_id} no fb_participant_id: its wearer could be in any split, so "
-                  f"the split could not stay subject-disjoint", s.source, s.line, s.verb)
+        Rejection(s.narration_id, "unknown", s.video_id, ego4d.UNKNOWN_WEARER,
+                  f"{ego4d.wearer_problem(videos[s.video_id])[1]}: the wearer could be in any split, so the split "
+                  f"could not stay subject-disjoint", s.source, s.line, s.verb)
         for s in segments if s.video_id in unknown]
     segments = [s for s in segments if s.video_id not in unknown]
-    rows = rows_from_sources(segments, rejections)
+    original = {compact_id(uid): uid for uid in videos}
+    rows = rows_from_sources([_compact(_within(s, videos[s.video_id].duration_s)) for s in segments],
+                             [_compact(r) for r in rejections])
     tasks, missing = [], {}
     for vid in sorted({r.video_id for r in rows if r.planned}):
-        video_rel, imu_rel = ego4d.find_files(root, vid)
-        meta = videos[vid]
-        if not video_rel:
-            missing[vid] = (NO_VIDEO_FILE, f"no {ego4d.video_rel(vid)} under the root")
-        elif not imu_rel or not meta.has_imu:
-            missing[vid] = (NO_IMU, f"ego4d.json: has_imu {str(meta.has_imu).lower()}, "
-                                    f"{ego4d.imu_rel(vid)} {'present' if imu_rel else 'absent'}")
+        meta = videos[original[vid]]
+        files = ego4d.find_files(root, meta.video_uid)
+        if problem := ego4d.file_problem(meta, files):
+            missing[vid] = problem
         else:
-            tasks.append(RecordingTask(vid, meta.participant_id, video_rel, imu_rel, imu_rel, imu_format=EGO4D))
-    wearers = {videos[t.video_id].participant_id for t in tasks}
+            tasks.append(RecordingTask(vid, meta.participant_id, files[0], files[1], files[1], imu_format=EGO4D))
+    wearers = {t.participant_id for t in tasks}
     print(f"[ego4d] {len(videos)} videos in ego4d.json ({len(record_rejections)} records skipped); {pass_name} of "
           f"{path.name}: {len(segments) + len(rejections)} narrations, {sum(r.planned for r in rows)} clips planned "
           f"on {len(tasks)} videos of {len(wearers)} wearers; {len(unknown)} videos of unknown wearer "
-          f"({sum(r.reason == UNKNOWN_WEARER for r in rows)} narrations rejected); {len(missing)} videos lack "
+          f"({sum(r.reason == ego4d.UNKNOWN_WEARER for r in rows)} narrations rejected); {len(missing)} videos lack "
           f"files", file=sys.stderr)
     record = {"narration_file": str(path), "narration_pass": pass_name,
               "videos_in_metadata": len(videos), "metadata_records_skipped": [
                   {"record": r.narration_id, "reason": r.reason, "detail": r.detail} for r in record_rejections],
               "videos_of_unknown_wearer": sorted(unknown),
-              "clip_placement": "2 s centred on each narration's timestamp_sec (imu2clip's placement)"}
+              "clip_placement": "2 s centred on each narration's timestamp_sec (imu2clip's placement)",
+              "ids": "video_uid and annotation_uid without their hyphens (32 hex digits; uuid.UUID(hex) restores them)"}
     return rows, tasks, missing, record

@@ -15,6 +15,7 @@ import sys
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,8 @@ from egoimu.manifests.paths import PathEscapeError, link_target, source_path
 from egoimu.pipeline.alignment import summarise_ms, truth_alignment_ms
 from egoimu.pipeline.imu import ImuConfig, ImuCoverageError, ImuError, SyncParams, TimedStream
 from egoimu.pipeline.imu_csv import NON_FINITE_IMU, STORED_DTYPE, beyond_stored_range
-from egoimu.pipeline.imu_source import imu_config, read_imu
+from egoimu.pipeline.imu_ego4d import MissingSensorError, describe_units, read_ego4d_si
+from egoimu.pipeline.imu_source import EGO4D, imu_config, read_imu
 from egoimu.pipeline.imu_timing import prepare_stream, sync_for_video
 from egoimu.pipeline.sources.sync_defaults import CANONICAL_TIMELINE, CONTAINER_TIMELINE, DURATION_RATIO
 from egoimu.pipeline.sync_estimate import corrected, measure_sync
@@ -90,6 +92,7 @@ class RecordingResult:
     sync_peak_r: float = float("nan")
     sync_confidence: float = float("nan")
     sync_fallback: str = ""  # why auto kept the assumed model ('' when used or not measured)
+    imu_units: str = ""  # ego4d: the units and axes inferred from the data (imu_ego4d.describe_units); '' otherwise
     imu_from_s: float = 0.0  # earliest video time a window may start with IMU under it (edge tolerance included)
 
     @property
@@ -158,9 +161,13 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
     gyro: TimedStream | None = None  # kept for auto
     try:
         # one stream at a time, keeping only scalars: memory stays that of one stream, not two
+        units: dict[str, Any] = {}  # ego4d: what was inferred of each sensor's units (recorded per video)
         for kind, rel in (("accl", task.accl), ("gyro", task.gyro)):
             path = source_path(rootp, rel)
-            raw = read_imu(path, kind, task.imu_format)
+            if task.imu_format == EGO4D:
+                raw, units[kind] = read_ego4d_si(path, kind)
+            else:
+                raw = read_imu(path, kind, task.imu_format)
             dropped += raw.report.n_dropped
             reordered += raw.report.n_nonmonotonic
             timed = prepare_stream(raw, imu_config(task.imu_format, imu_cfg))
@@ -190,6 +197,8 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
             del raw, timed
             trim_heap()
             fields[f"{kind}_sha256"] = fields["video_sha256"] if path == vpath else sha256_file(path)
+        if units:
+            fields["imu_units"] = describe_units(units.get("accl"), units.get("gyro"))
         if gyro is not None:
             if coverage is not None:  # one prior for both sensors, so that the one correction fits both
                 sync = {kind: SyncParams(0.0, 1.0) for kind in sync}
@@ -204,6 +213,8 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
                                           f"so the IMU cannot be synced by duration; add a --sync entry to "
                                           f"use its decodable part ({exc})")
         return RecordingResult(**base, status="rejected", reason=IMU_NOT_SPANNING, detail=str(exc), **fields)
+    except MissingSensorError as exc:  # a documented Ego4D quirk: the file has no acceleration (or gyro)
+        return RecordingResult(**base, status="rejected", reason=f"no_{exc.kind}", detail=str(exc), **fields)
     except (ImuError, PathEscapeError) as exc:
         return RecordingResult(**base, status="rejected", reason=IMU_UNREADABLE, detail=str(exc), **fields)
     for kind, kind_ms in ms.items():
