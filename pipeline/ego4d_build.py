@@ -22,7 +22,6 @@ the documented canonical timeline (:mod:`egoimu.pipeline.sources.sync_defaults`)
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -34,22 +33,13 @@ from egoimu.pipeline.recordings import RecordingTask
 from egoimu.pipeline.sources import ego4d
 from egoimu.pipeline.sources.epic import Rejection, Segment
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-
-
-def compact_id(uid: str) -> str:
-    """An Ego4D uuid (36 characters, 8-4-4-4-12) without its four hyphens: 32 hex digits, which fit the shards'
-    32-byte ``video_id`` / ``narration_id`` fields, lossless (``uuid.UUID(hex)`` gives the uuid back). Any other
-    id is returned unchanged (one that does not fit is rejected by the plan, named)."""
-    return uid.replace("-", "").lower() if _UUID.fullmatch(uid) else uid
-
 
 def _compact(seg: Segment | Rejection) -> Segment | Rejection:
     """``seg`` with its narration and video ids compacted (:func:`compact_id`; a missing annotation_uid's
     ``<video_uid>:<i>`` becomes ``<32 hex>:<i>``)."""
     nid, _, index = seg.narration_id.partition(":")
-    return replace(seg, narration_id=compact_id(nid) + (f":{index}" if index else ""),
-                   video_id=compact_id(seg.video_id))
+    return replace(seg, narration_id=ego4d.compact_id(nid) + (f":{index}" if index else ""),
+                   video_id=ego4d.compact_id(seg.video_id))
 
 
 def _within(seg: Segment, duration_s: float) -> Segment:
@@ -81,7 +71,7 @@ def ego4d_sources(root: Path, args: argparse.Namespace
                   f"could not stay subject-disjoint", s.source, s.line, s.verb)
         for s in segments if s.video_id in unknown]
     segments = [s for s in segments if s.video_id not in unknown]
-    original = {compact_id(uid): uid for uid in videos}
+    original = {ego4d.compact_id(uid): uid for uid in videos}
     rows = rows_from_sources([_compact(_within(s, videos[s.video_id].duration_s)) for s in segments],
                              [_compact(r) for r in rejections])
     tasks, missing = [], {}
@@ -98,7 +88,8 @@ def ego4d_sources(root: Path, args: argparse.Namespace
           f"on {len(tasks)} videos of {len(wearers)} wearers; {len(unknown)} videos of unknown wearer "
           f"({sum(r.reason == ego4d.UNKNOWN_WEARER for r in rows)} narrations rejected); {len(missing)} videos lack "
           f"files", file=sys.stderr)
-    record = {"narration_file": str(path), "narration_pass": pass_name,
+    shown = path.resolve().relative_to(root) if path.resolve().is_relative_to(root) else path  # ROOT-relative
+    record = {"narration_file": str(shown), "narration_pass": pass_name,
               "videos_in_metadata": len(videos), "metadata_records_skipped": [
                   {"record": r.narration_id, "reason": r.reason, "detail": r.detail} for r in record_rejections],
               "videos_of_unknown_wearer": sorted(unknown),

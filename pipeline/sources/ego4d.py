@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -236,6 +237,15 @@ def read_narrations(path: Path, videos: dict[str, Ego4dVideo], pass_name: str = 
                                     -1, -1, src, n))
     return segments, rejected
 
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def compact_id(uid: str) -> str:
+    """An Ego4D uuid (36 characters, 8-4-4-4-12) without its four hyphens: 32 hex digits, which fit the shards'
+    32-byte ``video_id`` / ``narration_id`` fields, lossless (``uuid.UUID(hex)`` gives the uuid back). Any other
+    id is returned unchanged (one that does not fit is rejected by the plan, named)."""
+    return uid.replace("-", "").lower() if _UUID.fullmatch(uid) else uid
 
 def find_files(root: Path, video_uid: str) -> tuple[str, str]:
     """``(video, imu)``: paths relative to ``root`` (POSIX) of ``v2/full_scale/<video_uid>.mp4`` and
