@@ -247,6 +247,7 @@ def compact_id(uid: str) -> str:
     id is returned unchanged (one that does not fit is rejected by the plan, named)."""
     return uid.replace("-", "").lower() if _UUID.fullmatch(uid) else uid
 
+
 def find_files(root: Path, video_uid: str) -> tuple[str, str]:
     """``(video, imu)``: paths relative to ``root`` (POSIX) of ``v2/full_scale/<video_uid>.mp4`` and
     ``v2/imu/<video_uid>.csv``, '' for each that is not a file."""

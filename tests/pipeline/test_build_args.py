@@ -76,6 +76,10 @@ def _cases(tmp_path: Path) -> list[tuple[list[str], list[str]]]:
         (["--config", str(cfg)], [str(cfg), "shard.clips_per_shard", "integer >= 1", "got 0"]),
         (["--config", str(cfg_ssl)], [str(cfg_ssl), "clip.ssl_stride_s", "got -1"]),
         (["--config", str(cfg_ssl_word)], [str(cfg_ssl_word), "clip.ssl_stride_s", "'auto', null", "'sometimes'"]),
+        (["--narration-pass", "2"], ["--narration-pass is for --source ego4d"]),
+        (["--source", "ego4d", "--narration-pass", "3"], ["--narration-pass", "invalid choice: 3"]),
+        (["--source", "ego4d", "--split", "canonical"], ["--split canonical", "--source ego4d"]),
+        (["--source", "ego4d", "--annotations", "a.json", "b.json"], ["--annotations", "one narration.json", "2"]),
     ]
 
 
