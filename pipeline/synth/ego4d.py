@@ -34,9 +34,10 @@ the action), ``timestamp_frame`` = floor(timestamp_sec · 30), ``narration_text`
 
 ``OUT/synth_truth/dataset.json``: ``config`` and ``config_sha256``, seed, per participant the number, fb id, motion
 style and IMU bias/noise, per video (by video_uid) fps, frames, duration_s, participant, has_imu, clock_scale, rate_hz,
-components, rows, units and axes. ``OUT/synth_truth/<video_uid>.npz``: the frame keys of
-:mod:`egoimu.pipeline.synth.epic` (``frame_t_s``, ``yaw_pitch_roll``, ``position``, ``omega_frames``, ``view_affine``,
-``segment_start_s``/``stop_s``/``verb_class``) plus (N IMU rows in file order, before any fault; S actions):
+components, rows, units and axes, all as generated (planted faults: see faults.json).
+``OUT/synth_truth/<video_uid>.npz``: the frame keys of :mod:`egoimu.pipeline.synth.epic` (``frame_t_s``,
+``yaw_pitch_roll``, ``position``, ``omega_frames``, ``view_affine``, ``segment_start_s``/``stop_s``/``verb_class``,
+actions in narration order) plus (N IMU rows in file order, before any fault; S actions):
 
 =====================  ==========  =======  ====================================================
 key                    shape       dtype    meaning (unit)
@@ -160,7 +161,8 @@ def _uuid(rng: np.random.Generator) -> str:
 
 
 def plan_ego4d(cfg: SynthEgo4dConfig, out: Path) -> list[Ego4dVideo]:
-    """The videos in order (participant, video), with deterministic uids, wearer ids and actions."""
+    """The videos in order (participant, video), with deterministic uids, wearer ids and actions (in order of
+    their middle, the narration time)."""
     n = int(Fraction(cfg.seconds).limit_denominator(1000) * FPS)
     fb = _rng(cfg.seed, S_FBID).choice(np.arange(1, 10_000), cfg.participants, replace=False)
     videos = []
@@ -168,6 +170,7 @@ def plan_ego4d(cfg: SynthEgo4dConfig, out: Path) -> list[Ego4dVideo]:
         for v in range(1, cfg.videos_per_participant + 1):
             uid = _uuid(_rng(cfg.seed, S_UID, p, v))
             segs = A.sample_segments(_rng(cfg.seed, S_SEGMENTS, p, v), uid, f"P{p:03d}", float(n / FPS))
+            segs.sort(key=lambda seg: (seg.start_cs + seg.stop_cs, seg.start_cs))  # narrations in time order
             videos.append(Ego4dVideo(video_uid=uid, pnum=p, vnum=v, fb_participant_id=int(fb[p - 1]), n_frames=n,
                                      components=2 if len(videos) == 1 else 1, segments=tuple(segs),
                                      out=str(out), cfg=cfg))
