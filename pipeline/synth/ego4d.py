@@ -340,8 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
                      (1, "canonical videos per wearer (default: 1)"), (30.0, "length of each video, s (default: 30)"),
                      ((228, 128), "frame size (default: 228x128)"))
     p.add_argument("--seed", type=int, default=0, help="random seed (same options -> identical files)")
-    p.add_argument("--faults", type=_fault_kinds, nargs="?", const=FAULT_KINDS, default=(), metavar="LIST|all",
-                   help="plant Ego4D's documented quirks (all, or a comma-separated list of: "
+    p.add_argument("--faults", type=_fault_kinds, nargs="?", const=FAULT_KINDS, default=None, metavar="LIST|all",
+                   help="plant Ego4D's documented quirks (all, or kinds separated by commas: "
                         f"{', '.join(FAULT_KINDS)}), listed in OUT/synth_truth/faults.json (needs >= "
                         f"{MIN_FAULT_VIDEOS} videos)")
     p.add_argument("--no-audio", action="store_true", help="no AAC audio track")
@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(problem)
     cfg = SynthEgo4dConfig(participants=a.participants, videos_per_participant=a.videos_per_participant,
                            seconds=a.seconds, width=a.resolution[0], height=a.resolution[1], seed=a.seed,
-                           faults=a.faults, audio=not a.no_audio)
+                           faults=a.faults or (), audio=not a.no_audio)
     try:
         summary = generate_ego4d(a.out, cfg, workers=a.workers)
     except (ValueError, FileNotFoundError) as exc:

@@ -240,6 +240,8 @@ def test_cli_refuses_a_foreign_folder_and_writes_a_small_set(tmp_path):
     (tmp_path / "o" / "mine.txt").write_text("x")
     res = _run("ego4d", str(tmp_path / "o"))
     assert res.returncode == 2 and "is not empty" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    res = _run("ego4d", str(tmp_path / "o" / "mine.txt"))
+    assert res.returncode == 2 and "is a file, not a folder" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     res = _run("ego4d", str(tmp_path / "n"), "--participants", "1", "--seconds", "4", "--no-audio")
     assert res.returncode == 0 and "wrote 1 videos" in res.stdout
     assert len(json.loads((tmp_path / "n" / "ego4d.json").read_text())["videos"]) == 1
