@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from egoimu.pipeline.synth.ego4d import SynthEgo4dConfig, generate_ego4d
 from egoimu.pipeline.synth.ego4d_faults import EXPECTED, FAULT_KINDS, IMU_KINDS, OUTLIER_MS
 from egoimu.pipeline.synth.motion import G
 from tests.conftest import EGO4D_FAULTY
@@ -134,3 +135,11 @@ def test_narration_quirks(faulty):
         bad = {recs[k]["index"] for k in recs if k.startswith("narration_") and recs[k]["video_uid"] == uid}
         good = [i for i in range(len(times)) if i not in bad]
         np.testing.assert_array_equal(np.array(times)[good], z["narration_t_s"][good])
+
+
+def test_faults_are_deterministic(faulty, tmp_path):
+    out, _, _ = faulty
+    generate_ego4d(tmp_path / "again", SynthEgo4dConfig(**EGO4D_FAULTY), workers=1)
+    files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "again") for p in (tmp_path / "again").rglob("*") if p.is_file())
+    assert [f for f in files if (out / f).read_bytes() != (tmp_path / "again" / f).read_bytes()] == []
