@@ -43,21 +43,26 @@ def gopro_karma() -> Path:
     return path
 
 
+def _cached_generator(tmp_path_factory, config_cls, generate, name: str):
+    """``make(**config fields) -> (root, summary)``: ``generate(root, config, workers=2)`` once per config."""
+    cache: dict = {}
+
+    def make(**fields) -> tuple[Path, dict]:
+        cfg = config_cls(**fields)
+        if cfg not in cache:
+            out = tmp_path_factory.mktemp(name) / "d"
+            cache[cfg] = (out, generate(out, cfg, workers=2))
+        return cache[cfg]
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def synth_epic(tmp_path_factory):
     """Factory ``synth_epic(**SynthEpicConfig fields) -> (root, summary)``, cached per config."""
     from egoimu.pipeline.synth.epic import SynthEpicConfig, generate_epic
 
-    cache: dict = {}
-
-    def make(**fields) -> tuple[Path, dict]:
-        cfg = SynthEpicConfig(**fields)
-        if cfg not in cache:
-            out = tmp_path_factory.mktemp("epic") / "d"
-            cache[cfg] = (out, generate_epic(out, cfg, workers=2))
-        return cache[cfg]
-
-    return make
+    return _cached_generator(tmp_path_factory, SynthEpicConfig, generate_epic, "epic")
 
 
 #: The small sets most tests share (2 participants x 1 IMU video + the EPIC-55-style video).
@@ -157,3 +162,17 @@ def eval_verb_run(built_epic, tmp_path_factory) -> tuple[Path, Path]:
     """(data, run): the same with objective verb_video (a video encoder and a classifier, no head-motion side)."""
     _, data = built_epic
     return data, _train(data, tmp_path_factory.mktemp("eval-run") / "sup", "objective=verb_video")
+
+
+@pytest.fixture(scope="session")
+def synth_ego4d(tmp_path_factory):
+    """Factory ``synth_ego4d(**SynthEgo4dConfig fields) -> (root, summary)`` (Ego4D layout), cached per config."""
+    from egoimu.pipeline.synth.ego4d import SynthEgo4dConfig, generate_ego4d
+
+    return _cached_generator(tmp_path_factory, SynthEgo4dConfig, generate_ego4d, "ego4d")
+
+
+#: Ego4D-layout sets (egoimu synth ego4d): 2 wearers (the second video has two IMU components); every documented
+#: quirk on 6 videos (one IMU quirk each).
+EGO4D_CLEAN = dict(participants=2, videos_per_participant=1, seconds=8.0, seed=5)
+EGO4D_FAULTY = dict(participants=6, videos_per_participant=1, seconds=6.0, seed=9, faults=("all",), audio=False)

@@ -88,7 +88,7 @@ from egoimu.pipeline.synth import faults as F
 from egoimu.pipeline.synth import imu, scene, visual
 from egoimu.pipeline.synth.encode import FrameWriter, h264_args
 from egoimu.pipeline.synth.fault_planters import LINK_TARGETS, MIN_IMU_VIDEOS, plant_catalogue
-from egoimu.pipeline.synth.motion import Action, MotionStyle, build_trajectory
+from egoimu.pipeline.synth.motion import Action, MotionStyle, Trajectory, build_trajectory
 from egoimu.pipeline.synth.truth import FRAME_KEYS, IMU_KEYS, canonical_json, save_npz, sha256_text
 
 FPS_CHOICES = {"50": Fraction(50), "59.94": Fraction(60000, 1001), "60000/1001": Fraction(60000, 1001),
@@ -129,16 +129,21 @@ class SynthEpicConfig:
             raise ValueError(f"fps must be one of {', '.join(FPS_CHOICES)}, not {self.fps!r}")
         if not 1 <= self.participants <= 99 or not 1 <= self.videos_per_participant <= 99:
             raise ValueError("participants and videos per participant must be in 1..99")
-        if not 4.0 <= self.seconds <= 7200:
-            raise ValueError(f"seconds must be in [4, 7200], not {self.seconds}")
-        if self.width % 2 or self.height % 2 or self.width < 64 or self.height < 64:
-            raise ValueError(f"resolution must be even and at least 64x64, not {self.width}x{self.height}")
+        validate_size(self.seconds, self.width, self.height)
         if self.faults not in (False, True, "all"):
             raise ValueError(f"faults must be False, True or 'all', not {self.faults!r}")
         if self.faults == "all" and self.participants * self.videos_per_participant < MIN_IMU_VIDEOS:
             raise ValueError(f"--faults all needs at least {MIN_IMU_VIDEOS} IMU videos (the nine kinds of --faults "
                              f"damage the files of the first six; the further kinds copy an intact one), e.g. "
                              f"--participants 3 --videos-per-participant 3")
+
+
+def validate_size(seconds: float, width: int, height: int) -> None:
+    """ValueError (one line) unless 4 <= seconds <= 7200 and the frame size (px) is even and at least 64x64."""
+    if not 4.0 <= seconds <= 7200:
+        raise ValueError(f"seconds must be in [4, 7200], not {seconds}")
+    if width % 2 or height % 2 or width < 64 or height < 64:
+        raise ValueError(f"resolution must be even and at least 64x64, not {width}x{height}")
 
 
 def _rng(seed: int, *keys: int) -> np.random.Generator:
@@ -185,16 +190,26 @@ def _panorama(seed: int, pnum: int, px_per_rad: float) -> scene.Panorama:
     return scene.make_panorama(_rng(seed, S_PANO, pnum), px_per_rad)
 
 
-def render_video(job: VideoJob) -> dict:
-    """Write one video's MP4, IMU CSVs (if any) and truth npz; returns its dataset.json entry."""
-    cfg, out = job.cfg, Path(job.out)
-    pnum, vnum = _ids(job.video_id)
-    fps, n = job.fps, job.n_frames
+def segment_actions(segments: tuple[A.Segment, ...] | list[A.Segment]) -> list[Action]:
+    """The motion model's :class:`Action` of each segment (verbs outside the class table: generic)."""
     verb_key = {v.id: v for v in C.VERBS}
-    actions = [Action(s.start_s, s.stop_s, verb_key[s.verb_class].key if s.verb_class in verb_key else "",
-                      verb_key[s.verb_class].category if s.verb_class in verb_key else "")
-               for s in job.segments]
-    traj = build_trajectory(actions, job.duration_s, job.style, _rng(cfg.seed, S_MOTION, pnum, vnum))
+    return [Action(s.start_s, s.stop_s, verb_key[s.verb_class].key if s.verb_class in verb_key else "",
+                   verb_key[s.verb_class].category if s.verb_class in verb_key else "")
+            for s in segments]
+
+
+def render_scene(path: Path, traj: Trajectory, segments: tuple[A.Segment, ...], fps: Fraction, n_frames: int,
+                 cfg, pnum: int, vnum: int) -> dict[str, np.ndarray]:
+    """Render ``n_frames`` frames (frame i at video time i / fps, s) of the head trajectory ``traj`` with the
+    segments' overlays and encode them to the H.264 MP4 ``path`` (+ AAC noise if ``cfg.audio``).
+
+    ``cfg`` needs ``seed, width, height, hfov_deg, full_range, audio, crf, preset`` (a synth config); ``pnum``
+    (participant number: panorama) and ``vnum`` (video number: overlay stream). Returns the frame truth: the
+    :data:`FRAME_KEYS` arrays (see the module docstring for shapes, dtypes, units).
+    """
+    fps, n = Fraction(fps), int(n_frames)
+    duration_s = float(n / fps)
+    actions = segment_actions(segments)
     t_frames = np.arange(n) * fps.denominator / fps.numerator  # frame i on screen from i / fps
     rot = traj.rotations(t_frames)
     pos = traj.sample("position", t_frames)
@@ -204,12 +219,11 @@ def render_video(job: VideoJob) -> dict:
     renderer = scene.Renderer(pano, cfg.width, cfg.height)
     orng = _rng(cfg.seed, S_OVERLAY, pnum, vnum)
     overlays = [visual.Overlay.for_action(orng, s.start_s, s.stop_s, a.verb_key, s.noun_class,
-                                          cfg.width, cfg.height) for s, a in zip(job.segments, actions)]
+                                          cfg.width, cfg.height) for s, a in zip(segments, actions)]
     ov_seed = int(orng.integers(2**31))
-    vdir = out / job.participant_id / "videos"
-    vdir.mkdir(parents=True, exist_ok=True)
-    args = h264_args(vdir / f"{job.video_id}.MP4", cfg.width, cfg.height, fps, full_range=cfg.full_range,
-                     audio_seconds=job.duration_s if cfg.audio else None, audio_seed=ov_seed,
+    path.parent.mkdir(parents=True, exist_ok=True)
+    args = h264_args(path, cfg.width, cfg.height, fps, full_range=cfg.full_range,
+                     audio_seconds=duration_s if cfg.audio else None, audio_seed=ov_seed,
                      crf=cfg.crf, preset=cfg.preset, input_pix_fmt="rgb0")
     with FrameWriter(args) as writer:
         for i in range(n):
@@ -218,11 +232,23 @@ def render_video(job: VideoJob) -> dict:
                 if ov.start_s <= t_frames[i] < ov.stop_s:
                     visual.draw(frame[..., :3], ov, float(t_frames[i]), i, ov_seed)
             writer.write(frame)
-    truth = {"frame_t_s": t_frames, "yaw_pitch_roll": traj.sample("ypr", t_frames), "position": pos,
-             "omega_frames": traj.sample("omega", t_frames), "view_affine": affines,
-             "segment_start_s": np.array([s.start_s for s in job.segments], float),
-             "segment_stop_s": np.array([s.stop_s for s in job.segments], float),
-             "segment_verb_class": np.array([s.verb_class for s in job.segments], np.int64)}
+    return {"frame_t_s": t_frames, "yaw_pitch_roll": traj.sample("ypr", t_frames), "position": pos,
+            "omega_frames": traj.sample("omega", t_frames), "view_affine": affines,
+            "segment_start_s": np.array([s.start_s for s in segments], float),
+            "segment_stop_s": np.array([s.stop_s for s in segments], float),
+            "segment_verb_class": np.array([s.verb_class for s in segments], np.int64)}
+
+
+def render_video(job: VideoJob) -> dict:
+    """Write one video's MP4, IMU CSVs (if any) and truth npz; returns its dataset.json entry."""
+    cfg, out = job.cfg, Path(job.out)
+    pnum, vnum = _ids(job.video_id)
+    fps, n = job.fps, job.n_frames
+    traj = build_trajectory(segment_actions(job.segments), job.duration_s, job.style,
+                            _rng(cfg.seed, S_MOTION, pnum, vnum))
+    truth = render_scene(out / job.participant_id / "videos" / f"{job.video_id}.MP4", traj, job.segments,
+                         fps, n, cfg, pnum, vnum)
+    f = scene.focal_px(cfg.width, cfg.hfov_deg)
     entry = {"participant_id": job.participant_id, "fps": f"{fps.numerator}/{fps.denominator}",
              "frames": n, "duration_s": job.duration_s, "has_imu": job.has_imu,
              "segments": len(job.segments), "pixels_per_radian": f}
@@ -394,16 +420,23 @@ def _faults(text: str) -> str:
     return text
 
 
+def add_size_options(p: argparse.ArgumentParser, participants: tuple[int, str], videos: tuple[int, str],
+                     seconds: tuple[float, str], resolution: tuple[tuple[int, int], str]) -> None:
+    """Add ``--participants --videos-per-participant --seconds --resolution`` to ``p``, each (default, help)."""
+    p.add_argument("--participants", type=_positive_int, default=participants[0], help=participants[1])
+    p.add_argument("--videos-per-participant", type=_positive_int, default=videos[0], metavar="M", help=videos[1])
+    p.add_argument("--seconds", type=float, default=seconds[0], help=seconds[1])
+    p.add_argument("--resolution", type=_resolution, default=resolution[0], metavar="WxH", help=resolution[1])
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="egoimu synth epic", description=__doc__.split("\n")[0],
                                 formatter_class=HelpFormatter)
     p.add_argument("out", type=Path, help="output folder (absent, empty, or an earlier synth epic output)")
-    p.add_argument("--participants", type=_positive_int, default=3, help="participants P01.. (default: 3)")
-    p.add_argument("--videos-per-participant", type=_positive_int, default=2, metavar="M",
-                   help="IMU videos PXX_101.. per participant (default: 2)")
-    p.add_argument("--seconds", type=float, default=60.0, help="length of each IMU video (default: 60)")
-    p.add_argument("--resolution", type=_resolution, default=(456, 256), metavar="WxH",
-                   help="frame size (default: 456x256; EPIC's own is 1920x1080)")
+    add_size_options(p, (3, "participants P01.. (default: 3)"),
+                     (2, "IMU videos PXX_101.. per participant (default: 2)"),
+                     (60.0, "length of each IMU video (default: 60)"),
+                     ((456, 256), "frame size (default: 456x256; EPIC's own is 1920x1080)"))
     p.add_argument("--fps", choices=list(FPS_CHOICES), default="50",
                    help="frame rate of the IMU videos: 50, 59.94 = 60000/1001, 29.97 = 30000/1001")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed -> identical files)")

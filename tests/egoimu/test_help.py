@@ -16,7 +16,8 @@ from egoimu.train.eval.cli import EVALUATIONS
 
 #: every command line with a --help of its own (eval's and synth's sub-commands, audit --sync)
 HELPS = [[name] for name in cli.COMMANDS if name not in ("eval", "synth")] + \
-        [["eval", name] for name in EVALUATIONS] + [["synth", "epic"], ["synth", "dogcentric"], ["audit", "--sync"]]
+        [["eval", name] for name in EVALUATIONS] + [["synth", "epic"], ["synth", "dogcentric"], ["synth", "ego4d"],
+                                                    ["audit", "--sync"]]
 #: the commands whose help shows an example (issue 14; ``info``'s is its own module's)
 WITH_EXAMPLES = [["build"], ["train"], ["audit"], ["eval"], ["info"], ["view"],
                  *[["eval", name] for name in EVALUATIONS]]
