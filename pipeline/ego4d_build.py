@@ -35,11 +35,17 @@ from egoimu.pipeline.sources.epic import Rejection, Segment
 
 
 def _compact(seg: Segment | Rejection) -> Segment | Rejection:
-    """``seg`` with its narration and video ids compacted (:func:`compact_id`; a missing annotation_uid's
-    ``<video_uid>:<i>`` becomes ``<32 hex>:<i>``)."""
-    nid, _, index = seg.narration_id.partition(":")
-    return replace(seg, narration_id=ego4d.compact_id(nid) + (f":{index}" if index else ""),
-                   video_id=ego4d.compact_id(seg.video_id))
+    """``seg`` with ids that fit the shards: the video's :func:`~egoimu.pipeline.sources.ego4d.compact_id`, and
+    the narration's ``<annotation_uid>:<i>`` as ``<the uid in 22 base64url characters>_<i>``
+    (:func:`~egoimu.pipeline.sources.ego4d.short_uuid`: lossless, at most 32 characters for i < 10^9; the
+    video_uid stands in for a missing annotation_uid). A rejection read from no narration keeps its
+    ``<file>:<n>`` id."""
+    nid, sep, index = seg.narration_id.rpartition(":")
+    if sep and index.isdigit() and not nid.endswith(".json"):
+        nid = f"{ego4d.short_uuid(nid)}_{index}"
+    else:
+        nid = seg.narration_id
+    return replace(seg, narration_id=nid, video_id=ego4d.compact_id(seg.video_id))
 
 
 def _within(seg: Segment, duration_s: float) -> Segment:

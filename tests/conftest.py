@@ -175,4 +175,4 @@ def synth_ego4d(tmp_path_factory):
 #: Ego4D-layout sets (egoimu synth ego4d): 2 wearers (the second video has two IMU components); every documented
 #: quirk on 6 videos (one IMU quirk each).
 EGO4D_CLEAN = dict(participants=2, videos_per_participant=1, seconds=8.0, seed=5)
-EGO4D_FAULTY = dict(participants=6, videos_per_participant=1, seconds=6.0, seed=9, faults=("all",), audio=False)
+EGO4D_FAULTY = dict(participants=7, videos_per_participant=1, seconds=6.0, seed=9, faults=("all",), audio=False)

@@ -17,9 +17,11 @@ as imu2clip places its windows).
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,14 +191,16 @@ def read_narrations(path: Path, videos: dict[str, Ego4dVideo], pass_name: str = 
                     half_window_s: float = HALF_WINDOW_S) -> tuple[list[Segment], list[Rejection]]:
     """narration.json -> (one :class:`Segment` per usable narration of ``pass_name``, rejections), file order.
 
-    A segment: ``narration_id`` = annotation_uid (``f"{video_uid}:{i}"`` with ``i`` the 0-based index in the
-    video's list when it has none); ``participant_id`` from ``videos`` ('' passed through for an unknown
+    A segment: ``narration_id`` = ``f"{annotation_uid}:{i}"``, ``i`` the narration's 0-based index in the video's
+    list (Ego4D's annotation_uid names the annotation of a pass, which its narrations share; the video_uid stands in
+    when it is missing); ``participant_id`` from ``videos`` ('' passed through for an unknown
     wearer); ``start_s``/``stop_s`` = timestamp_sec -/+ ``half_window_s`` (seconds on the canonical video; a
     start below 0 is left for the clip stage); ``verb`` = narration_text verbatim; ``verb_class`` =
     ``noun_class`` = -1; ``source`` 'narration.json'; ``line`` = the narration's 1-based running index over the
     whole file (JSON has no useful line numbers). Rejections: ``malformed_record`` (not an object, text or id of
     the wrong type), ``unknown_video``, ``bad_timestamp`` (missing, non-finite, negative), ``outside_video``
-    (timestamp_sec > duration_sec), ``duplicate_id`` (annotation_uid met before). Every narration read is a
+    (timestamp_sec > duration_sec), ``duplicate_id`` (the same annotation_uid and index met before: a uid shared
+    across videos). Every narration read is a
     segment or a rejection; a video entry that is not an object, or whose pass has no ``narrations`` list, is
     one ``malformed_record`` of its own (``line`` = the next running index; its narrations cannot be counted).
     A video without ``pass_name`` contributes nothing. Raises :class:`AnnotationError` when the file is
@@ -223,7 +227,7 @@ def read_narrations(path: Path, videos: dict[str, Ego4dVideo], pass_name: str = 
             n += 1
             reason, detail = _narration_problem(item, video, uid)
             nid = item.get("annotation_uid") if isinstance(item, dict) else None
-            nid = nid if isinstance(nid, str) and nid else f"{uid}:{i}"
+            nid = f"{nid if isinstance(nid, str) and nid else uid}:{i}"  # a pass's narrations share its uid
             if not reason and nid in first:
                 reason, detail = DUPLICATE_ID, f"annotation_uid {shown(nid)} repeated (first at narration {first[nid]})"
             if reason:
@@ -239,6 +243,15 @@ def read_narrations(path: Path, videos: dict[str, Ego4dVideo], pass_name: str = 
 
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def short_uuid(uid: str) -> str:
+    """An Ego4D uuid as 22 base64url characters (its 16 bytes; ``uuid.UUID(bytes=base64.urlsafe_b64decode(s +
+    "=="))`` gives it back), or ``uid`` unchanged when it is not a uuid: room for a narration's index within the
+    shards' 32-byte ``narration_id``."""
+    if not _UUID.fullmatch(uid):
+        return uid
+    return base64.urlsafe_b64encode(uuid.UUID(uid).bytes).decode("ascii").rstrip("=")
 
 
 def compact_id(uid: str) -> str:

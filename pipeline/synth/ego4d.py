@@ -133,7 +133,8 @@ class SynthEgo4dConfig:
         if unknown := [k for k in self.faults if k not in (*FAULT_KINDS, "all")]:
             raise ValueError(f"unknown fault kinds {unknown}")
         if self.faults and self.videos < MIN_FAULT_VIDEOS:
-            raise ValueError(f"--faults needs at least {MIN_FAULT_VIDEOS} videos (one for each IMU quirk), e.g. "
+            raise ValueError(f"--faults needs at least {MIN_FAULT_VIDEOS} videos (one for each IMU quirk, one for the "
+                             f"unknown wearer), e.g. "
                              f"--participants {MIN_FAULT_VIDEOS}; got {self.videos}")
 
 

@@ -1,7 +1,7 @@
 """Ego4D's documented quirks for ``egoimu synth ego4d --faults`` and their record ``OUT/synth_truth/faults.json``.
 
-The IMU kinds take one video each, in this order over the videos in ``ego4d.json`` order (so at least
-:data:`MIN_FAULT_VIDEOS` = 6 videos for all of them); the others go where named:
+The IMU kinds take one video each, in this order over the videos in ``ego4d.json`` order, and the unknown wearer
+a seventh (so at least :data:`MIN_FAULT_VIDEOS` = 7 videos for all of them); the others go where named:
 
 =========================  ====================================================================  =================
 kind                       what (where recorded)                                                 expected
@@ -9,16 +9,17 @@ kind                       what (where recorded)                                
 empty_canonical_span       video 1: rows with canonical time in [a, a + 1 s) keep every field    imu_window
                            but an empty ``canonical_timestamp_ms`` (a trimmed part): ``line``,   (window scope)
                            ``lines``, ``time_s`` = [a, b)
-missing_accl               video 2: accl_x/y/z empty on every row (gyro kept)                    imu_unreadable
+missing_accl               video 2: accl_x/y/z empty on every row (gyro kept)                    no_accl
 non_monotonic_timestamps   video 3: 3 pairs of adjacent rows swapped (``lines``)                 written (sorted)
 timestamp_outlier          video 4: one row's canonical_timestamp_ms = 1e13 (``line``)           written (row dropped)
 accl_in_g                  video 5: accl written in g (m/s² / 9.80665), inferred from |gravity|  written (rescaled)
 no_imu                     video 6: ``has_imu`` false, ``imu_metadata`` null, no CSV             no_imu
-null_participant           every video of video 1's wearer: ``fb_participant_id`` null           written
+null_participant           every video of video 7's wearer: ``fb_participant_id`` null           unknown_wearer
 narration_missing_time     video 3, pass 1: a narration's ``timestamp_sec``/``frame`` null       bad_timestamp
 narration_negative_time    video 4, pass 1: ``timestamp_sec`` = -1.5 (frame -45)                 bad_timestamp
-narration_past_end         video 5, pass 1: ``timestamp_sec`` = duration + 5 s                   segment_outside_video
-narration_unknown_video    narration.json gains a video_uid absent from ego4d.json (2 narrations) unknown_video
+narration_past_end         video 5, pass 1: ``timestamp_sec`` = duration + 5 s                   outside_video
+narration_unknown_video    narration.json gains a video_uid absent from ego4d.json (2 narrations, unknown_video
+                           their own annotation_uid)
 =========================  ====================================================================  =================
 
 Every record: ``kind``, ``path`` (relative to OUT), ``video_uid``, ``scope`` (row | video | window | wearer),
@@ -36,26 +37,25 @@ from pathlib import Path
 
 import numpy as np
 
-from egoimu.pipeline.clips import SEGMENT_OUTSIDE_VIDEO
-from egoimu.pipeline.recordings import IMU_UNREADABLE
 from egoimu.pipeline.shard_writer import IMU_WINDOW
+from egoimu.pipeline.sources.ego4d import NO_ACCL, OUTSIDE_VIDEO, UNKNOWN_VIDEO, UNKNOWN_WEARER
 from egoimu.pipeline.sources.epic import BAD_TIMESTAMP, NO_IMU
 from egoimu.pipeline.synth.motion import G
 from egoimu.pipeline.synth.truth import canonical_json
 
 WRITTEN = "written"
-UNKNOWN_VIDEO = "unknown_video"
 IMU_KINDS = ("empty_canonical_span", "missing_accl", "non_monotonic_timestamps", "timestamp_outlier", "accl_in_g",
              "no_imu")
 OTHER_KINDS = ("null_participant", "narration_missing_time", "narration_negative_time", "narration_past_end",
                "narration_unknown_video")
 FAULT_KINDS = IMU_KINDS + OTHER_KINDS
-MIN_FAULT_VIDEOS = len(IMU_KINDS)
-EXPECTED = {"empty_canonical_span": (IMU_WINDOW, "window"), "missing_accl": (IMU_UNREADABLE, "video"),
+MIN_FAULT_VIDEOS = len(IMU_KINDS) + 1  # and one for the unknown wearer, whose rejection would hide any other
+EXPECTED = {"empty_canonical_span": (IMU_WINDOW, "window"), "missing_accl": (NO_ACCL, "video"),
             "non_monotonic_timestamps": (WRITTEN, "video"), "timestamp_outlier": (WRITTEN, "video"),
-            "accl_in_g": (WRITTEN, "video"), "no_imu": (NO_IMU, "video"), "null_participant": (WRITTEN, "wearer"),
+            "accl_in_g": (WRITTEN, "video"), "no_imu": (NO_IMU, "video"),
+            "null_participant": (UNKNOWN_WEARER, "wearer"),
             "narration_missing_time": (BAD_TIMESTAMP, "row"), "narration_negative_time": (BAD_TIMESTAMP, "row"),
-            "narration_past_end": (SEGMENT_OUTSIDE_VIDEO, "row"), "narration_unknown_video": (UNKNOWN_VIDEO, "row")}
+            "narration_past_end": (OUTSIDE_VIDEO, "row"), "narration_unknown_video": (UNKNOWN_VIDEO, "row")}
 OUTLIER_MS = 1e13
 SPAN_S = 1.0
 ACCL_COLUMNS = slice(6, 9)
@@ -177,7 +177,9 @@ class _Planter:
     def narration_unknown_video(self) -> None:
         ghost = "00000000-0000-4000-8000-" + f"{int(self.rng.integers(16**12)):012x}"
         donor = self.narr[self.uids[0]]
-        self.narr[ghost] = {"narration_pass_1": {"narrations": donor["narration_pass_1"]["narrations"][:2],
+        fresh = "00000000-0000-4000-9000-" + f"{int(self.rng.integers(16**12)):012x}"  # its own annotation
+        self.narr[ghost] = {"narration_pass_1": {"narrations": [{**n, "annotation_uid": fresh} for n in
+                                                                donor["narration_pass_1"]["narrations"][:2]],
                                                  "summaries": []}, "status": "complete"}
         self.records.append(record("narration_unknown_video", self.rel(self.narr_path), ghost,
                                    "2 pass-1 narrations of a video_uid absent from ego4d.json", rows=2))
@@ -214,7 +216,7 @@ def plant_ego4d_faults(out: Path, uids: list[str], rng: np.random.Generator,
         if kind in kinds:
             getattr(p, kind)(uid)
     if "null_participant" in kinds:
-        p.null_participant(uids[0])
+        p.null_participant(uids[len(IMU_KINDS)])
     dur = float(p.video(uids[4])["duration_sec"])
     for kind, uid, value in (("narration_missing_time", uids[2], None), ("narration_negative_time", uids[3], -1.5),
                              ("narration_past_end", uids[4], round(dur + 5.0, 6))):

@@ -4,6 +4,7 @@ counts): wearers, files, ids, clip windows and the record; the whole build runs 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import uuid
 from pathlib import Path
@@ -63,7 +64,10 @@ def test_sources_reject_unknown_wearers_and_missing_files_and_compact_the_ids(tm
     assert tasks[0].participant_id == "7" and tasks[0].video == f"{ego4d.VIDEO_DIR}/{UIDS[0]}.mp4"
     first = by_video[ids[0]]
     assert [(r.seg_start_s, r.seg_stop_s) for r in first] == [(0.0, 1.4), (14.0, 16.0), (28.7, 30.0)]  # cut to video
-    assert all(len(r.clip_id) == 32 for r in first) and first[0].verb == "#C C does thing 0"
+    assert [r.clip_id for r in first] == [f"{ego4d.short_uuid(str(uuid.UUID(int=1000 + i)))}_{i}" for i in range(3)]
+    assert all(len(r.clip_id) == 24 for r in first) and first[0].verb == "#C C does thing 0"
+    nid, _, i = first[2].narration_id.rpartition("_")  # lossless: the annotation_uid and the index come back
+    assert (str(uuid.UUID(bytes=base64.urlsafe_b64decode(nid + "=="))), i) == (str(uuid.UUID(int=1002)), "2")
     assert record["narration_file"] == ego4d.NARRATIONS and record["videos_of_unknown_wearer"] == [UIDS[2]]
     assert "1 videos of unknown wearer (3 narrations rejected)" in capsys.readouterr().err
 

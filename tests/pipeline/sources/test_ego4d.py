@@ -60,7 +60,7 @@ NARRATION_DOC = {
             _narr(-1.0, uid="n4"),                       # 4 bad_timestamp
             _narr(150.0, uid="n5"),                      # 5 outside_video
             _narr(12.0, text=5, uid="n6"),               # 6 malformed_record
-            _narr(20.0, uid="n1"),                       # 7 duplicate_id
+            _narr(20.0, uid="n1"),                       # 7 segment: the pass's uid again, id n1:6
             "C picks",                                   # 8 malformed_record
         ], "summaries": [{"summary_text": "C cooks"}]},
         "narration_pass_2": {"narrations": [_narr(3.0, uid="p2-a")]},
@@ -72,7 +72,7 @@ NARRATION_DOC = {
     "vid-d": {"narration_pass_1": 5},  # 11 malformed_record (the video entry)
 }
 N_PASS1 = 11
-EXPECTED_REJECTED = {3: BAD_TIMESTAMP, 4: BAD_TIMESTAMP, 5: OUTSIDE_VIDEO, 6: MALFORMED_RECORD, 7: DUPLICATE_ID,
+EXPECTED_REJECTED = {3: BAD_TIMESTAMP, 4: BAD_TIMESTAMP, 5: OUTSIDE_VIDEO, 6: MALFORMED_RECORD,
                      8: MALFORMED_RECORD, 10: UNKNOWN_VIDEO, 11: MALFORMED_RECORD}
 
 
@@ -102,22 +102,23 @@ def test_narrations_centred_and_every_rejection_counted(root):
     videos, _ = read_metadata(root)
     segs, rej = read_narrations(root / NARRATIONS, videos)
     assert len(segs) + len(rej) == N_PASS1
-    assert sorted(s.line for s in segs) + sorted(r.line for r in rej) == [1, 2, 9] + sorted(EXPECTED_REJECTED)
+    assert sorted(s.line for s in segs) + sorted(r.line for r in rej) == [1, 2, 7, 9] + sorted(EXPECTED_REJECTED)
     assert {r.line: r.reason for r in rej} == EXPECTED_REJECTED
-    s1, s2, s9 = segs
-    assert (s1.narration_id, s1.video_id, s1.participant_id, s1.start_s, s1.stop_s) == ("n1", "vid-a", "123", 9.0, 11.0)
+    s1, s2, s7, s9 = segs
+    assert (s1.narration_id, s1.video_id, s1.participant_id, s1.start_s, s1.stop_s) == ("n1:0", "vid-a", "123", 9.0,
+                                                                                         11.0)
+    assert s7.narration_id == "n1:6"  # the pass's annotation_uid is shared: the index tells narrations apart
     assert (s1.verb, s1.verb_class, s1.noun_class, s1.source) == ("#C C picks a bag", -1, -1, "narration.json")
     assert (s2.narration_id, s2.start_s, s2.stop_s) == ("vid-a:1", -0.5, 1.5)
     assert (s9.participant_id, s9.verb) == ("", "#C C walks")  # unknown wearer passed through
-    dup = next(r for r in rej if r.reason == DUPLICATE_ID)
-    assert "first at narration 1" in dup.detail and dup.narration_id == "n1"
+    assert not any(r.reason == DUPLICATE_ID for r in rej)  # a pass's shared annotation_uid is no duplicate
     assert all("\n" not in r.detail for r in rej)
 
 
 def test_other_pass(root):
     videos, _ = read_metadata(root)
     segs, rej = read_narrations(root / NARRATIONS, videos, pass_name="narration_pass_2", half_window_s=0.5)
-    assert [(s.narration_id, s.start_s, s.stop_s) for s in segs] == [("p2-a", 2.5, 3.5), ("p2-c", 6.5, 7.5)]
+    assert [(s.narration_id, s.start_s, s.stop_s) for s in segs] == [("p2-a:0", 2.5, 3.5), ("p2-c:0", 6.5, 7.5)]
     assert rej == []  # the other videos have no pass 2: they contribute nothing
 
 

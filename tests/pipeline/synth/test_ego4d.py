@@ -226,7 +226,7 @@ def test_cli_help_lists_the_kind_and_its_options():
     (["--participants", "0"], "expected a positive integer"),
     (["--seconds", "1"], "seconds must be in [4, 7200]"),
     (["--faults", "bogus"], "unknown fault kind bogus"),
-    (["--faults"], "--faults needs at least 6 videos"),
+    (["--faults"], "--faults needs at least 7 videos"),
 ])
 def test_cli_bad_options_one_line_exit_2(tmp_path, args, message):
     res = _run("ego4d", str(tmp_path / "o"), *args)

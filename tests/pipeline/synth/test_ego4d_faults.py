@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from egoimu.pipeline.synth.ego4d import SynthEgo4dConfig, generate_ego4d
-from egoimu.pipeline.synth.ego4d_faults import EXPECTED, FAULT_KINDS, IMU_KINDS, OUTLIER_MS
+from egoimu.pipeline.synth.ego4d_faults import EXPECTED, FAULT_KINDS, IMU_KINDS, MIN_FAULT_VIDEOS, OUTLIER_MS
 from egoimu.pipeline.synth.motion import G
 from tests.conftest import EGO4D_FAULTY
 
@@ -39,8 +39,8 @@ def test_every_kind_recorded_once_with_its_outcome(faulty):
     for kind, rec in recs.items():
         assert (rec["expected"], rec["scope"]) == EXPECTED[kind]
         assert {"kind", "path", "video_uid", "scope", "expected", "detail"} <= set(rec)
-    # the IMU quirks sit on distinct videos, in ego4d.json order
-    assert [recs[k]["video_uid"] for k in IMU_KINDS] == summary["video_uids"]
+    # the IMU quirks sit on distinct videos, in ego4d.json order, and the unknown wearer on a seventh of its own
+    assert [recs[k]["video_uid"] for k in IMU_KINDS] + [recs["null_participant"]["video_uid"]] == summary["video_uids"]
 
 
 def test_empty_canonical_span_keeps_its_rows(faulty):
@@ -101,7 +101,7 @@ def test_no_imu_video(faulty):
     assert video["has_imu"] is False and video["imu_metadata"] is None
     assert (out / "v2" / "full_scale" / f"{rec['video_uid']}.mp4").is_file()
     imu_files = sorted(p.stem for p in (out / "v2" / "imu").glob("*.csv"))
-    assert len(imu_files) == len(IMU_KINDS) - 1 and rec["video_uid"] not in imu_files
+    assert len(imu_files) == MIN_FAULT_VIDEOS - 1 and rec["video_uid"] not in imu_files
 
 
 def test_null_participant_only_on_its_wearer(faulty):
