@@ -21,7 +21,9 @@ def truth_alignment_ms(root: Path, video_id: str, kind: str, ms: np.ndarray, syn
     """|t_estimated − t_true| in ms for every row of one IMU file (n,) float64, or None.
 
     Args:
-        ms: the file's cleaned ``Milliseconds`` column (n,).
+        video_id: the name of the generator's truth file ``ROOT/synth_truth/<video_id>.npz`` (the video file's
+            stem: EPIC's video_id, Ego4D's video_uid).
+        ms: the file's cleaned ``Milliseconds`` column (n,) (Ego4D: ``canonical_timestamp_ms``).
     Returns None when there is no truth for the video or the file's rows differ from the truth's (a
     planted fault removed or reordered rows).
     """
@@ -29,9 +31,13 @@ def truth_alignment_ms(root: Path, video_id: str, kind: str, ms: np.ndarray, syn
     if not path.is_file():
         return None
     with np.load(path) as z:
-        if f"{kind}_t_true_s" not in z.files:
+        if f"{kind}_t_true_s" in z.files:
+            t_true, ms_true = z[f"{kind}_t_true_s"], z[f"{kind}_ms"]
+        elif "imu_t_true_s" in z.files:  # egoimu synth ego4d: one file for both sensors, canonical ms = true time
+            t_true = z["imu_t_true_s"]
+            ms_true = t_true * 1000.0
+        else:
             return None
-        t_true, ms_true = z[f"{kind}_t_true_s"], z[f"{kind}_ms"]
     if t_true.shape != ms.shape or not np.array_equal(ms_true, ms):
         return None
     t, _, _ = sample_times(ms, cfg)

@@ -218,7 +218,7 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
     except (ImuError, PathEscapeError) as exc:
         return RecordingResult(**base, status="rejected", reason=IMU_UNREADABLE, detail=str(exc), **fields)
     for kind, kind_ms in ms.items():
-        err = truth_alignment_ms(rootp, task.video_id, kind, kind_ms, sync[kind], imu_cfg)
+        err = truth_alignment_ms(rootp, Path(task.video).stem, kind, kind_ms, sync[kind], imu_cfg)
         if err is not None and err.size:
             errors.append(err)
     if errors:
