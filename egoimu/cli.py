@@ -26,7 +26,7 @@ class Command:
 
 COMMANDS: dict[str, Command] = {
     "synth": Command("egoimu.pipeline.synth.cli", "pipeline",
-                     "write a synthetic dataset in EPIC-KITCHENS (or DogCentric) layout"),
+                     "write a synthetic dataset in EPIC-KITCHENS, DogCentric or Ego4D layout"),
     "build": Command("egoimu.pipeline.build", "pipeline",
                      "decode, sync and shard a dataset into subject-disjoint HDF5 (Dask)"),
     "extract-imu": Command("egoimu.pipeline.extract_imu", "pipeline",

@@ -99,6 +99,7 @@ def ego4d_sources(root: Path, args: argparse.Namespace
               "videos_in_metadata": len(videos), "metadata_records_skipped": [
                   {"record": r.narration_id, "reason": r.reason, "detail": r.detail} for r in record_rejections],
               "videos_of_unknown_wearer": sorted(unknown),
+              "devices": {t.video_id: videos[original[t.video_id]].device for t in tasks},
               "clip_placement": "2 s centred on each narration's timestamp_sec (imu2clip's placement)",
               "ids": "video_uid and annotation_uid without their hyphens (32 hex digits; uuid.UUID(hex) restores them)"}
     return rows, tasks, missing, record
