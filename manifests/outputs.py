@@ -25,6 +25,9 @@ SIDECAR_SUFFIX = ".json"
 #: ``OUT/orphaned/<path>``: a file that lay under ``OUT/shards`` but was not written by this build, moved aside
 #: by ``--resume`` (never deleted; egoimu.pipeline.outdir).
 ORPHANED_DIR = "orphaned"
+#: ``OUT/failed/<manifest file>``: the manifests of a ``--resume`` whose plan could write nothing, kept beside the
+#: earlier build's, which stay as they were (egoimu.pipeline.build); the next successful build removes them.
+FAILED_DIR = "failed"
 #: The keys of a sidecar's JSON object (``egoimu.pipeline.shard_writer.ShardResult``'s fields).
 SIDECAR_KEYS: tuple[str, ...] = ("bytes", "imu_stats", "n_clips", "outcomes", "participants", "plan_hash",
                                  "rel_path", "sha256", "spec_stats", "split")
@@ -76,6 +79,11 @@ BUILD_OUTPUTS: tuple[Output, ...] = (
     Output(SIDECAR_PATH, "a shard task's sidecar (its plan hash and outcome, for --resume), recorded in "
                          "manifest.json", f"{SHARDS_DIR}/<split>/<split>-NNNNN.h5{SIDECAR_SUFFIX}"),
     _exact(BENCH_MARKER, "egoimu bench's record of the options of a cached build"),
+    Output(re.compile(re.escape(FAILED_DIR) + "/(" + "|".join(map(re.escape, (SUMMARY_FILENAME, CARD_FILENAME,
+                                                                           *FILENAMES.values()))) + ")"),
+           "the manifests of a --resume whose plan wrote nothing (every input row with its reason), kept beside the "
+           "earlier build's, which stay as they were; the next successful build removes them",
+           f"{FAILED_DIR}/<manifest file>"),
     Output(re.compile(re.escape(ORPHANED_DIR) + r"/.+"), "a file --resume found under shards/ that this build did "
                                                           "not write, moved aside (never deleted): look at it",
            f"{ORPHANED_DIR}/<path>"),

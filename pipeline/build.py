@@ -11,7 +11,9 @@ Stages (each a pure function; :mod:`egoimu.pipeline.graph` runs the heavy ones o
 ``--resume`` skips every shard whose file is complete and whose sha256 and plan hash match; it never deletes a
 file this build did not write (:mod:`egoimu.pipeline.outdir`). Arguments are checked before any work
 (:mod:`egoimu.pipeline.build_args`). An empty outcome (no clip written, or none in train for a build with IMU)
-writes the manifests with every rejection, no shard, and exits with status 2.
+writes the manifests with every rejection, no shard, and exits with status 2; over an earlier build (a
+``--resume``) it writes them to ``OUT/failed/`` and leaves the earlier build's shards and manifests as they were
+(the next successful build removes ``OUT/failed/``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 from egoimu import __version__
 from egoimu.manifests.clihelp import out_folder_problem
+from egoimu.manifests.outputs import FAILED_DIR
 from egoimu.manifests.shardfmt import SPLITS, ShardLayout
 from egoimu.pipeline.build_args import (
     PROG,
@@ -42,7 +45,13 @@ from egoimu.pipeline.ego4d_build import ego4d_sources
 from egoimu.pipeline.gopro_build import gopro_rows, gopro_sources
 from egoimu.pipeline.graph import ClusterError, dask_client, run_tasks, timed
 from egoimu.pipeline.manifest_writer import print_summary, source_record, write_manifests
-from egoimu.pipeline.outdir import drop_shards, earlier_build, remove_temporaries, tidy_shards
+from egoimu.pipeline.outdir import (
+    drop_shards,
+    earlier_build,
+    remove_failed_attempt,
+    remove_temporaries,
+    tidy_shards,
+)
 from egoimu.pipeline.plan import (
     NO_TRAIN_CLIP,
     ClipRow,
@@ -193,21 +202,26 @@ def _build(argv: list[str] | None) -> int:
         if failed:
             drop_shards(out, results)
             results = [withdrawn(r, NO_TRAIN_CLIP, failed) for r in results]
+    # an empty outcome over an earlier build (a --resume): its manifests go to OUT/failed/, the earlier stays whole
+    target = out / FAILED_DIR if failed and earlier_build(out) else out
+    target.mkdir(parents=True, exist_ok=True)
     with timed("manifests"):
-        summary = write_manifests(out, rows, recordings, missing, assignment, tasks, results, cfg, version,
+        summary = write_manifests(target, rows, recordings, missing, assignment, tasks, results, cfg, version,
                                   source_record(root, dict(enumerate(dogcentric.ACTIVITIES))
                                                 if args.source == "dogcentric" else None, labels, args.source,
                                                 source_extra),
                                   failed=failed, ssl_windows=ssl_record,
                                   sync_choice=sync_record(args.source, sync_origin(args)) if with_imu else None)
         _report_removed(remove_temporaries(out), "left by a killed worker")
-    print_summary(summary, out)
+        if not failed:
+            _report_removed(remove_failed_attempt(out), "of an earlier --resume that wrote nothing", "manifest file(s)")
+    print_summary(summary, target)
     if failed:
-        again = (f"the earlier build's files under {out / 'shards'} were left as they were: run the corrected build "
-                 f"with --resume" if earlier_build(out) else "OUT holds no shard, so the corrected build can be run "
+        again = (f"the earlier build in {out} (its shards and manifests) was left as it was: run the corrected build "
+                 f"with --resume" if target != out else "OUT holds no shard, so the corrected build can be run "
                  "into it again as it is (no --resume needed)")
-        return one_line_error(f"no clip was written: {failed}. Every input row is in {out / 'clips.csv'} with its "
-                           f"reason (summary above; {out / 'manifest.json'}); {again}")
+        return one_line_error(f"no clip was written: {failed}. Every input row is in {target / 'clips.csv'} with "
+                              f"its reason (summary above; {target / 'manifest.json'}); {again}")
     return 0
 
 
@@ -255,10 +269,10 @@ def _shard_stage(client: Any, args: argparse.Namespace, root: Path, out: Path, t
     return [done[i] if i in done else next(built) for i in range(len(tasks))]
 
 
-def _report_removed(removed: list[str], why: str) -> None:
-    """One stderr line naming the temporary files removed (the first few)."""
+def _report_removed(removed: list[str], why: str, what: str = "temporary file(s)") -> None:
+    """One stderr line naming the files removed (the first few)."""
     if removed:
-        print(f"{PROG}: removed {len(removed)} temporary file(s) {why}: {', '.join(removed[:4])}"
+        print(f"{PROG}: removed {len(removed)} {what} {why}: {', '.join(removed[:4])}"
               + (" ..." if len(removed) > 4 else ""), file=sys.stderr)
 
 

@@ -12,13 +12,17 @@
   when not, or a file this build did not write, which is moved to ``OUT/orphaned/`` (same relative path) and
   never deleted. Every removal and move is reported.
 - :func:`drop_shards`: an empty outcome removes the shards it wrote, so that OUT holds manifests only.
+- :func:`remove_failed_attempt`: a successful build removes ``OUT/failed/``, the manifests an earlier ``--resume``
+  that wrote nothing left beside the build it continued.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from egoimu.manifests.files import is_temp_name, remove_temp_files
+from egoimu.manifests.outputs import FAILED_DIR, build_output
 from egoimu.manifests.outputs import ORPHANED_DIR as ORPHANED
 from egoimu.manifests.outputs import SHARDS_DIR as SHARDS
 from egoimu.manifests.outputs import SIDECAR_SUFFIX as SIDECAR
@@ -29,6 +33,22 @@ def earlier_build(out: Path) -> bool:
     """Whether any file lies under ``out/shards`` (empty folders do not count)."""
     shards = out / SHARDS
     return shards.is_dir() and any(p.is_file() or p.is_symlink() for p in shards.rglob("*"))
+
+
+def remove_failed_attempt(out: Path) -> list[str]:
+    """Delete ``out/failed/``'s manifest files (an earlier ``--resume`` that wrote nothing left them) and the
+    folder when that empties it; their paths relative to ``out``. Other files there are left alone."""
+    folder = out / FAILED_DIR
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and build_output(path.relative_to(out).as_posix()) is not None:
+            path.unlink()
+            removed.append(path.relative_to(out).as_posix())
+    with contextlib.suppress(OSError):
+        folder.rmdir()  # only when empty
+    return removed
 
 
 def remove_temporaries(out: Path) -> list[str]:

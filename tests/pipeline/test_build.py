@@ -21,6 +21,7 @@ import psutil
 import pytest
 from PIL import Image
 
+from egoimu.manifests.audit import main as audit_main
 from egoimu.manifests.files import is_temp_name
 from egoimu.manifests.schema import Manifest
 from egoimu.pipeline.build import main as build_main
@@ -344,6 +345,23 @@ def test_empty_outcomes_write_every_rejection_and_the_corrected_build_reruns(epi
     assert build_main([str(root), str(out), "--workers", "1", "--ssl-windows", "off", "--quiet"]) == 0
     m = Manifest.load(out)
     assert m.summary["counts"]["train"]["clips"] > 0 and "failed" not in m.summary
+
+    # a --resume whose plan writes nothing, over that build: the earlier build stays whole (it overwrote its
+    # manifests), the failed attempt's manifests go to OUT/failed/, the audit passes, and the next build tidies up
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert build_main([str(root), str(out), "--split", str(no_train), "--workers", "1", "--quiet", "--resume"]) == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert "no clip is planned for the train split" in err and str(out / "failed" / "clips.csv") in err
+    assert "(its shards and manifests) was left as it was" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    failed = Manifest.load(out / "failed")
+    assert "no clip is planned for the train split" in failed.summary["failed"]
+    assert failed.summary["accounting"]["input"] == len(failed.clips) == len(m.clips)
+    assert audit_main([str(out)]) == 0, capsys.readouterr().out
+    capsys.readouterr()
+    assert build_main([str(root), str(out), "--workers", "1", "--ssl-windows", "off", "--quiet", "--resume"]) == 0
+    assert "removed 6 manifest file(s) of an earlier --resume that wrote nothing" in capsys.readouterr().err
+    assert not (out / "failed").exists() and Manifest.load(out).summary["accounting"] == m.summary["accounting"]
 
 
 def test_resume_moves_aside_what_it_did_not_write_and_removes_leftovers(built_epic, tmp_path, capsys):
