@@ -12,12 +12,22 @@ from dataclasses import replace
 from egoimu.pipeline.gpmf import GpmfError, read_gpmf_imu
 from egoimu.pipeline.imu import SENSOR, ImuConfig, ImuError, ImuStream
 from egoimu.pipeline.imu_csv import clean_imu, read_imu_csv
-from egoimu.pipeline.imu_ego4d import read_ego4d_si
+from egoimu.pipeline.imu_ego4d import AcclUnits, GyroUnits, read_ego4d_si
 
 CSV, GPMF, EGO4D = "csv", "gpmf", "ego4d"
 IMU_FORMATS: tuple[str, ...] = (CSV, GPMF, EGO4D)
 #: Formats whose times are true sample times (the ``sensor`` convention).
 SENSOR_TIMED: tuple[str, ...] = (GPMF, EGO4D)
+
+
+def read_imu_units(path: str | os.PathLike[str], kind: str, imu_format: str = CSV
+                   ) -> tuple[ImuStream, AcclUnits | GyroUnits | None]:
+    """:func:`read_imu`, and what was inferred of the stream's units where its format does not document them
+    (``ego4d``: :func:`~egoimu.pipeline.imu_ego4d.infer_units`); None for formats with documented units (EPIC
+    CSVs and GPMF: m/s^2, rad/s)."""
+    if imu_format == EGO4D:
+        return read_ego4d_si(path, kind)
+    return read_imu(path, kind, imu_format), None
 
 
 def read_imu(path: str | os.PathLike[str], kind: str, imu_format: str = CSV) -> ImuStream:

@@ -25,8 +25,8 @@ from egoimu.manifests.paths import PathEscapeError, link_target, source_path
 from egoimu.pipeline.alignment import summarise_ms, truth_alignment_ms
 from egoimu.pipeline.imu import ImuConfig, ImuCoverageError, ImuError, SyncParams, TimedStream
 from egoimu.pipeline.imu_csv import NON_FINITE_IMU, STORED_DTYPE, beyond_stored_range
-from egoimu.pipeline.imu_ego4d import MissingSensorError, describe_units, read_ego4d_si
-from egoimu.pipeline.imu_source import EGO4D, imu_config, read_imu
+from egoimu.pipeline.imu_ego4d import MissingSensorError, describe_units
+from egoimu.pipeline.imu_source import imu_config, read_imu_units
 from egoimu.pipeline.imu_timing import prepare_stream, sync_for_video
 from egoimu.pipeline.sources.sync_defaults import CANONICAL_TIMELINE, CONTAINER_TIMELINE, DURATION_RATIO
 from egoimu.pipeline.sync_estimate import corrected, measure_sync
@@ -164,10 +164,7 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
         units: dict[str, Any] = {}  # ego4d: what was inferred of each sensor's units (recorded per video)
         for kind, rel in (("accl", task.accl), ("gyro", task.gyro)):
             path = source_path(rootp, rel)
-            if task.imu_format == EGO4D:
-                raw, units[kind] = read_ego4d_si(path, kind)
-            else:
-                raw = read_imu(path, kind, task.imu_format)
+            raw, units[kind] = read_imu_units(path, kind, task.imu_format)
             dropped += raw.report.n_dropped
             reordered += raw.report.n_nonmonotonic
             timed = prepare_stream(raw, imu_config(task.imu_format, imu_cfg))
@@ -197,7 +194,7 @@ def probe_recording(task: RecordingTask, root: str, video_cfg: VideoConfig, imu_
             del raw, timed
             trim_heap()
             fields[f"{kind}_sha256"] = fields["video_sha256"] if path == vpath else sha256_file(path)
-        if units:
+        if any(units.values()):
             fields["imu_units"] = describe_units(units.get("accl"), units.get("gyro"))
         if gyro is not None:
             if coverage is not None:  # one prior for both sensors, so that the one correction fits both
